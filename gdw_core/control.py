@@ -1,0 +1,38 @@
+"""Operator actions: cancel, retry now, pause/resume a queue, shut workers down, stop recurring
+entries. The CLI and the dashboard act only through this."""
+
+from __future__ import annotations
+
+from gdw_core.errors import TaskNotFound
+from gdw_core.record import DEFAULT_QUEUE
+from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import Command, Storage
+
+
+class Controller:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def cancel(self, task_id: str) -> TaskStatus:
+        """Cancel a waiting task at once; ask the worker of a running task to stop it (within a
+        second). Returns the status after the call; a finished task is left as it is."""
+        return await self.storage.cancel(task_id)
+
+    async def retry_now(self, task_id: str) -> bool:
+        """Make a scheduled or retrying task due now. False when it is in another state."""
+        return await self.storage.retry_now(task_id)
+
+    async def pause(self, queue: str = DEFAULT_QUEUE) -> None:
+        """Workers stop claiming from ``queue`` (running tasks finish); submit still works."""
+        await self.storage.set_paused(queue, True)
+
+    async def resume(self, queue: str = DEFAULT_QUEUE) -> None:
+        await self.storage.set_paused(queue, False)
+
+    async def shutdown(self, worker: str | None = None, timeout: float | None = 30.0, immediate: bool = False) -> None:
+        """Ask one worker (by id) or all (None) to stop: gracefully within ``timeout``, or now."""
+        await self.storage.send_command(Command("shutdown", worker, timeout, immediate))
+
+    async def cancel_recurring(self, entry_id: str) -> None:
+        if not await self.storage.remove_recurring(entry_id):
+            raise TaskNotFound(entry_id)

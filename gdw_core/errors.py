@@ -1,0 +1,103 @@
+"""The exceptions gdw raises to its callers. Every one says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class GdwError(Exception):
+    """Base class of every error gdw raises on purpose."""
+
+
+class QueueFull(GdwError):
+    """The queue already holds ``queue_size`` waiting tasks; nothing was enqueued."""
+
+    def __init__(self, queue: str, limit: int) -> None:
+        super().__init__(f"queue {queue!r} is full ({limit} tasks waiting); nothing was enqueued")
+        self.queue = queue
+        self.limit = limit
+
+
+class QueueClosed(GdwError):
+    """The task queue was shut down (or never started where starting is required)."""
+
+
+class TaskNotFound(GdwError, KeyError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no task with id {task_id!r}")
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownTask(GdwError, LookupError):
+    """A task name that is not registered (not in this worker's allowlist)."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        msg = f"unknown task {name!r}: it is not registered"
+        super().__init__(msg + (f" ({detail})" if detail else ""))
+        self.name = name
+
+
+class InvalidTask(GdwError, ValueError):
+    """What was given as a task cannot be one (not callable, a lambda sent to Redis, bad name...)."""
+
+
+class InvalidSchedule(GdwError, ValueError):
+    """A delay, time, interval or cron expression that cannot be used."""
+
+
+class InvalidPayload(GdwError, ValueError):
+    """Arguments, a result or a stored record that is not valid JSON of the expected shape."""
+
+
+class InvalidTransition(GdwError):
+    """A state change that the transition table forbids."""
+
+    def __init__(self, task_id: str, old: str, new: str) -> None:
+        super().__init__(f"task {task_id}: {old} -> {new} is not an allowed transition")
+        self.task_id = task_id
+        self.old = old
+        self.new = new
+
+
+class TaskFailed(GdwError):
+    """Raised by ``TaskQueue.result`` when the task ended failed or cancelled."""
+
+    def __init__(self, task_id: str, status: str, error: str | None) -> None:
+        super().__init__(f"task {task_id} {status}" + (f": {error}" if error else ""))
+        self.task_id = task_id
+        self.status = status
+        self.error = error
+
+
+class StorageUnavailable(GdwError, ConnectionError):
+    """The storage (Redis) cannot be reached; says which address."""
+
+
+class Retry(Exception):
+    """Raise inside a task to ask for another attempt, optionally after ``delay`` seconds.
+
+    Counts as an attempt and respects ``max_retries``; ``delay`` overrides the policy's backoff.
+    """
+
+    def __init__(self, delay: float | None = None, reason: str = "retry requested by the task") -> None:
+        super().__init__(reason)
+        if delay is not None and delay < 0:
+            raise InvalidSchedule(f"Retry delay must be >= 0, got {delay}")
+        self.delay = delay
+
+
+class SkipRetry(Exception):
+    """Raise inside a task to fail it now, without further retries."""
+
+
+class Interrupted(Exception):
+    """Recorded as an attempt's error when shutdown or a lost lease cut the attempt short."""
+
+
+class TaskTimeout(TimeoutError):
+    """Recorded as an attempt's error when the task ran past its timeout."""
+
+
+class TaskCancelled(Exception):
+    """Recorded when an operator cancelled a running task."""

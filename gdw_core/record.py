@@ -1,0 +1,175 @@
+"""The task record: everything stored about one task, and its JSON form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gdw_core.errors import InvalidPayload
+from gdw_core.status import TaskStatus
+
+DEFAULT_QUEUE = "default"
+
+
+@dataclass(slots=True)
+class AttemptError:
+    """Why one attempt failed."""
+
+    attempt: int
+    type: str
+    message: str
+    traceback: str
+    at: float  # epoch seconds
+    worker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "at": self.at,
+            "worker": self.worker,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AttemptError:
+        return cls(
+            attempt=int(data.get("attempt", 0)),
+            type=str(data.get("type", "Error")),
+            message=str(data.get("message", "")),
+            traceback=str(data.get("traceback", "")),
+            at=float(data.get("at", 0.0)),
+            worker=None if data.get("worker") is None else str(data["worker"]),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """One task. Times are epoch seconds (UTC); ``None`` means "not yet"."""
+
+    id: str
+    name: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    status: TaskStatus = TaskStatus.PENDING
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0  # higher runs first within a queue
+    attempts: int = 0  # attempts started so far
+    max_retries: int = 3
+    retry: dict[str, Any] | None = None  # RetryPolicy.to_dict() of this task, None = the worker's default
+    timeout: float | None = None
+    created_at: float = 0.0
+    run_at: float = 0.0  # when it becomes (or became) due; for retrying tasks, the next retry time
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker: str | None = None
+    result: Any = None
+    errors: list[AttemptError] = field(default_factory=list)
+    recurring_id: str | None = None
+    progress: Any = None
+    secret: bool = False  # redact args in logs and the dashboard
+    cancel_requested: bool = False
+    #: at enqueue only (never stored): run this many seconds after the storage's "now"
+    delay: float | None = None
+
+    @property
+    def max_attempts(self) -> int:
+        return self.max_retries + 1
+
+    @property
+    def last_error(self) -> AttemptError | None:
+        return self.errors[-1] if self.errors else None
+
+    @property
+    def next_retry_at(self) -> float | None:
+        return self.run_at if self.status is TaskStatus.RETRYING else None
+
+    def when(self, attr: str) -> datetime | None:
+        """A timestamp field as an aware UTC datetime (``record.when("created_at")``)."""
+        value = getattr(self, attr)
+        return None if value is None else datetime.fromtimestamp(value, UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "status": str(self.status),
+            "queue": self.queue,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "retry": self.retry,
+            "timeout": self.timeout,
+            "created_at": self.created_at,
+            "run_at": self.run_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "worker": self.worker,
+            "result": self.result,
+            "errors": [e.to_dict() for e in self.errors],
+            "recurring_id": self.recurring_id,
+            "progress": self.progress,
+            "secret": self.secret,
+            "cancel_requested": self.cancel_requested,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TaskRecord:
+        """Build a record from its JSON form; anything malformed raises :class:`InvalidPayload`."""
+        if not isinstance(data, Mapping):
+            raise InvalidPayload(f"a task record must be a JSON object, got {type(data).__name__}")
+        try:
+            task_id = data["id"]
+            name = data["name"]
+            if not isinstance(task_id, str) or not isinstance(name, str):
+                raise InvalidPayload("task id and name must be strings")
+            args = data.get("args", [])
+            kwargs = data.get("kwargs", {})
+            if not isinstance(args, list):
+                raise InvalidPayload(f"args must be a JSON array, got {type(args).__name__}")
+            if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+                raise InvalidPayload("kwargs must be a JSON object")
+            timeout = data.get("timeout")
+            retry = data.get("retry")
+            if retry is not None and not isinstance(retry, dict):
+                raise InvalidPayload("retry must be a JSON object or null")
+            return cls(
+                id=task_id,
+                name=name,
+                args=args,
+                kwargs=kwargs,
+                status=TaskStatus(data.get("status", "pending")),
+                queue=str(data.get("queue", DEFAULT_QUEUE)),
+                priority=int(data.get("priority", 0)),
+                attempts=int(data.get("attempts", 0)),
+                max_retries=int(data.get("max_retries", 3)),
+                retry=retry,
+                timeout=None if timeout is None else float(timeout),
+                created_at=float(data.get("created_at", 0.0)),
+                run_at=float(data.get("run_at", 0.0)),
+                started_at=_opt_float(data.get("started_at")),
+                finished_at=_opt_float(data.get("finished_at")),
+                worker=None if data.get("worker") is None else str(data["worker"]),
+                result=data.get("result"),
+                errors=[AttemptError.from_dict(e) for e in data.get("errors") or []],
+                recurring_id=None if data.get("recurring_id") is None else str(data["recurring_id"]),
+                progress=data.get("progress"),
+                secret=bool(data.get("secret", False)),
+                cancel_requested=bool(data.get("cancel_requested", False)),
+            )
+        except InvalidPayload:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidPayload(f"malformed task record: {exc!r}") from exc
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)

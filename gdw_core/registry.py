@@ -1,0 +1,172 @@
+"""The task registry: name -> function. For a worker it is the allowlist: a message naming anything
+that is not registered fails with :class:`UnknownTask`, and nothing is ever imported because a
+message said so.
+
+Names are ``"module:qualname"``. Functions marked with :func:`task` carry their default options.
+A module registered with :meth:`TaskRegistry.register_module` contributes its ``@task`` functions; a
+module with no ``@task`` at all contributes every public function defined in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, TypeVar, overload
+
+from gdw_core.errors import InvalidTask, UnknownTask
+from gdw_core.retry import RetryPolicy
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NAME_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+LOCAL_PREFIX = "local:"  # names of in-process callables (lambdas, closures): memory storage only
+_MARK = "__gdw_task__"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDefaults:
+    """Options a task carries from its ``@task`` decorator; per-call options override them."""
+
+    name: str | None = None
+    queue: str | None = None
+    retry: RetryPolicy | None = None
+    timeout: float | None = None
+    priority: int | None = None
+    secret: bool = False
+    takes_context: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    name: str
+    func: Callable[..., Any]
+    is_async: bool
+    defaults: TaskDefaults = field(default_factory=TaskDefaults)
+
+
+@overload
+def task(func: F, /) -> F: ...
+@overload
+def task(
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    priority: int | None = None,
+    secret: bool = False,
+    context: bool = False,
+) -> Callable[[F], F]: ...
+def task(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    priority: int | None = None,
+    secret: bool = False,
+    context: bool = False,
+) -> Any:
+    """Mark a function as a gdw task. ``context=True`` passes a :class:`TaskContext` as the
+    keyword argument ``ctx``. ``secret=True`` redacts its arguments in logs and the dashboard."""
+
+    if name is not None and not NAME_RE.match(name):
+        raise InvalidTask(f"task name {name!r} must look like 'module:function'")
+    defaults = TaskDefaults(name, queue, retry, timeout, priority, secret, context)
+
+    def mark(f: F) -> F:
+        if not callable(f):
+            raise InvalidTask(f"@task needs a function, got {f!r}")
+        setattr(f, _MARK, defaults)
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+def defaults_of(func: Callable[..., Any]) -> TaskDefaults:
+    found = getattr(func, _MARK, None)
+    return found if isinstance(found, TaskDefaults) else TaskDefaults()
+
+
+def importable_name(func: Callable[..., Any]) -> str | None:
+    """``module:qualname`` when a worker in another process could find ``func`` by that name."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    name = f"{module}:{qualname}"
+    return name if NAME_RE.match(name) else None
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    inner = func
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    return inspect.iscoroutinefunction(inner) or inspect.iscoroutinefunction(
+        getattr(inner, "__call__", None)  # noqa: B004 - async callable objects
+    )
+
+
+class TaskRegistry:
+    def __init__(self, funcs: Iterable[Callable[..., Any]] = ()) -> None:
+        self._specs: dict[str, TaskSpec] = {}
+        self._by_func: dict[int, TaskSpec] = {}
+        for f in funcs:
+            self.register(f)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def get(self, name: str) -> TaskSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownTask(name, "this worker's allowlist does not include it") from None
+
+    def register(self, func: Callable[..., Any], name: str | None = None) -> TaskSpec:
+        """Register ``func`` under ``name`` (default: its ``@task`` name, else ``module:qualname``;
+        in-process callables such as lambdas get a ``local:`` name usable with memory storage only)."""
+        if not callable(func) or isinstance(func, type):
+            raise InvalidTask(f"a task must be a function, got {func!r}")
+        known = self._by_func.get(id(func))
+        if known is not None and (name is None or name == known.name):
+            return known
+        defaults = defaults_of(func)
+        chosen = name or defaults.name or importable_name(func)
+        if chosen is None:
+            label = getattr(func, "__qualname__", type(func).__name__)
+            chosen = f"{LOCAL_PREFIX}{label}#{id(func):x}"
+        elif not NAME_RE.match(chosen):
+            raise InvalidTask(f"task name {chosen!r} must look like 'module:function'")
+        existing = self._specs.get(chosen)
+        if existing is not None and existing.func is not func:
+            raise InvalidTask(f"task name {chosen!r} is already registered to another function")
+        spec = TaskSpec(chosen, func, _is_async(func), defaults)
+        self._specs[chosen] = spec
+        self._by_func[id(func)] = spec
+        return spec
+
+    def register_module(self, module: ModuleType) -> list[TaskSpec]:
+        """Register the tasks a module defines (see the module docstring for which)."""
+        own = [
+            v
+            for k, v in vars(module).items()
+            if inspect.isfunction(v) and v.__module__ == module.__name__ and not k.startswith("_")
+        ]
+        marked = [f for f in own if hasattr(f, _MARK)]
+        return [self.register(f) for f in (marked or own)]
+
+    def spec_for(self, func: Callable[..., Any]) -> TaskSpec | None:
+        return self._by_func.get(id(func))

@@ -1,0 +1,54 @@
+"""Task states and the one table of allowed transitions.
+
+Every backend checks a transition against :data:`TRANSITIONS` (the Redis Lua scripts carry the same
+table, and a test keeps the two in step). A terminal state has no way out.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from gdw_core.errors import InvalidTransition
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life. ``str(status)`` gives the plain name (``"pending"``)."""
+
+    SCHEDULED = "scheduled"  # waiting for its run-at time (delay, at-time, recurring tick)
+    PENDING = "pending"  # ready to be claimed
+    RUNNING = "running"  # leased to one worker
+    RETRYING = "retrying"  # an attempt failed; waiting for its backoff to elapse
+    COMPLETED = "completed"
+    FAILED = "failed"  # retries exhausted, non-retryable error, or poison
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+#: status -> the statuses it may move to. Nothing else is allowed, anywhere.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.SCHEDULED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED}),
+    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED}),
+    TaskStatus.RUNNING: frozenset({TaskStatus.COMPLETED, TaskStatus.RETRYING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
+    TaskStatus.RETRYING: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+#: the statuses a task is created in
+INITIAL: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING})
+
+
+def can_move(old: TaskStatus, new: TaskStatus) -> bool:
+    return new in TRANSITIONS[old]
+
+
+def check_transition(task_id: str, old: TaskStatus, new: TaskStatus) -> None:
+    """Raise :class:`InvalidTransition` unless ``old -> new`` is in the table."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransition(task_id, str(old), str(new))

@@ -1,0 +1,512 @@
+"""In-memory storage: the embedded default. One process, no I/O; every method is one atomic step
+because nothing awaits inside it (except the wait for work in :meth:`MemoryStorage.claim`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gdw_core.clock import Clock, SystemClock
+from gdw_core.errors import QueueFull, TaskNotFound
+from gdw_core.events import Event
+from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.recurring import RecurringEntry, tick_id
+from gdw_core.status import TERMINAL, TRANSITIONS, TaskStatus, check_transition
+from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention
+from gdw_core.workerinfo import WorkerInfo
+
+S = TaskStatus
+_WAITING = (S.PENDING, S.SCHEDULED, S.RETRYING)
+_Opt = str | None
+EventRow = tuple[int, float, str, _Opt, _Opt, _Opt, _Opt, _Opt, int | None, _Opt]
+
+
+class MemoryStorage:
+    supports_local_callables = True
+    address = "memory"
+
+    def __init__(self, clock: Clock | None = None, retention: Retention | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.retention = retention or Retention()
+        self._tasks: dict[str, TaskRecord] = {}
+        self._index: dict[TaskStatus, dict[str, None]] = {s: {} for s in TaskStatus}
+        self._counts: dict[str, dict[TaskStatus, int]] = {}
+        self._pending: dict[str, list[tuple[int, int, str]]] = {}
+        self._delayed: list[tuple[float, int, str]] = []
+        self._leases: dict[str, tuple[str, int, float]] = {}
+        self._seq = itertools.count()
+        self._token = itertools.count(1)
+        self._paused: set[str] = set()
+        self._workers: dict[str, WorkerInfo] = {}
+        self._commands: list[Command] = []
+        self._command_cursor: dict[str, int] = {}
+        self._recurring: dict[str, RecurringEntry] = {}
+        self._events: deque[EventRow] = deque(maxlen=self.retention.events)
+        self._event_seq = itertools.count(1)
+        self._last_event = 0
+        self._work: asyncio.Event | None = None
+        self._news: asyncio.Event | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def now(self) -> float:
+        return self.clock.now()
+
+    def _signal_work(self) -> None:
+        if self._work is not None:
+            self._work.set()
+
+    def _emit(
+        self,
+        kind: str,
+        rec: TaskRecord | None,
+        old: str | None,
+        at: float,
+        detail: str | None = None,
+        worker: str | None = None,
+    ) -> None:
+        seq = next(self._event_seq)
+        self._last_event = seq
+        if rec is None:
+            self._events.append((seq, at, kind, None, old, None, None, worker, None, detail))
+        else:
+            self._events.append(
+                (seq, at, kind, rec.id, old, rec.name, rec.queue, worker or rec.worker, rec.attempts, detail)
+            )
+        if self._news is not None:
+            self._news.set()
+
+    def _move(self, rec: TaskRecord, new: TaskStatus, at: float, detail: str | None = None) -> None:
+        old = rec.status
+        if new not in TRANSITIONS[old]:
+            check_transition(rec.id, old, new)
+        del self._index[old][rec.id]
+        self._index[new][rec.id] = None
+        counts = self._counts[rec.queue]
+        counts[old] -= 1
+        counts[new] += 1
+        rec.status = new
+        self._emit(new.value, rec, old.value, at, detail)
+        if new in TERMINAL:
+            self._leases.pop(rec.id, None)
+            self._retain(new)
+
+    def _queue_counts(self, queue: str) -> dict[TaskStatus, int]:
+        counts = self._counts.get(queue)
+        if counts is None:
+            counts = self._counts[queue] = dict.fromkeys(TaskStatus, 0)
+            self._pending[queue] = []
+        return counts
+
+    def _push_pending(self, rec: TaskRecord) -> None:
+        heapq.heappush(self._pending[rec.queue], (-rec.priority, next(self._seq), rec.id))
+        self._signal_work()
+
+    def _push_delayed(self, rec: TaskRecord) -> None:
+        heapq.heappush(self._delayed, (rec.run_at, next(self._seq), rec.id))
+        self._signal_work()
+
+    # -- producing ---------------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord], max_waiting: int | None = None) -> list[bool]:
+        now = self.clock.now()
+        created: list[bool] = []
+        for rec in records:
+            if rec.id in self._tasks:
+                created.append(False)
+                continue
+            counts = self._queue_counts(rec.queue)
+            if max_waiting is not None and counts[S.PENDING] + counts[S.SCHEDULED] >= max_waiting:
+                raise QueueFull(rec.queue, max_waiting)
+            if not rec.created_at:
+                rec.created_at = now
+            if rec.delay is not None:
+                rec.run_at = now + rec.delay
+                rec.delay = None
+            if rec.status is S.SCHEDULED and rec.run_at <= now:
+                rec.status = S.PENDING
+            if rec.status is S.PENDING:
+                rec.run_at = rec.run_at or now
+            elif rec.status is not S.SCHEDULED:
+                raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+            self._tasks[rec.id] = rec
+            self._index[rec.status][rec.id] = None
+            counts[rec.status] += 1
+            self._emit(rec.status.value, rec, None, now)
+            if rec.status is S.PENDING:
+                self._push_pending(rec)
+            else:
+                self._push_delayed(rec)
+            created.append(True)
+        return created
+
+    # -- working -----------------------------------------------------------------------------
+    def _promote(self, now: float, limit: int) -> float | None:
+        delayed = self._delayed
+        moved = 0
+        while delayed and moved < limit:
+            run_at, _, task_id = delayed[0]
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.status not in (S.SCHEDULED, S.RETRYING) or rec.run_at != run_at:
+                heapq.heappop(delayed)  # stale entry (cancelled, retried now, purged)
+                continue
+            if run_at > now:
+                return run_at
+            heapq.heappop(delayed)
+            self._move(rec, S.PENDING, now)
+            self._push_pending(rec)
+            moved += 1
+        return delayed[0][0] if delayed else None
+
+    def _take(self, worker_id: str, queues: Sequence[str], count: int, lease: float, now: float) -> list[Lease]:
+        out: list[Lease] = []
+        heaps = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
+        while len(out) < count:
+            best: list[tuple[int, int, str]] | None = None
+            for h in heaps:
+                if h and (best is None or h[0] < best[0]):
+                    best = h
+            if best is None:
+                break
+            _, _, task_id = heapq.heappop(best)
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.status is not S.PENDING:
+                continue
+            rec.attempts += 1
+            rec.worker = worker_id
+            rec.started_at = now
+            token = next(self._token)
+            deadline = now + lease
+            self._leases[task_id] = (worker_id, token, deadline)
+            self._move(rec, S.RUNNING, now)
+            out.append(Lease(rec, token, deadline))
+        return out
+
+    async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
+        if count <= 0:
+            return []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            now = self.clock.now()
+            next_due = self._promote(now, 10_000)
+            got = self._take(worker_id, queues, count, lease, now)
+            remaining = deadline - loop.time()
+            if got or remaining <= 0:
+                return got
+            if next_due is not None:
+                remaining = min(remaining, max(0.001, next_due - now))
+            if self._work is None:
+                self._work = asyncio.Event()
+            self._work.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), remaining)
+
+    def _held(self, task_id: str, token: int) -> TaskRecord | None:
+        lease = self._leases.get(task_id)
+        if lease is None or lease[1] != token:
+            return None
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.status is not S.RUNNING:
+            return None
+        return rec
+
+    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+        now = self.clock.now()
+        out: list[bool] = []
+        for ack in acks:
+            rec = self._held(ack.task_id, ack.token)
+            if rec is None:
+                out.append(False)
+                continue
+            rec.result = ack.result
+            rec.finished_at = now
+            self._move(rec, S.COMPLETED, now)
+            out.append(True)
+        return out
+
+    async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
+        rec = self._held(task_id, token)
+        if rec is None:
+            return None
+        now = self.clock.now()
+        error.at = error.at or now
+        rec.errors.append(error)
+        self._leases.pop(task_id, None)
+        if retry_delay is None:
+            rec.finished_at = now
+            self._move(rec, S.FAILED, now, error.type)
+        else:
+            rec.run_at = now + max(0.0, retry_delay)
+            self._move(rec, S.RETRYING, now, error.type)
+            self._push_delayed(rec)
+        return rec.status
+
+    async def cancel_running(self, task_id: str, token: int, error: AttemptError) -> bool:
+        rec = self._held(task_id, token)
+        if rec is None:
+            return False
+        now = self.clock.now()
+        rec.errors.append(error)
+        rec.finished_at = now
+        self._move(rec, S.CANCELLED, now, error.type)
+        return True
+
+    async def release(self, task_id: str, token: int, error: AttemptError | None) -> bool:
+        rec = self._held(task_id, token)
+        if rec is None:
+            return False
+        now = self.clock.now()
+        if error is None:
+            rec.attempts -= 1
+        else:
+            rec.errors.append(error)
+        self._leases.pop(task_id, None)
+        rec.run_at = now
+        self._move(rec, S.RETRYING, now, "released")
+        self._push_delayed(rec)
+        return True
+
+    async def progress(self, task_id: str, token: int, value: Any) -> bool:
+        rec = self._held(task_id, token)
+        if rec is None:
+            return False
+        rec.progress = value
+        self._emit("progress", rec, None, self.clock.now())
+        return True
+
+    async def heartbeat(self, info: WorkerInfo, held: Mapping[str, int], lease: float) -> HeartbeatReply:
+        now = self.clock.now()
+        info.last_seen = now
+        self._workers[info.id] = info
+        lost: set[str] = set()
+        cancel: set[str] = set()
+        for task_id, token in held.items():
+            current = self._leases.get(task_id)
+            if current is None or current[1] != token:
+                lost.add(task_id)
+                continue
+            self._leases[task_id] = (current[0], token, now + lease)
+            if self._tasks[task_id].cancel_requested:
+                cancel.add(task_id)
+        cursor = self._command_cursor.get(info.id, 0)
+        commands = tuple(c for c in self._commands[cursor:] if c.worker is None or c.worker == info.id)
+        self._command_cursor[info.id] = len(self._commands)
+        return HeartbeatReply(frozenset(lost), frozenset(cancel), commands, frozenset(self._paused))
+
+    async def remove_worker(self, worker_id: str) -> None:
+        self._workers.pop(worker_id, None)
+
+    # -- time-driven -------------------------------------------------------------------------
+    async def promote_due(self, limit: int = 1000) -> float | None:
+        return self._promote(self.clock.now(), limit)
+
+    async def recover_expired(self, limit: int = 1000) -> list[str]:
+        now = self.clock.now()
+        expired = [tid for tid, (_, _, deadline) in self._leases.items() if deadline <= now][:limit]
+        for task_id in expired:
+            rec = self._tasks[task_id]
+            worker = self._leases.pop(task_id)[0]
+            err = AttemptError(rec.attempts, "LeaseExpired", f"lease held by {worker} expired", "", now, worker)
+            rec.errors.append(err)
+            if rec.attempts >= rec.max_attempts:
+                rec.finished_at = now
+                self._move(rec, S.FAILED, now, "poison: attempts spent through lost leases")
+            else:
+                rec.run_at = now
+                self._move(rec, S.RETRYING, now, "lease expired")
+                self._push_delayed(rec)
+        return expired
+
+    async def fire_recurring(self, limit: int = 100) -> list[str]:
+        now = self.clock.now()
+        created: list[str] = []
+        for entry in list(self._recurring.values()):
+            if entry.next_run > now or len(created) >= limit:
+                continue
+            tick = entry.next_run
+            entry.next_run = entry.following(tick, now)
+            last = self._tasks.get(entry.last_task_id) if entry.last_task_id else None
+            if last is not None and not entry.allow_overlap and last.status not in TERMINAL:
+                self._emit("skipped", last, None, now, f"recurring {entry.id}: previous run still {last.status}")
+                continue
+            rec = TaskRecord(
+                id=tick_id(entry.id, tick),
+                name=entry.name,
+                args=list(entry.args),
+                kwargs=dict(entry.kwargs),
+                queue=entry.queue,
+                recurring_id=entry.id,
+                run_at=now,
+                **entry.task_options,
+            )
+            if (await self.enqueue([rec]))[0]:
+                entry.last_task_id = rec.id
+                entry.last_run = tick
+                created.append(rec.id)
+        return created
+
+    def _retain(self, status: TaskStatus) -> None:
+        keep = self.retention.completed_count if status is S.COMPLETED else self.retention.failed_count
+        index = self._index[status]
+        while len(index) > keep:
+            self._drop(next(iter(index)))
+
+    def _drop(self, task_id: str) -> None:
+        rec = self._tasks.pop(task_id)
+        del self._index[rec.status][task_id]
+        self._counts[rec.queue][rec.status] -= 1
+
+    async def purge_expired(self) -> int:
+        now = self.clock.now()
+        dropped = 0
+        for status, ttl in (
+            (S.COMPLETED, self.retention.completed_ttl),
+            (S.FAILED, self.retention.failed_ttl),
+            (S.CANCELLED, self.retention.failed_ttl),
+        ):
+            index = self._index[status]
+            for task_id in list(index):
+                finished = self._tasks[task_id].finished_at or 0.0
+                if finished + ttl > now:
+                    break  # finished in order: the rest are younger
+                self._drop(task_id)
+                dropped += 1
+        return dropped
+
+    # -- control -----------------------------------------------------------------------------
+    async def cancel(self, task_id: str) -> TaskStatus:
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            raise TaskNotFound(task_id)
+        now = self.clock.now()
+        if rec.status in _WAITING:
+            rec.finished_at = now
+            self._move(rec, S.CANCELLED, now, "cancelled by operator")
+        elif rec.status is S.RUNNING and not rec.cancel_requested:
+            rec.cancel_requested = True
+            self._emit("cancel_requested", rec, None, now)
+        return rec.status
+
+    async def retry_now(self, task_id: str) -> bool:
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            raise TaskNotFound(task_id)
+        if rec.status not in (S.SCHEDULED, S.RETRYING):
+            return False
+        now = self.clock.now()
+        rec.run_at = now
+        self._move(rec, S.PENDING, now, "retry now")
+        self._push_pending(rec)
+        return True
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        if paused:
+            self._paused.add(queue)
+        else:
+            self._paused.discard(queue)
+            self._signal_work()
+        self._queue_counts(queue)
+        self._emit("paused" if paused else "resumed", None, None, self.clock.now(), queue)
+
+    async def send_command(self, command: Command) -> None:
+        self._commands.append(command)
+        self._emit("command", None, None, self.clock.now(), command.kind, command.worker)
+
+    async def add_recurring(self, entry: RecurringEntry) -> bool:
+        created = entry.id not in self._recurring
+        self._recurring[entry.id] = entry
+        self._signal_work()
+        return created
+
+    async def remove_recurring(self, entry_id: str) -> bool:
+        return self._recurring.pop(entry_id, None) is not None
+
+    # -- inspect -----------------------------------------------------------------------------
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return self._tasks.get(task_id)
+
+    async def counts(self, queue: str | None = None) -> dict[TaskStatus, int]:
+        if queue is not None:
+            return dict(self._counts.get(queue) or dict.fromkeys(TaskStatus, 0))
+        total = dict.fromkeys(TaskStatus, 0)
+        for counts in self._counts.values():
+            for status, n in counts.items():
+                total[status] += n
+        return total
+
+    async def list_tasks(
+        self, status: TaskStatus, queue: str | None = None, offset: int = 0, limit: int = 50
+    ) -> list[TaskRecord]:
+        status = TaskStatus(status)
+        if status is S.PENDING:
+            heaps = [h for q, h in self._pending.items() if queue is None or q == queue]
+            entries = heapq.nsmallest(offset + limit, itertools.chain.from_iterable(heaps))
+            ids: Any = (e[2] for e in entries)
+        elif status in (S.SCHEDULED, S.RETRYING):
+            ids = sorted(self._index[status], key=lambda t: self._tasks[t].run_at)
+        elif status is S.RUNNING:
+            ids = iter(self._index[status])
+        else:
+            ids = reversed(self._index[status])
+        out: list[TaskRecord] = []
+        skipped = 0
+        for task_id in ids:
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.status is not status or (queue is not None and rec.queue != queue):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(rec)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def queues(self) -> list[QueueInfo]:
+        infos = []
+        for name in sorted(set(self._counts) | self._paused):
+            counts = self._counts.get(name) or dict.fromkeys(TaskStatus, 0)
+            oldest = None
+            for _, _, task_id in heapq.nsmallest(8, self._pending.get(name) or []):
+                rec = self._tasks.get(task_id)
+                if rec is not None and rec.status is S.PENDING:
+                    oldest = rec.run_at
+                    break
+            infos.append(QueueInfo(name, name in self._paused, {str(k): v for k, v in counts.items()}, oldest))
+        return infos
+
+    async def workers(self) -> list[WorkerInfo]:
+        return list(self._workers.values())
+
+    async def recurring(self) -> list[RecurringEntry]:
+        return sorted(self._recurring.values(), key=lambda e: e.next_run)
+
+    async def last_event_id(self) -> str:
+        return str(self._last_event)
+
+    async def read_events(self, after: str, limit: int = 500, wait: float = 0.0) -> list[Event]:
+        start = int(after)
+        if self._last_event <= start and wait > 0:
+            if self._news is None:
+                self._news = asyncio.Event()
+            self._news.clear()
+            try:
+                await asyncio.wait_for(self._news.wait(), wait)
+            except TimeoutError:
+                return []
+        rows: list[EventRow] = []
+        if self._last_event > start and self._events:
+            first = self._events[0][0]  # sequence numbers are consecutive within the deque
+            skip = max(0, start - first + 1)
+            rows = list(itertools.islice(self._events, skip, skip + limit))
+        return [Event(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]

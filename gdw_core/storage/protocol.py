@@ -1,0 +1,195 @@
+"""The storage protocol every backend implements, and the small value types it speaks in.
+
+Contract (checked by ``tests/contract``, which runs against every backend):
+
+* Each method that changes a task is one atomic step that checks the transition table
+  (:mod:`gdw_core.status`) and appends one event per transition.
+* "Now" is the storage's own clock (:meth:`Storage.now`); callers pass *delays*, never absolute
+  times computed on their own clock, except ``run_at`` given by the user for ``schedule_at``.
+* Claim grants a lease (token + deadline). Outcomes (complete / fail / release / progress) carry the
+  token and are refused (return False / None) when it is stale: the task was recovered and maybe
+  claimed by someone else.
+* Enqueue is idempotent by task id: an id that exists is not enqueued again (returns False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from gdw_core.events import Event
+from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.recurring import RecurringEntry
+from gdw_core.status import TaskStatus
+from gdw_core.workerinfo import WorkerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    task: TaskRecord
+    token: int  # fencing token: strictly increasing per task over its claims
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A successful outcome to record."""
+
+    task_id: str
+    token: int
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A control message for workers. ``worker`` None = every worker."""
+
+    kind: str  # "shutdown"
+    worker: str | None = None
+    timeout: float | None = None
+    immediate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "worker": self.worker, "timeout": self.timeout, "immediate": self.immediate}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Command:
+        timeout = data.get("timeout")
+        return cls(
+            kind=str(data.get("kind", "")),
+            worker=None if data.get("worker") in (None, "") else str(data["worker"]),
+            timeout=None if timeout in (None, "") else float(timeout),
+            immediate=bool(data.get("immediate", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReply:
+    lost: frozenset[str] = frozenset()  # held tasks whose lease this worker no longer has
+    cancel: frozenset[str] = frozenset()  # held tasks an operator asked to cancel
+    commands: tuple[Command, ...] = ()
+    paused: frozenset[str] = frozenset()  # queues currently paused
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    paused: bool
+    counts: dict[str, int]
+    oldest_pending_at: float | None = None  # created/run-at time of the oldest pending task
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much finished history to keep. Oldest records beyond the count, or older than the TTL,
+    are deleted (with their results)."""
+
+    completed_count: int = 10_000
+    completed_ttl: float = 24 * 3600.0
+    failed_count: int = 10_000
+    failed_ttl: float = 7 * 24 * 3600.0
+    events: int = 10_000  # events kept in the stream
+
+
+@runtime_checkable
+class Storage(Protocol):
+    #: memory storage runs in-process callables (lambdas); Redis refuses them at submit
+    supports_local_callables: bool
+    #: a human label of where it lives, never with a password ("memory", "redis://host:6379/0")
+    address: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def now(self) -> float: ...
+
+    # -- producing -------------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord], max_waiting: int | None = None) -> list[bool]:
+        """Store new tasks (status pending or scheduled). Per record: True if created, False if a
+        task with that id already existed (nothing changed). Raises QueueFull (nothing enqueued
+        from that record on) when a queue holds ``max_waiting`` waiting tasks."""
+        ...
+
+    # -- working -----------------------------------------------------------------------------
+    async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
+        """Lease up to ``count`` due tasks, highest priority first, skipping paused queues;
+        waits up to ``wait`` seconds for the first one. Each claim counts an attempt."""
+        ...
+
+    async def complete(self, acks: Sequence[Ack]) -> list[bool]: ...
+
+    async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
+        """Record a failed attempt: ``retrying`` after ``retry_delay`` seconds, or ``failed`` when
+        it is None. Returns the new status, or None if the lease is stale."""
+        ...
+
+    async def cancel_running(self, task_id: str, token: int, error: AttemptError) -> bool:
+        """The worker stopped a running task because an operator cancelled it."""
+        ...
+
+    async def release(self, task_id: str, token: int, error: AttemptError | None) -> bool:
+        """Give a leased task back (shutdown): it becomes ``retrying``, due now. With ``error``
+        None the attempt never started and is not counted; otherwise it is recorded."""
+        ...
+
+    async def progress(self, task_id: str, token: int, value: Any) -> bool: ...
+
+    async def heartbeat(self, info: WorkerInfo, held: Mapping[str, int], lease: float) -> HeartbeatReply:
+        """Publish the worker's record and extend the leases it holds, in one step."""
+        ...
+
+    async def remove_worker(self, worker_id: str) -> None: ...
+
+    # -- time-driven -------------------------------------------------------------------------
+    async def promote_due(self, limit: int = 1000) -> float | None:
+        """Move due scheduled/retrying tasks to pending. Returns when the next one is due."""
+        ...
+
+    async def recover_expired(self, limit: int = 1000) -> list[str]:
+        """Expired leases: back to retrying (attempt counted) or failed when attempts are spent."""
+        ...
+
+    async def fire_recurring(self, limit: int = 100) -> list[str]:
+        """Enqueue due recurring ticks (deterministic ids); returns the task ids created."""
+        ...
+
+    async def purge_expired(self) -> int:
+        """Apply retention (count and TTL) to finished tasks; returns how many were deleted."""
+        ...
+
+    # -- control -----------------------------------------------------------------------------
+    async def cancel(self, task_id: str) -> TaskStatus:
+        """Waiting tasks become cancelled at once; a running one gets ``cancel_requested`` (its
+        worker stops it). Returns the status after the call. TaskNotFound if unknown."""
+        ...
+
+    async def retry_now(self, task_id: str) -> bool:
+        """A scheduled or retrying task becomes pending now. False if it was in another state."""
+        ...
+
+    async def set_paused(self, queue: str, paused: bool) -> None: ...
+    async def send_command(self, command: Command) -> None: ...
+    async def add_recurring(self, entry: RecurringEntry) -> bool: ...
+    async def remove_recurring(self, entry_id: str) -> bool: ...
+
+    # -- inspect -----------------------------------------------------------------------------
+    async def get(self, task_id: str) -> TaskRecord | None: ...
+    async def counts(self, queue: str | None = None) -> dict[TaskStatus, int]: ...
+    async def list_tasks(
+        self, status: TaskStatus, queue: str | None = None, offset: int = 0, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks in ``status``: waiting ones in run order, running ones by start, finished ones
+        newest first. Reads only one page."""
+        ...
+
+    async def queues(self) -> list[QueueInfo]: ...
+    async def workers(self) -> list[WorkerInfo]: ...
+    async def recurring(self) -> list[RecurringEntry]: ...
+    async def last_event_id(self) -> str:
+        """The id of the newest event kept ("0" when there is none)."""
+        ...
+
+    async def read_events(self, after: str, limit: int = 500, wait: float = 0.0) -> list[Event]:
+        """Events after the id ``after`` ("0": from the oldest kept), oldest first, waiting up to
+        ``wait`` seconds for the first."""
+        ...

@@ -1,0 +1,220 @@
+"""Turning "run this function with these arguments, with these options" into task records."""
+
+from __future__ import annotations
+
+import functools
+import math
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from gdw_core.codec import check_args
+from gdw_core.errors import InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.record import TaskRecord
+from gdw_core.recurring import RecurringEntry, check_cron
+from gdw_core.registry import LOCAL_PREFIX, NAME_RE, TaskDefaults
+from gdw_core.retry import RetryPolicy
+from gdw_core.status import TaskStatus
+
+if TYPE_CHECKING:
+    from gdw_core.queue import TaskQueue
+
+TaskRef = Callable[..., Any] | str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Per-call options, kept apart from the task's own arguments (``queue.options(...)``)."""
+
+    task_id: str | None = None
+    queue: str | None = None
+    priority: int | None = None
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    secret: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise InvalidSchedule(f"timeout must be a positive number of seconds, got {self.timeout}")
+        if self.task_id is not None and (not isinstance(self.task_id, str) or not self.task_id):
+            raise InvalidTask("task_id must be a non-empty string")
+        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
+            raise InvalidTask("queue must be a non-empty string")
+        if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
+            raise InvalidTask(f"priority must be an int, got {self.priority!r}")
+
+
+def seconds(delay: float | timedelta, what: str = "delay") -> float:
+    value = delay.total_seconds() if isinstance(delay, timedelta) else delay
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidSchedule(f"{what} must be seconds or a timedelta, got {delay!r}")
+    if value < 0:
+        raise InvalidSchedule(f"{what} must be >= 0, got {value:g}s")
+    return float(value)
+
+
+class Submitter:
+    """Submit/schedule methods bound to a queue and a set of options."""
+
+    def __init__(self, queue: TaskQueue, options: TaskOptions | None = None) -> None:
+        self._q = queue
+        self._options = options or TaskOptions()
+
+    # -- building records ------------------------------------------------------------------
+    def _resolve(self, task: TaskRef) -> tuple[str, TaskDefaults, list[Any], dict[str, Any]]:
+        q = self._q
+        pre_args: list[Any] = []
+        pre_kwargs: dict[str, Any] = {}
+        if isinstance(task, str):
+            name = task.strip()
+            if not (NAME_RE.match(name) or name.startswith(LOCAL_PREFIX)):
+                raise InvalidTask(f"task name {task!r} must look like 'module:function'")
+            if name in q.registry:
+                return name, q.registry.get(name).defaults, pre_args, pre_kwargs
+            if q.runs_tasks and q.storage.supports_local_callables:
+                raise UnknownTask(name, "register it with @task and queue.register(), or pass the function")
+            return name, TaskDefaults(), pre_args, pre_kwargs
+        func: Any = task
+        while isinstance(func, functools.partial):
+            pre_args = list(func.args) + pre_args
+            pre_kwargs = {**func.keywords, **pre_kwargs}
+            func = func.func
+        if not callable(func) or isinstance(func, type):
+            raise InvalidTask(f"a task must be a function or a 'module:function' name, got {task!r}")
+        spec = q.registry.register(func)
+        if spec.name.startswith(LOCAL_PREFIX) and not q.storage.supports_local_callables:
+            raise InvalidTask(
+                f"{getattr(func, '__qualname__', func)!r} is a lambda, closure or __main__ function: a worker "
+                f"in another process cannot find it by name. Define it at module level in an importable "
+                f"module (and register it with @task), or submit it by its 'module:function' name."
+            )
+        return spec.name, spec.defaults, pre_args, pre_kwargs
+
+    def build(
+        self,
+        task: TaskRef,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        delay: float | None = None,
+        run_at: float | None = None,
+        recurring_id: str | None = None,
+    ) -> TaskRecord:
+        name, defaults, pre_args, pre_kwargs = self._resolve(task)
+        all_args = [*pre_args, *args]
+        all_kwargs = {**pre_kwargs, **kwargs}
+        check_args(all_args, all_kwargs)
+        o = self._options
+        policy = o.retry or defaults.retry or self._q.retry_policy
+        scheduled = delay is not None or run_at is not None
+        return TaskRecord(
+            id=o.task_id or uuid.uuid4().hex,
+            name=name,
+            args=all_args,
+            kwargs=all_kwargs,
+            status=TaskStatus.SCHEDULED if scheduled else TaskStatus.PENDING,
+            queue=o.queue or defaults.queue or self._q.default_queue,
+            priority=o.priority if o.priority is not None else (defaults.priority or 0),
+            max_retries=policy.max_retries,
+            retry=policy.to_dict(),
+            timeout=o.timeout if o.timeout is not None else defaults.timeout,
+            run_at=run_at or 0.0,
+            delay=delay,
+            recurring_id=recurring_id,
+            secret=o.secret if o.secret is not None else defaults.secret,
+        )
+
+    async def _put(self, records: list[TaskRecord]) -> list[str]:
+        q = self._q
+        if q.closed:
+            raise QueueClosed("the task queue is shut down; nothing was enqueued")
+        if not q.opened:
+            await q.open_storage()
+        await q.storage.enqueue(records, q.queue_size)
+        return [r.id for r in records]
+
+    # -- the API ---------------------------------------------------------------------------
+    async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
+        """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
+        With a caller-given task id, submitting again does not create a second task."""
+        return (await self._put([self.build(task, args, kwargs)]))[0]
+
+    async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:
+        """Submit one task per item of ``calls`` (an args tuple/list, or a kwargs dict) in one batch."""
+        if self._options.task_id is not None:
+            raise InvalidTask("submit_many cannot take a single task_id")
+        records = []
+        for call in calls:
+            if isinstance(call, dict):
+                records.append(self.build(task, (), call))
+            else:
+                records.append(self.build(task, tuple(call), {}))
+        return await self._put(records) if records else []
+
+    async def schedule(self, task: TaskRef, delay: float | timedelta, /, *args: Any, **kwargs: Any) -> str:
+        """Run after ``delay`` (seconds or a timedelta), measured on the storage's clock."""
+        return (await self._put([self.build(task, args, kwargs, delay=seconds(delay))]))[0]
+
+    async def schedule_at(self, task: TaskRef, when: datetime, /, *args: Any, **kwargs: Any) -> str:
+        """Run at ``when`` (an aware datetime; a time already past runs at once)."""
+        if not isinstance(when, datetime):
+            raise InvalidSchedule(f"schedule_at needs a datetime, got {when!r}")
+        if when.tzinfo is None:
+            raise InvalidSchedule("schedule_at needs an aware datetime (give it a tzinfo, e.g. UTC)")
+        return (await self._put([self.build(task, args, kwargs, run_at=when.timestamp())]))[0]
+
+    async def schedule_recurring(
+        self,
+        task: TaskRef,
+        /,
+        *args: Any,
+        interval: float | timedelta | None = None,
+        cron: str | None = None,
+        entry_id: str | None = None,
+        allow_overlap: bool = False,
+        start_now: bool = False,
+        **kwargs: Any,
+    ) -> str:
+        """Run every ``interval`` (seconds / timedelta) or on a ``cron`` schedule (UTC). Returns the
+        recurring entry id (``cancel_recurring`` stops it). A run still going when the next tick
+        comes makes that tick skip, unless ``allow_overlap``."""
+        if (interval is None) == (cron is None):
+            raise InvalidSchedule("schedule_recurring needs exactly one of interval= or cron=")
+        probe = self.build(task, args, kwargs)
+        every = None if interval is None else seconds(interval, "interval")
+        if every is not None and every <= 0:
+            raise InvalidSchedule("interval must be > 0")
+        if cron is not None:
+            cron = check_cron(cron)
+        q = self._q
+        if q.closed:
+            raise QueueClosed("the task queue is shut down")
+        if not q.opened:
+            await q.open_storage()
+        now = await q.storage.now()
+        entry = RecurringEntry(
+            id=entry_id or self._options.task_id or f"rec-{uuid.uuid4().hex[:12]}",
+            name=probe.name,
+            args=probe.args,
+            kwargs=probe.kwargs,
+            queue=probe.queue,
+            interval=every,
+            cron=cron,
+            allow_overlap=allow_overlap,
+            created_at=now,
+            task_options={
+                "priority": probe.priority,
+                "max_retries": probe.max_retries,
+                "retry": probe.retry,
+                "timeout": probe.timeout,
+                "secret": probe.secret,
+            },
+        )
+        entry.next_run = now if start_now else entry.following(now, now)
+        await q.storage.add_recurring(entry)
+        return entry.id
+
+    def options(self, **changes: Any) -> Submitter:
+        return Submitter(self._q, replace(self._options, **changes))

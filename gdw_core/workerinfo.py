@@ -1,0 +1,47 @@
+"""What a worker advertises about itself in its heartbeat (the dashboard's worker table)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    busy: int = 0
+    processed: int = 0
+    failed: int = 0
+    started_at: float = 0.0
+    last_seen: float = 0.0
+    utilization: float = 0.0  # busy slot-seconds / total slot-seconds since the previous heartbeat
+    state: str = "running"  # running | draining | stopped
+    tasks: list[str] = field(default_factory=list)  # registered task names (the allowlist)
+    held: list[str] = field(default_factory=list)  # ids of tasks it holds leases on
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerInfo:
+        return cls(
+            id=str(data["id"]),
+            host=str(data.get("host", "?")),
+            pid=int(data.get("pid", 0)),
+            queues=[str(q) for q in data.get("queues") or []],
+            concurrency=int(data.get("concurrency", 0)),
+            busy=int(data.get("busy", 0)),
+            processed=int(data.get("processed", 0)),
+            failed=int(data.get("failed", 0)),
+            started_at=float(data.get("started_at", 0.0)),
+            last_seen=float(data.get("last_seen", 0.0)),
+            utilization=float(data.get("utilization", 0.0)),
+            state=str(data.get("state", "running")),
+            tasks=[str(t) for t in data.get("tasks") or []],
+            held=[str(t) for t in data.get("held") or []],
+        )
