@@ -1,6 +1,6 @@
 """Recurring entries (interval or cron) and the arithmetic of their next fire times.
 
-Each tick becomes a task whose id is ``"<entry id>@<tick epoch seconds>"``: deterministic, so any
+Each tick becomes a task whose id is ``"<entry id>@<tick epoch milliseconds>"``: deterministic, so any
 number of schedulers enqueue each tick exactly once (the storage refuses a second task of that id).
 """
 
@@ -35,7 +35,7 @@ def cron_next(expr: str, after: float) -> float:
 
 
 def tick_id(entry_id: str, tick: float) -> str:
-    return f"{entry_id}@{math.floor(tick)}"
+    return f"{entry_id}@{round(tick * 1000)}"
 
 
 @dataclass(slots=True)
