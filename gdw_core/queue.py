@@ -72,8 +72,6 @@ class TaskQueue:
         self.queues = list(queues)
         self.default_queue = self.queues[0] if self.queues else DEFAULT_QUEUE
         self.registry = registry or TaskRegistry()
-        for item in tasks:
-            self.register(item)
         self.lease = lease
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
@@ -91,6 +89,8 @@ class TaskQueue:
                 worker_id=worker_id,
                 on_command=self._on_command,
             )
+        for item in tasks:  # after the worker exists: register() updates what it advertises
+            self.register(item)
         scheduler_on = bool(worker_count) if run_scheduler is None else run_scheduler
         self._scheduler = Scheduler(self.storage, self.clock) if scheduler_on else None
         self._maintenance = Maintenance(self.storage, interval=min(1.0, lease / 3)) if worker_count else None
