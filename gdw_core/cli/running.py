@@ -1,0 +1,88 @@
+"""Running a command's coroutine and turning every expected failure into one line and an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, NoReturn
+
+import typer
+
+from gdw_core import GdwError, InvalidPayload, InvalidSchedule, InvalidTask, StorageUnavailable, TaskNotFound
+from gdw_core.cli.connection import redact, secret_of
+from gdw_core.cli.exitcodes import CliError, ExitCode
+from gdw_core.cli.output import clean
+
+_AUTH_WORDS = ("WRONGPASS", "NOAUTH", "NOPERM", "invalid username-password", "Authentication required", "auth")
+
+
+def fail(message: str, code: ExitCode) -> NoReturn:
+    """Print ``error: message`` on stderr (one line) and exit with ``code``."""
+    line = " ".join(message.split())  # one line, whatever the message held
+    sys.stderr.write(f"gdw: error: {clean(line)}\n")
+    sys.stderr.flush()
+    raise typer.Exit(int(code))
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"gdw: warning: {clean(' '.join(message.split()))}\n")
+    sys.stderr.flush()
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import redis.exceptions as rx
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return ()
+    return (rx.ConnectionError, rx.TimeoutError, rx.AuthenticationError, rx.AuthorizationError, rx.ResponseError)
+
+
+def _scrub(text: str, url: str | None) -> str:
+    if url:
+        secret = secret_of(url)
+        if secret:
+            text = text.replace(secret, "***")
+        text = text.replace(url, redact(url))
+    return text
+
+
+def explain(exc: BaseException, url: str | None) -> tuple[str, ExitCode]:
+    """The one-line message and exit code for an exception a command let through."""
+    where = f"Redis at {redact(url)}" if url else "Redis"
+    text = _scrub(str(exc) or type(exc).__name__, url)
+    if isinstance(exc, CliError):
+        return _scrub(exc.message, url), exc.code
+    if isinstance(exc, TaskNotFound):
+        return text, ExitCode.NOT_FOUND
+    if isinstance(exc, (InvalidSchedule, InvalidTask, InvalidPayload)):
+        return text, ExitCode.USAGE
+    if isinstance(exc, StorageUnavailable):
+        return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
+    redis_errors = _redis_errors()
+    if redis_errors and isinstance(exc, redis_errors):
+        if type(exc).__name__ == "ResponseError" and not any(w.lower() in text.lower() for w in _AUTH_WORDS):
+            return f"{where} answered with an error: {text}", ExitCode.UNREACHABLE
+        if any(w.lower() in text.lower() for w in _AUTH_WORDS) or "Auth" in type(exc).__name__:
+            return f"{where} refused the credentials: {text}", ExitCode.UNREACHABLE
+        return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
+    if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
+        return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
+    if isinstance(exc, GdwError):
+        return text, ExitCode.USAGE
+    raise exc
+
+
+def run(coro: Coroutine[Any, Any, int | None], url: str | None = None) -> None:
+    """Run a command's coroutine; its int result is the exit code."""
+    try:
+        code = asyncio.run(coro)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        message, exit_code = explain(exc, url)
+        fail(message, exit_code)
+    if code:
+        raise typer.Exit(int(code))

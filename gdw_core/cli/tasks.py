@@ -1,0 +1,145 @@
+"""Commands about tasks: ``status``, ``ls``, ``cancel``, ``retry``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.live import Live
+
+from gdw_core import TaskRecord, TaskStatus
+from gdw_core.cli import output
+from gdw_core.cli.connection import producer, resolve_url
+from gdw_core.cli.exitcodes import ExitCode, usage
+from gdw_core.cli.options import Json, Redis
+from gdw_core.cli.running import run
+
+#: ``ls`` without --state: the live states first, then recent history
+LS_ORDER = (
+    TaskStatus.RUNNING,
+    TaskStatus.RETRYING,
+    TaskStatus.PENDING,
+    TaskStatus.SCHEDULED,
+    TaskStatus.FAILED,
+    TaskStatus.CANCELLED,
+    TaskStatus.COMPLETED,
+)
+
+TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False)]
+
+
+def status(
+    task_id: TaskId,
+    json_out: Json = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep showing it until it ends.")] = False,
+    redis: Redis = None,
+) -> None:
+    """Show one task: its state, attempts, every attempt's error, times and result."""
+    url = resolve_url(redis)
+    if watch and json_out:
+        raise usage("--watch and --json conflict: --json prints one document")
+    run(_status(url, task_id, json_out, watch), url)
+
+
+async def _status(url: str, task_id: str, json_out: bool, watch: bool) -> int:
+    async with producer(url) as queue:
+        rec = await queue.inspect.task(task_id)
+        if json_out:
+            output.print_json(output.record_doc(rec))
+            return 0
+        console = output.make_console()
+        if not watch or rec.status.terminal or not console.is_terminal:
+            if watch:  # not a terminal: wait quietly, then print the final state once
+                rec = await queue.wait(task_id)
+            console.print(output.record_table(rec, await queue.inspect.now()))
+            return 0
+        with Live(output.record_table(rec, await queue.inspect.now()), console=console, auto_refresh=False) as live:
+            while not rec.status.terminal:
+                await asyncio.sleep(0.5)
+                rec = await queue.inspect.task(task_id)
+                live.update(output.record_table(rec, await queue.inspect.now()), refresh=True)
+        return 0
+
+
+def ls(
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only this state: " + ", ".join(s.value for s in TaskStatus) + ".")
+    ] = None,
+    queue: Annotated[str | None, typer.Option("--queue", help="Only this queue.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many tasks.")] = 50,
+    json_out: Json = False,
+    redis: Redis = None,
+) -> None:
+    """List tasks by state (default: running, retrying, pending, scheduled, then recent history)."""
+    url = resolve_url(redis)
+    try:
+        states = (TaskStatus(state.strip().lower()),) if state is not None else LS_ORDER
+    except ValueError:
+        raise usage(f"--state {state!r}: use one of {', '.join(s.value for s in TaskStatus)}") from None
+    run(_ls(url, states, queue, limit, json_out), url)
+
+
+async def _ls(url: str, states: tuple[TaskStatus, ...], queue_name: str | None, limit: int, json_out: bool) -> int:
+    async with producer(url) as queue:
+        records: list[TaskRecord] = []
+        for s in states:
+            if len(records) >= limit:
+                break
+            records += await queue.inspect.tasks(s, queue_name, 0, limit - len(records))
+        if json_out:
+            output.print_json({"tasks": [output.record_doc(r) for r in records]})
+        elif not records:
+            output.make_console(stderr=True).print("no tasks", markup=False)
+        else:
+            output.make_console().print(output.tasks_table(records, await queue.inspect.now()))
+        return 0
+
+
+def cancel(task_id: TaskId, json_out: Json = False, redis: Redis = None) -> None:
+    """Cancel a task: a waiting one at once; a running one is stopped by its worker."""
+    url = resolve_url(redis)
+    run(_cancel(url, task_id, json_out), url)
+
+
+async def _cancel(url: str, task_id: str, json_out: bool) -> int:
+    async with producer(url) as queue:
+        before = await queue.inspect.task(task_id)
+        after = await queue.control.cancel(task_id)
+        if after is TaskStatus.CANCELLED:
+            code, text = ExitCode.OK, "cancelled"
+        elif after is TaskStatus.RUNNING:
+            code, text = ExitCode.OK, "cancel requested: its worker stops it (within a second)"
+        else:
+            code, text = ExitCode.TASK_FAILED, f"not cancelled: it already ended {after}"
+        if before.status.terminal and after is TaskStatus.CANCELLED:
+            code, text = ExitCode.TASK_FAILED, "not cancelled: it was already cancelled"
+        _say(json_out, task_id, str(after), text, code)
+        return int(code)
+
+
+def retry(task_id: TaskId, json_out: Json = False, redis: Redis = None) -> None:
+    """Run a scheduled or retrying task now, without waiting for its time or backoff."""
+    url = resolve_url(redis)
+    run(_retry(url, task_id, json_out), url)
+
+
+async def _retry(url: str, task_id: str, json_out: bool) -> int:
+    async with producer(url) as queue:
+        moved = await queue.control.retry_now(task_id)
+        rec = await queue.inspect.task(task_id)
+        if moved:
+            code, text = ExitCode.OK, "due now"
+        else:
+            code = ExitCode.TASK_FAILED
+            text = f"not moved: only scheduled or retrying tasks can be run early, it is {rec.status}"
+        _say(json_out, task_id, str(rec.status), text, code)
+        return int(code)
+
+
+def _say(json_out: bool, task_id: str, status: str, text: str, code: ExitCode) -> None:
+    if json_out:
+        output.print_json({"id": task_id, "status": status, "ok": code is ExitCode.OK, "message": text})
+    else:
+        console = output.make_console(stderr=code is not ExitCode.OK)
+        console.print(f"task {output.clean(task_id)}: {text}", markup=False)

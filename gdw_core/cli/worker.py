@@ -1,0 +1,77 @@
+"""``gdw worker``: run tasks from the modules given, against a shared Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated
+
+import typer
+
+from gdw_core.cli import arguments
+from gdw_core.cli.connection import ENV_VAR, resolve_url
+from gdw_core.cli.exitcodes import CliError, ExitCode, usage
+from gdw_core.cli.options import Redis
+from gdw_core.cli.running import fail
+
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def worker(
+    modules: Annotated[
+        list[str], typer.Argument(help="Modules whose @task functions this worker runs.", show_default=False)
+    ],
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Task slots.")] = 10,
+    queues: Annotated[str, typer.Option("--queues", "-q", help="Queues to claim from, comma-separated.")] = "default",
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once the queues are empty.")] = False,
+    lease: Annotated[str, typer.Option("--lease", help="Lease length (heartbeats renew it).")] = "30s",
+    shutdown_timeout: Annotated[
+        str, typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, time running tasks get to finish.")
+    ] = "30s",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error.")] = "info",
+    redis: Redis = None,
+) -> None:
+    """Run a worker for the @task functions of MODULE... (nothing else runs).
+
+    SIGTERM or SIGINT (Ctrl-C) shuts it down gracefully; a second one stops it at once.
+    Example: gdw worker demo_tasks --redis localhost:6379 --concurrency 20 --queues default,images
+    """
+    url = resolve_url(redis)
+    for module in modules:
+        if not _MODULE.match(module):
+            raise usage(f"bad module name {module!r}: expected a dotted import path such as demo_tasks")
+    queue_names = arguments.split_list(queues)
+    if not queue_names:
+        raise usage("--queues needs at least one queue name")
+    lease_s = arguments.duration(lease, "--lease", positive=True)
+    grace = arguments.duration(shutdown_timeout, "--shutdown-timeout")
+    level = log_level.strip().lower()
+    if level not in LOG_LEVELS:
+        raise usage(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+    assert lease_s is not None and grace is not None
+    try:
+        from gdw_core.workerprocess import run_worker
+    except ImportError:
+        raise CliError("worker support (gdw_core.workerprocess) is not available", ExitCode.UNREACHABLE) from None
+    # tasks that submit more work (demo_tasks:fanout) find their Redis here
+    os.environ[ENV_VAR] = url
+    try:
+        code = run_worker(
+            modules,
+            url,
+            concurrency=concurrency,
+            queues=queue_names,
+            burst=burst,
+            lease=lease_s,
+            shutdown_timeout=grace,
+            log_level=level,
+        )
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        from gdw_core.cli.running import explain
+
+        message, exit_code = explain(exc, url)
+        fail(message, exit_code)
+    raise typer.Exit(int(code))
