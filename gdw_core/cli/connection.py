@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from gdw_core import TaskQueue
 from gdw_core.cli.exitcodes import CliError, ExitCode
@@ -36,13 +36,13 @@ def redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None and "password=" not in parts.query:
         return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        cred, host = netloc.rsplit("@", 1)
-        user = cred.split(":", 1)[0] if ":" in cred else ""
-        netloc = f"{user}:***@{host}" if user else f":***@{host}" if ":" in cred else f"***@{host}"
-    query = re.sub(r"(password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    shown = url
+    if "@" in parts.netloc:
+        cred, host = parts.netloc.rsplit("@", 1)
+        user, colon, _ = cred.partition(":")
+        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
+        shown = shown.replace(parts.netloc, netloc, 1)
+    return re.sub(r"(password=)[^&#]*", r"\1***", shown)
 
 
 def secret_of(url: str) -> str | None:

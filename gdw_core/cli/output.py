@@ -99,6 +99,11 @@ def call_text(rec: TaskRecord | RecurringEntry, width: int = 60) -> str:
 
 
 # -- tables ------------------------------------------------------------------------------------------
+def _row(table: Table, *cells: Text | str) -> None:
+    """Add a row; plain strings become Text, so Rich markup in data is never interpreted."""
+    table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells))
+
+
 def record_table(rec: TaskRecord, now: float) -> Table:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
@@ -136,7 +141,7 @@ def record_table(rec: TaskRecord, now: float) -> Table:
         label = f"attempt {err.attempt}"
         rows.append((label, Text(f"{clean(err)}  ({when(err.at)}, {clean(err.worker or '?')})", style="red")))
     for key, value in rows:
-        t.add_row(key, value)
+        _row(t, key, value)
     return t
 
 
@@ -151,7 +156,8 @@ def tasks_table(records: Iterable[TaskRecord], now: float) -> Table:
             moment = f"started {relative(rec.started_at, now)}"
         else:
             moment = f"ended {relative(rec.finished_at, now)}"
-        t.add_row(
+        _row(
+            t,
             clean(rec.id),
             status_text(rec.status),
             call_text(rec),
@@ -167,7 +173,8 @@ def workers_table(workers: Iterable[WorkerInfo], now: float) -> Table:
     for col in ("id", "host", "pid", "state", "queues", "busy", "processed", "failed", "seen", "tasks"):
         t.add_column(col, no_wrap=col in ("id",))
     for w in workers:
-        t.add_row(
+        _row(
+            t,
             clean(w.id),
             clean(w.host),
             str(w.pid),
@@ -192,7 +199,7 @@ def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, boo
         label = Text(clean(name))
         if paused.get(name):
             label.append(" (paused)", style="yellow")
-        t.add_row(label, *[str(counts.get(s, 0)) for s in states])
+        _row(t, label, *[str(counts.get(s, 0)) for s in states])
     return t
 
 
@@ -201,7 +208,8 @@ def recurring_table(entries: Iterable[RecurringEntry], now: float) -> Table:
     for col in ("id", "task", "schedule", "queue", "next run", "last task"):
         t.add_column(col, no_wrap=col == "id")
     for e in entries:
-        t.add_row(
+        _row(
+            t,
             clean(e.id),
             call_text(e),
             clean(e.schedule_text),

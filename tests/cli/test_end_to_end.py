@@ -1,0 +1,171 @@
+"""End to end: a real redis-server, a real ``gdw worker demo_tasks`` process, and the ``gdw``
+commands an operator would type. Waits are bounded polls on observable state, never sleeps that
+assume how fast something runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from gdw_core.cli.app import app
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+GDW = [sys.executable, "-m", "gdw_core.cli"]
+PATIENCE = 60.0  # upper bound for any single wait; a healthy run is far below it
+
+
+def until(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+class Gdw:
+    def __init__(self, runner: CliRunner, url: str) -> None:
+        self.runner = runner
+        self.url = url
+
+    def __call__(self, *argv: str) -> Any:
+        return self.runner.invoke(app, [*argv, "--redis", self.url])
+
+    def json(self, *argv: str) -> Any:
+        result = self(*argv, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def state(self, task_id: str) -> str:
+        return str(self.json("status", task_id)["status"])
+
+
+@pytest.fixture
+def worker_process(redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    pytest.importorskip("gdw_core.workerprocess", reason="run_worker is not there yet")
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [*GDW, "worker", "demo_tasks", "--redis", redis_url, "--concurrency", "4", "--queues", "default,other"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def gdw(runner: CliRunner, redis_url: str, worker_process: subprocess.Popen[bytes]) -> Gdw:
+    g = Gdw(runner, redis_url)
+    until(lambda: g.json("workers")["workers"], "the worker to register")
+    return g
+
+
+def test_submit_wait_completes_and_prints_the_result(gdw: Gdw, redis_url: str) -> None:
+    # a real `gdw` process, as a shell would run it
+    out = subprocess.run(
+        [*GDW, "submit", "demo_tasks:resize", "photo.jpg", "800", "--wait", "--redis", redis_url],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"input": "photo.jpg", "output": "photo_800w.jpg", "width": 800, "height": 600}
+    assert "warning" not in out.stderr  # the worker advertises demo_tasks:resize
+    rec = gdw.json("submit", "demo_tasks:fast", "--kw", "value:=[1, 2]", "--wait")
+    assert rec["status"] == "completed" and rec["result"] == [1, 2]
+
+
+def test_failing_task_exits_1_with_its_error(gdw: Gdw) -> None:
+    result = gdw("submit", "demo_tasks:failing", "--kw", "message=boom here", "--wait")
+    assert result.exit_code == 1
+    assert "failed after 3 attempts: DemoFailure: boom here" in result.stderr
+    task_id = gdw.json("ls", "--state", "failed")["tasks"][0]["id"]
+    errors = gdw.json("status", task_id)["errors"]
+    assert [e["type"] for e in errors] == ["DemoFailure"] * 3
+
+
+def test_wait_timeout_exits_5(gdw: Gdw) -> None:
+    result = gdw("submit", "demo_tasks:sleepy", "--kw", "min_seconds:=30", "--kw", "max_seconds:=30", "--wait",
+                 "--wait-timeout", "200ms")  # fmt: skip
+    assert result.exit_code == 5, result.output
+    assert "--wait-timeout" in result.stderr
+
+
+def test_strict_accepts_advertised_names_and_refuses_others(gdw: Gdw) -> None:
+    assert gdw("submit", "demo_tasks:fast", "--strict").exit_code == 0
+    refused = gdw("submit", "demo_tasks:nope", "--strict")
+    assert refused.exit_code == 4 and "demo_tasks:nope" in refused.stderr
+
+
+def test_cancel_a_running_task(gdw: Gdw) -> None:
+    task_id = gdw.json("submit", "demo_tasks:cancellable", "--kw", "steps:=10000", "--kw", "step_seconds:=0.05")[
+        "submitted"
+    ]["id"]
+    until(lambda: gdw.state(task_id) == "running", "the task to start")
+    result = gdw("cancel", task_id)
+    assert result.exit_code == 0 and "cancel requested" in result.stdout
+    until(lambda: gdw.state(task_id) == "cancelled", "the worker to stop the task")
+    rec = gdw.json("status", task_id)
+    assert rec["errors"][-1]["type"] == "TaskCancelled"
+
+
+def test_pause_keeps_tasks_waiting_until_resume(gdw: Gdw) -> None:
+    assert gdw("pause", "default").exit_code == 0
+    held = gdw.json("submit", "demo_tasks:fast", "1")["submitted"]["id"]
+    passed = gdw.json("submit", "demo_tasks:fast", "2", "--queue", "other")["submitted"]["id"]
+    # the worker claims from both queues: once it ran the other one, it has skipped the paused one
+    until(lambda: gdw.state(passed) == "completed", "the unpaused queue's task")
+    assert gdw.state(held) == "pending"
+    assert gdw("resume", "default").exit_code == 0
+    until(lambda: gdw.state(held) == "completed", "the resumed queue's task")
+
+
+def test_graceful_shutdown_lets_running_tasks_finish(gdw: Gdw, worker_process: subprocess.Popen[bytes]) -> None:
+    task_id = gdw.json("submit", "demo_tasks:progress", "--kw", "steps:=5", "--kw", "step_seconds:=0.2")["submitted"][
+        "id"
+    ]
+    until(lambda: gdw.state(task_id) == "running", "the task to start")
+    result = gdw("shutdown", "--timeout", "30s")
+    assert result.exit_code == 0 and "1 live worker(s)" in result.stdout
+    assert worker_process.wait(PATIENCE) == 0
+    rec = gdw.json("status", task_id)
+    assert rec["status"] == "completed" and rec["progress"] == {"done": 5, "of": 5}
+
+
+def test_fanout_submits_subtasks_through_the_workers_redis(gdw: Gdw) -> None:
+    rec = gdw.json("submit", "demo_tasks:fanout", "3", "--wait")
+    assert rec["status"] == "completed"
+    for child in rec["result"]:
+        until(lambda child=child: gdw.state(child) == "completed", "the subtasks")
+
+
+def test_stats_and_workers_see_the_worker(gdw: Gdw) -> None:
+    workers = gdw.json("workers")["workers"]
+    assert len(workers) == 1
+    assert "demo_tasks:resize" in workers[0]["tasks"]
+    assert workers[0]["concurrency"] == 4
+    stats = gdw.json("stats")
+    assert stats["workers"] == 1 and stats["slots"] == 4
