@@ -36,7 +36,7 @@ STATUS_STYLE: dict[str, str] = {
 
 def make_console(stderr: bool = False) -> Console:
     no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, highlight=False, no_color=no_color, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, no_color=no_color, soft_wrap=True)
 
 
 def clean(text: object) -> str:

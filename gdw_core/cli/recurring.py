@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from gdw_core import TaskNotFound
 from gdw_core.cli import output
 from gdw_core.cli.connection import producer, resolve_url
+from gdw_core.cli.exitcodes import CliError, ExitCode
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run
 
@@ -46,7 +48,11 @@ def rm(
 
 async def _rm(url: str, entry_id: str, json_out: bool) -> int:
     async with producer(url) as queue:
-        await queue.control.cancel_recurring(entry_id)
+        try:
+            await queue.control.cancel_recurring(entry_id)
+        except TaskNotFound:
+            message = f"no recurring entry with id {entry_id!r} (see gdw recurring ls)"
+            raise CliError(message, ExitCode.NOT_FOUND) from None
         if json_out:
             output.print_json({"removed": entry_id})
         else:

@@ -158,10 +158,10 @@ async def _check_name(queue: TaskQueue, name: str, strict: bool) -> None:
     names = await queue.inspect.registered_names()
     if name in names:
         return
-    why = "no live worker has registered" if names or strict else "no live worker is running, none has registered"
+    why = f"no live worker has registered {name!r}" if names else f"no worker is running to register {name!r}"
     if strict:
-        raise CliError(f"{why} {name!r} (--strict): nothing was submitted", ExitCode.NOT_FOUND)
-    warn(f"{why} {name!r}; the task will wait until a worker that has it starts")
+        raise CliError(f"{why} (--strict): nothing was submitted", ExitCode.NOT_FOUND)
+    warn(f"{why}; the task will wait until a worker that has it starts")
 
 
 async def _submit(url: str, plan: Plan, strict: bool, json_out: bool) -> int:

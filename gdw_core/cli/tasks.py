@@ -104,7 +104,7 @@ def cancel(task_id: TaskId, json_out: Json = False, redis: Redis = None) -> None
 
 async def _cancel(url: str, task_id: str, json_out: bool) -> int:
     async with producer(url) as queue:
-        before = await queue.inspect.task(task_id)
+        was_over = (await queue.inspect.task(task_id)).status.terminal
         after = await queue.control.cancel(task_id)
         if after is TaskStatus.CANCELLED:
             code, text = ExitCode.OK, "cancelled"
@@ -112,7 +112,7 @@ async def _cancel(url: str, task_id: str, json_out: bool) -> int:
             code, text = ExitCode.OK, "cancel requested: its worker stops it (within a second)"
         else:
             code, text = ExitCode.TASK_FAILED, f"not cancelled: it already ended {after}"
-        if before.status.terminal and after is TaskStatus.CANCELLED:
+        if was_over and after is TaskStatus.CANCELLED:
             code, text = ExitCode.TASK_FAILED, "not cancelled: it was already cancelled"
         _say(json_out, task_id, str(after), text, code)
         return int(code)
