@@ -22,6 +22,7 @@ from gdw_core.cli.app import app
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 GDW = [sys.executable, "-m", "gdw_core.cli"]
+WORKER_OPTIONS = ("--queues", "default,other", "--shutdown-timeout", "5s")
 PATIENCE = 60.0  # upper bound for any single wait; a healthy run is far below it
 
 
@@ -58,7 +59,7 @@ def worker_process(redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[
     pytest.importorskip("gdw_core.workerprocess", reason="run_worker is not there yet")
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen(
-        [*GDW, "worker", "demo_tasks", "--redis", redis_url, "--concurrency", "4", "--queues", "default,other"],
+        [*GDW, "worker", "demo_tasks", "--redis", redis_url, "--concurrency", "4", *WORKER_OPTIONS],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1"},
@@ -108,10 +109,13 @@ def test_failing_task_exits_1_with_its_error(gdw: Gdw) -> None:
 
 
 def test_wait_timeout_exits_5(gdw: Gdw) -> None:
-    result = gdw("submit", "demo_tasks:sleepy", "--kw", "min_seconds:=30", "--kw", "max_seconds:=30", "--wait",
-                 "--wait-timeout", "200ms")  # fmt: skip
+    argv = ["demo_tasks:cancellable", "--kw", "steps:=100000", "--kw", "step_seconds:=0.05", "--id", "long-one"]
+    result = gdw("submit", *argv, "--wait", "--wait-timeout", "200ms")
     assert result.exit_code == 5, result.output
     assert "--wait-timeout" in result.stderr
+    assert gdw.state("long-one") in ("pending", "running")  # waiting gave up; the task did not
+    assert gdw("cancel", "long-one").exit_code == 0
+    until(lambda: gdw.state("long-one") == "cancelled", "the task to be cancelled")
 
 
 def test_strict_accepts_advertised_names_and_refuses_others(gdw: Gdw) -> None:
