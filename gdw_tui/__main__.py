@@ -1,0 +1,62 @@
+"""``gdw-tui``: the operator's dashboard.
+
+gdw-tui --redis localhost:6379 [--queue Q] [--read-only]     (or GDW_REDIS_URL)
+gdw-tui --demo                                              (embedded queue + demo workload)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from gdw_core.queue import TaskQueue
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gdw-tui", description="gdw's live terminal dashboard")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="Redis to watch: host:port, redis://, rediss:// (default: $GDW_REDIS_URL)",
+    )
+    source.add_argument("--demo", action="store_true", help="an embedded queue with demo tasks and a workload")
+    p.add_argument("--queue", default=None, help="show and act on this queue only")
+    p.add_argument("--read-only", action="store_true", help="watch only: every action is off")
+    p.add_argument("--rate", type=float, default=6.0, help="--demo: tasks submitted per second (default 6)")
+    return p
+
+
+def redis_url(text: str) -> str:
+    return text if "://" in text else f"redis://{text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = parser().parse_args(argv)
+    from gdw_tui.app import GdwApp
+    from gdw_tui.demo import DemoWorkload, demo_queues
+
+    if ns.demo:
+        queue, peer = demo_queues()
+        app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only, demo=DemoWorkload(queue, peer, ns.rate))
+    else:
+        url = ns.redis or os.environ.get("GDW_REDIS_URL")
+        if not url:
+            print("gdw-tui: give --redis URL (or set GDW_REDIS_URL), or try --demo", file=sys.stderr)
+            return 2
+        try:
+            from gdw_core.storage.redis import RedisStorage
+        except ImportError as exc:
+            print(f"gdw-tui: Redis storage is not available: {exc}", file=sys.stderr)
+            return 2
+        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(redis_url(url)))
+        app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only)
+    app.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The dashboard's one data source: a :class:`~gdw_core.queue.TaskQueue`, read through its
+``inspect`` view and acted on through its ``control`` and submit methods. An embedded queue
+(``--demo``) and a Redis connection look the same from here.
+
+Every refresh reads a bounded amount: the queue records, the worker records, the recurring entries
+and one page of tasks in the state on screen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gdw_core.queue import TaskQueue
+from gdw_core.record import TaskRecord
+from gdw_core.recurring import RecurringEntry
+from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import QueueInfo
+from gdw_core.workerinfo import WorkerInfo
+
+#: the largest task page the dashboard reads in one refresh
+PAGE = 100
+#: the most recurring entries shown
+RECURRING_PAGE = 50
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What one refresh read. ``now`` is on the storage's clock."""
+
+    now: float
+    queues: list[QueueInfo] = field(default_factory=list)
+    workers: list[WorkerInfo] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    status: TaskStatus = TaskStatus.RUNNING
+    recurring: list[RecurringEntry] = field(default_factory=list)
+
+    def counts(self, queue: str | None = None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for q in self.queues:
+            if queue is None or q.name == queue:
+                for k, v in q.counts.items():
+                    out[k] = out.get(k, 0) + v
+        return out
+
+
+class DataSource:
+    """Reads for the dashboard and the clock it counts down with.
+
+    ``clock`` is the local clock (injectable: tests pass a fixed one); the difference to the
+    storage's own clock is measured at each refresh so countdowns match what workers see.
+    """
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        *,
+        queue_name: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.queue = queue
+        self.queue_name = queue_name
+        self.clock = clock
+        self.skew = 0.0
+
+    @property
+    def address(self) -> str:
+        return self.queue.storage.address
+
+    def now(self) -> float:
+        return self.clock() + self.skew
+
+    async def open(self) -> None:
+        await self.queue.open_storage()
+
+    async def read(self, status: TaskStatus, limit: int = PAGE) -> Snapshot:
+        inspect = self.queue.inspect
+        storage_now = await inspect.now()
+        self.skew = storage_now - self.clock()
+        queues = await inspect.queues()
+        if self.queue_name is not None:
+            queues = [q for q in queues if q.name == self.queue_name]
+        workers = await inspect.workers()
+        tasks = await inspect.tasks(status, self.queue_name, 0, min(limit, PAGE))
+        recurring = (await inspect.recurring())[:RECURRING_PAGE]
+        if self.queue_name is not None:
+            recurring = [r for r in recurring if r.queue == self.queue_name]
+        return Snapshot(self.now(), queues, sorted(workers, key=lambda w: w.id), tasks, status, recurring)
+
+    async def task(self, task_id: str) -> TaskRecord:
+        return await self.queue.inspect.task(task_id)
+
+    async def registered_names(self) -> list[str]:
+        names = set(await self.queue.inspect.registered_names())
+        names.update(self.queue.registry.names())
+        return sorted(n for n in names if not n.startswith("local:"))

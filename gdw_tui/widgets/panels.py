@@ -1,0 +1,61 @@
+"""Small status panels: the connection badge, throughput, and the drain banner."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from gdw_tui import formatting as fmt
+from gdw_tui import safe
+from gdw_tui.history import Throughput
+
+
+class ConnectionBadge(Static):
+    """``connected`` / ``disconnected`` (with the last error) / ``connecting``."""
+
+    state: reactive[str] = reactive("connecting")
+    error: reactive[str] = reactive("")
+
+    def __init__(self, address: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.address = address
+
+    def render(self) -> Text:
+        label = {"connected": "● connected", "disconnected": "✖ disconnected", "connecting": "… connecting"}
+        style = {"connected": "bold green", "disconnected": "bold white on red", "connecting": "bold yellow"}
+        out = Text.assemble((f" {label.get(self.state, self.state)} ", style.get(self.state, "")), " ")
+        out.append(safe.clean(self.address), style="dim")
+        if self.state == "disconnected" and self.error:
+            out.append(f"  {safe.shorten(safe.clean(self.error), 60)} — retrying", style="red")
+        return out
+
+    def watch_state(self, state: str) -> None:
+        self.set_class(state == "disconnected", "-disconnected")
+
+
+class ThroughputPanel(Static):
+    """Completed and failed per second over the last minute, and the current rates."""
+
+    def show(self, history: Throughput, now: float, width: int = 36) -> None:
+        done = history.series(now, "done")
+        failed = history.series(now, "failed")
+        top = max([*done, *failed, 1.0])
+        out = Text()
+        out.append("done/s   ", style="bold")
+        out.append(fmt.spark(done, width, top), style="green")
+        out.append(f" {history.rate(now, 'done'):6.1f}\n")
+        out.append("failed/s ", style="bold")
+        out.append(fmt.spark(failed, width, top), style="red")
+        out.append(f" {history.rate(now, 'failed'):6.1f}\n")
+        out.append(f"last {len(done)}s, peak {top:g}/s", style="dim")
+        self.update(out)
+
+
+class DrainBanner(Static):
+    """Shown while a shutdown is draining: who, how many tasks still in flight, time left."""
+
+    def show(self, text: Text | None) -> None:
+        self.display = text is not None
+        if text is not None:
+            self.update(text)
