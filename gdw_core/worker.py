@@ -45,7 +45,7 @@ class _Running:
     def __init__(self, lease: Lease, task: asyncio.Future[Any]) -> None:
         self.lease = lease
         self.task = task
-        self.cause: str | None = None  # "cancel" | "shutdown" | "lost" when we stop it
+        self.cause: str | None = None  # "cancel" | "shutdown" | "lost" | "timeout" when we stop it
 
 
 class Worker:
@@ -92,6 +92,7 @@ class Worker:
         )
         self._buffer: asyncio.Queue[Lease] = asyncio.Queue()
         self._buffered: dict[str, Lease] = {}  # what is in _buffer, for the heartbeat
+        self._dropped: dict[str, str] = {}  # buffered task ids already settled: never start them
         self._running: dict[str, _Running] = {}
         self._acks: list[Ack] = []
         self._ack_ready = asyncio.Event()
@@ -212,6 +213,10 @@ class Worker:
         while True:
             lease = await self._buffer.get()
             del self._buffered[lease.task.id]
+            dropped = self._dropped.pop(lease.task.id, None)
+            if dropped is not None:  # settled (cancelled / lost) while waiting in the buffer
+                self._room.set()
+                continue
             self._mark_busy(+1)
             try:
                 await self._execute(lease)
@@ -295,11 +300,11 @@ class Worker:
             # (an immediate stop), which cancelled the task with it
             task.cancel()
             run.cause = run.cause or "shutdown"
-            await self._stopped_early(run)
+            await self._stopped_early(run.lease, run.cause)
             return
         except Exception as exc:
             if run.cause in ("cancel", "shutdown", "lost"):
-                await self._stopped_early(run)
+                await self._stopped_early(run.lease, run.cause)
             else:
                 await self._fail(lease, exc, spec, final=False)
             return
@@ -312,13 +317,12 @@ class Worker:
         self._acks.append(Ack(rec.id, lease.token, result))
         self._ack_ready.set()
 
-    async def _stopped_early(self, run: _Running) -> None:
-        lease = run.lease
+    async def _stopped_early(self, lease: Lease, cause: str | None) -> None:
         rec = lease.task
-        if run.cause == "cancel":
+        if cause == "cancel":
             err = describe(TaskCancelled("cancelled by an operator"), rec.attempts, self.id)
             await self._safe(self.storage.cancel_running(rec.id, lease.token, err))
-        elif run.cause == "shutdown":
+        elif cause == "shutdown":
             err = describe(Interrupted("worker shut down before the task finished"), rec.attempts, self.id)
             await self._safe(self.storage.release(rec.id, lease.token, err))
         # "lost": someone else owns it now; write nothing
@@ -375,6 +379,12 @@ class Worker:
         held.update({task_id: lease.token for task_id, lease in self._buffered.items()})
         self.info.held = list(held)
         reply = await self.storage.heartbeat(self.info, held, self.lease)
+        for task_id in reply.lost | reply.cancel:
+            lease = self._buffered.get(task_id)
+            if lease is not None and task_id not in self._dropped:
+                # claimed ahead, not started: settle it now; the slot will skip it
+                self._dropped[task_id] = "skip"
+                await self._stopped_early(lease, "lost" if task_id in reply.lost else "cancel")
         for task_id in reply.lost:
             run = self._running.get(task_id)
             if run is not None:
