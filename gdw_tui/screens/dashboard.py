@@ -48,7 +48,7 @@ class DashboardScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.status: str = str(TaskStatus.RUNNING)
+        self.shown: str = str(TaskStatus.RUNNING)
         self.snapshot: Snapshot | None = None
         self.filter_text = ""
         self.drain: Drain | None = None
@@ -71,7 +71,7 @@ class DashboardScreen(Screen[None]):
             yield QueuesTable(id="queues")
             yield ThroughputPanel(id="throughput")
         yield WorkersTable(id="workers")
-        yield Tabs(*(Tab(name, id=f"tab-{name}") for name in TABS), active=f"tab-{self.status}", id="states")
+        yield Tabs(*(Tab(name, id=f"tab-{name}") for name in TABS), active=f"tab-{self.shown}", id="states")
         yield Input(placeholder="filter: id, name, args, worker or error text (esc clears)", id="filter")
         with ContentSwitcher(initial="tasks", id="lists"):
             yield TasksTable(id="tasks")
@@ -103,7 +103,7 @@ class DashboardScreen(Screen[None]):
         self._seen = self.gdw.changes
         self._last_read = asyncio.get_running_loop().time()
         try:
-            status = TaskStatus(self.status) if self.status != RECURRING else TaskStatus.RUNNING
+            status = TaskStatus(self.shown) if self.shown != RECURRING else TaskStatus.RUNNING
             try:
                 snap = await self.gdw.source.read(status)
             except Exception as exc:
@@ -134,9 +134,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#queues", QueuesTable).show(snap.queues, now)
         self.query_one("#throughput", ThroughputPanel).show(self.gdw.throughput, now)
         self.query_one("#workers", WorkersTable).show(snap.workers, now, self.gdw.utilization.series)
-        if self.status == RECURRING:
+        if self.shown == RECURRING:
             self.query_one("#recurring", RecurringTable).show(snap.recurring, now)
-        elif snap.status == self.status:
+        elif snap.status == self.shown:
             self.query_one("#tasks", TasksTable).show(snap.tasks, now, stale, self._matches)
         self._show_summary(snap)
         self._show_tabs(snap)
@@ -194,8 +194,8 @@ class DashboardScreen(Screen[None]):
     @on(Tabs.TabActivated, "#states")
     def _tab_changed(self, event: Tabs.TabActivated) -> None:
         name = (event.tab.id or "").removeprefix("tab-")
-        if name and name != self.status:
-            self.status = name
+        if name and name != self.shown:
+            self.shown = name
             self.query_one("#lists", ContentSwitcher).current = "recurring" if name == RECURRING else "tasks"
             self.query_one("#lists").border_title = "recurring entries" if name == RECURRING else f"{name} tasks"
             self.query_one("#tasks", TasksTable).clear()
@@ -245,7 +245,7 @@ class DashboardScreen(Screen[None]):
         return not (action in MUTATING and self.gdw.read_only)
 
     def selected_task(self) -> str | None:
-        if self.status == RECURRING:
+        if self.shown == RECURRING:
             return None
         key = self.query_one("#tasks", TasksTable).selected_key
         if key is None:
@@ -297,7 +297,7 @@ class DashboardScreen(Screen[None]):
     def action_cancel(self) -> None:
         from gdw_tui.screens.confirm import ConfirmScreen
 
-        if self.status == RECURRING:
+        if self.shown == RECURRING:
             entry = self.query_one("#recurring", RecurringTable).selected_key
             if entry is None:
                 self.notify("select a recurring entry first", severity="warning")

@@ -38,14 +38,14 @@ class ShutdownScreen(ModalScreen[ShutdownChoice | None]):
 
     def __init__(self, workers: list[WorkerInfo], preselect: str | None = None) -> None:
         super().__init__()
-        self.workers = workers
+        self.live_workers = workers
         self.preselect = preselect
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide"):
             yield Static("Shut down workers", classes="dialog-title")
-            options = [Option(Text(f"all workers ({len(self.workers)})", style="bold"), id=ALL)]
-            for w in self.workers:
+            options = [Option(Text(f"all workers ({len(self.live_workers)})", style="bold"), id=ALL)]
+            for w in self.live_workers:
                 label = Text.assemble(
                     safe.text(w.id, "bold"), f"  {safe.clean(w.host)} pid {w.pid}  busy {w.busy}/{w.concurrency}"
                 )
@@ -65,7 +65,7 @@ class ShutdownScreen(ModalScreen[ShutdownChoice | None]):
     def on_mount(self) -> None:
         targets = self.query_one("#targets", OptionList)
         index = 0
-        for i, w in enumerate(self.workers, start=1):
+        for i, w in enumerate(self.live_workers, start=1):
             if w.id == self.preselect:
                 index = i
         targets.highlighted = index

@@ -120,7 +120,7 @@ class QueuesTable(SyncedTable):
         ("flag", "state"),
         *((str(s), fmt.SHORT_LABEL[str(s)]) for s in fmt.STATES),
         ("oldest", "oldest"),
-        ("bar", "share by state"),
+        ("bar", "share"),
     )
 
     def show(self, queues: list[QueueInfo], now: float) -> None:
@@ -130,7 +130,7 @@ class QueuesTable(SyncedTable):
             oldest = fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-"
             cells: list[Cell] = [safe.text(q.name, "bold"), flag]
             cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.STATUS_STYLE[str(s)]) for s in fmt.STATES]
-            cells += [oldest, fmt.stacked_bar(q.counts, 20)]
+            cells += [oldest, fmt.stacked_bar(q.counts, 16)]
             rows.append((q.name, cells))
         self.sync(rows)
 
