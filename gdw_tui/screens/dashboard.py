@@ -66,7 +66,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield ConnectionBadge(self.gdw.source.address, id="badge")
             yield Static(id="summary")
-        yield DrainBanner(id="drain")
+        yield DrainBanner(id="drain-banner")
         with Horizontal(id="top"):
             yield QueuesTable(id="queues")
             yield ThroughputPanel(id="throughput")
@@ -80,7 +80,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.query_one("#drain", DrainBanner).display = False
+        self.query_one("#drain-banner", DrainBanner).display = False
         self.query_one("#queues").border_title = "queues"
         self.query_one("#throughput").border_title = "throughput"
         self.query_one("#workers").border_title = "workers"
@@ -170,7 +170,7 @@ class DashboardScreen(Screen[None]):
                 tab.label = label
 
     def _show_drain(self, snap: Snapshot) -> None:
-        banner = self.query_one("#drain", DrainBanner)
+        banner = self.query_one("#drain-banner", DrainBanner)
         if self.drain is None:
             banner.show(None)
             return

@@ -173,7 +173,7 @@ async def test_pause_and_resume(queue: TaskQueue, make_app: Any) -> None:
 
 async def test_shutdown_a_worker_confirms_then_drains(queue: TaskQueue, make_app: Any) -> None:
     app = make_app(close_queue=False)
-    task_id = await queue.submit("demo_tasks:cancellable", steps=3, step_seconds=0.2)
+    task_id = await queue.submit("demo_tasks:cancellable", steps=10, step_seconds=0.2)
     async with app.run_test(size=SIZE) as pilot:
         screen = dashboard(app)
         await until(pilot, lambda: screen.snapshot is not None and bool(screen.snapshot.workers))
@@ -185,8 +185,9 @@ async def test_shutdown_a_worker_confirms_then_drains(queue: TaskQueue, make_app
         dialog.query_one("#drain", Button).press()
         await until(pilot, lambda: screen.drain is not None)
         assert screen.drain.worker is None or screen.drain.worker == "worker-a"
-        banner = screen.query_one("#drain", DrainBanner)
-        await until(pilot, lambda: banner.display or screen.drain is None)
+        banner = screen.query_one("#drain-banner", DrainBanner)
+        await until(pilot, lambda: "draining" in shown(banner))
+        assert "task(s) in flight" in shown(banner) and "left" in shown(banner)
         await until(pilot, lambda: queue.closed)
         await queue.wait_closed()
         assert (await queue.status(task_id)).status is TaskStatus.COMPLETED  # it finished first

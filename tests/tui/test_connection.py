@@ -1,0 +1,58 @@
+"""Storage going away: the badge says so, the last data stays (greyed), and it comes back alone.
+
+The storage is the real memory backend with a switch that makes its reads fail the way a lost
+connection does (ConnectionError), so the app's own code paths run unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gdw_core import MemoryStorage, TaskQueue
+from gdw_tui.app import GdwApp
+from gdw_tui.widgets.panels import ConnectionBadge
+from gdw_tui.widgets.tables import TasksTable
+
+from .conftest import SIZE, until
+from .test_live import dashboard
+
+
+class SwitchableStorage(MemoryStorage):
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("Connection refused (storage switched off by the test)")
+
+    async def now(self) -> float:
+        self._check()
+        return await super().now()
+
+    async def queues(self) -> Any:
+        self._check()
+        return await super().queues()
+
+    async def read_events(self, after: str, limit: int = 500, wait: float = 0.0) -> Any:
+        self._check()
+        return await super().read_events(after, limit, wait)
+
+
+async def test_disconnect_keeps_last_data_and_reconnects() -> None:
+    storage = SwitchableStorage()
+    queue = TaskQueue(worker_count=0, storage=storage)
+    task_id = await queue.schedule("demo_tasks:fast", 3600)
+    app = GdwApp(queue, refresh_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = dashboard(app)
+        await pilot.press("2")
+        tasks = screen.query_one("#tasks", TasksTable)
+        await until(pilot, lambda: task_id in tasks.rows)
+        badge = screen.query_one("#badge", ConnectionBadge)
+        assert badge.state == "connected"
+        storage.down = True
+        await until(pilot, lambda: badge.state == "disconnected")
+        assert screen.has_class("-disconnected")
+        assert task_id in tasks.rows  # the last data stays on screen
+        assert "Connection refused" in badge.error
+        storage.down = False
+        await until(pilot, lambda: badge.state == "connected")
+        assert not screen.has_class("-disconnected")
