@@ -1,0 +1,118 @@
+"""Plumbing shared by the Redis storage's reading and writing halves: the client, the scripts,
+the per-queue script arguments, the queue list and where a task id lives."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gdw_core.storage.protocol import Retention
+from gdw_core.storage.redis.address import RedisAddress
+from gdw_core.storage.redis.connection import make_client
+from gdw_core.storage.redis.keys import Keys
+from gdw_core.storage.redis.scripts import Call, Scripts
+
+#: how many task id -> queue entries a storage remembers before starting over
+_WHERE_LIMIT = 200_000
+
+
+class RedisBase:
+    supports_local_callables = False
+
+    def __init__(
+        self,
+        address: RedisAddress,
+        *,
+        namespace: str = "gdw",
+        retention: Retention | None = None,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._address = address
+        self.address = address.label
+        self.cluster = address.cluster
+        self.retention = retention or Retention()
+        self.keys = Keys(namespace)
+        self._options = dict(client_options or {})
+        self._client: Any = None
+        self._scripts = Scripts(address.cluster)
+        self._down = False
+        self._common: dict[str, tuple[Any, ...]] = {}
+        self._known: set[str] = set()  # queues this process registered in the queue list
+        self._queue_cache: tuple[float, list[str]] = (0.0, [])
+        self._where: dict[str, str] = {}  # task id -> queue, for calls that give only the id
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("RedisStorage is not open: call await storage.open() first")
+        return self._client
+
+    async def _connect(self) -> None:
+        if self._client is None:
+            self._client = make_client(self._address, self._options)
+            if self.cluster:
+                await self._client.initialize()
+            await self._scripts.load(self._client)
+
+    async def _disconnect(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # -- per-queue script calls ---------------------------------------------------------------
+    def _args(self, queue: str) -> tuple[Any, ...]:
+        common = self._common.get(queue)
+        if common is None:
+            r = self.retention
+            common = (self.keys.prefix(queue), queue, r.events, r.completed_count, r.failed_count)
+            self._common[queue] = common
+        return common
+
+    def _global_args(self) -> tuple[Any, ...]:
+        return (self.keys.g, "", self.retention.events, 0, 0)
+
+    def _call(self, script: str, queue: str, key_suffix: str, *args: Any) -> Call:
+        return Call(script, self.keys.prefix(queue) + key_suffix, (*self._args(queue), *args))
+
+    async def _run(self, script: str, queue: str, key_suffix: str, *args: Any) -> Any:
+        return await self._scripts.run(self.client, self._call(script, queue, key_suffix, *args))
+
+    async def _run_many(self, calls: list[Call]) -> list[Any]:
+        return await self._scripts.run_many(self.client, calls)
+
+    # -- queues and task locations ------------------------------------------------------------
+    async def _register_queue(self, queue: str) -> None:
+        self.keys.prefix(queue)  # validates the name
+        if queue not in self._known:
+            await self.client.sadd(self.keys.queues, queue)
+            self._known.add(queue)
+
+    async def _all_queues(self, fresh: bool = False) -> list[str]:
+        at, cached = self._queue_cache
+        if fresh or time.monotonic() - at > 1.0:
+            cached = list(await self.client.smembers(self.keys.queues))
+            self._queue_cache = (time.monotonic(), cached)
+        return sorted(set(cached) | self._known)
+
+    def _remember(self, task_id: str, queue: str) -> None:
+        if len(self._where) >= _WHERE_LIMIT:
+            self._where.clear()
+        self._where[task_id] = queue
+
+    async def _locate(self, task_id: str) -> str | None:
+        """The queue of a task, or None when no queue has it."""
+        queue = self._where.get(task_id)
+        if queue is not None:
+            return queue
+        queues = await self._all_queues(fresh=True)
+        if not queues:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        for q in queues:
+            pipe.exists(self.keys.task(q, task_id))
+        found = await pipe.execute()
+        for q, hit in zip(queues, found, strict=True):
+            if hit:
+                self._remember(task_id, q)
+                return q
+        return None

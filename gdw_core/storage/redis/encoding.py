@@ -1,0 +1,117 @@
+"""How a task is kept in Redis: a hash whose ``d`` field holds the parts that never change (one
+compact JSON string) next to the fields the scripts update (status, attempts, token, times...).
+Reading a hash back validates it: a malformed or hand-written entry raises InvalidPayload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gdw_core.codec import dumps, loads
+from gdw_core.errors import InvalidPayload
+from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.status import TaskStatus
+
+
+def static_json(rec: TaskRecord) -> str:
+    return dumps(
+        {
+            "name": rec.name,
+            "args": rec.args,
+            "kwargs": rec.kwargs,
+            "queue": rec.queue,
+            "priority": rec.priority,
+            "max_retries": rec.max_retries,
+            "retry": rec.retry,
+            "timeout": rec.timeout,
+            "recurring_id": rec.recurring_id,
+            "secret": rec.secret,
+        },
+        f"task {rec.id}",
+    )
+
+
+def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
+    """The 9 ARGV values of one task for enqueue.lua."""
+    return (
+        rec.id,
+        static_json(rec),
+        rec.name,
+        str(rec.status),
+        int(rec.priority),
+        int(rec.max_retries),
+        repr(float(rec.run_at or 0.0)),
+        "" if rec.delay is None else repr(float(rec.delay)),
+        repr(float(rec.created_at or 0.0)),
+    )
+
+
+def error_args(error: AttemptError) -> tuple[str, str]:
+    """An attempt error as a JSON prefix ending in ``"at":`` and its time ('' = the script's now)."""
+    body = dumps(
+        {
+            "attempt": error.attempt,
+            "type": error.type,
+            "message": error.message,
+            "traceback": error.traceback,
+            "worker": error.worker,
+        },
+        "attempt error",
+    )
+    return body[:-1] + ',"at":', (repr(float(error.at)) if error.at else "")
+
+
+def _static(task_id: str, d: str | None) -> dict[str, Any]:
+    if not d:
+        raise InvalidPayload(f"task {task_id}: stored record has no payload")
+    data = loads(d, f"stored payload of task {task_id}")
+    if not isinstance(data, dict):
+        raise InvalidPayload(f"task {task_id}: stored payload must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(value)
+
+
+def from_claim(task_id: str, d: str, attempts: int, times: str, worker: str, deadline: float) -> TaskRecord:
+    data = _static(task_id, d)
+    created, _, run_at = times.partition("|")
+    data.update(
+        id=task_id,
+        status="running",
+        attempts=int(attempts),
+        created_at=float(created or 0),
+        run_at=float(run_at or 0),
+        worker=worker,
+    )
+    rec = TaskRecord.from_dict(data)
+    if not rec.name:
+        raise InvalidPayload(f"task {task_id}: empty task name")
+    return rec
+
+
+def from_hash(task_id: str, h: Mapping[str, str]) -> TaskRecord:
+    """A full record from its hash (HGETALL). Raises InvalidPayload when it is malformed."""
+    data = _static(task_id, h.get("d"))
+    try:
+        errors = loads(h["errs"], "errors") if h.get("errs") else []
+        data.update(
+            id=task_id,
+            status=TaskStatus(h.get("st", "pending")),
+            attempts=int(h.get("att") or 0),
+            created_at=_float(h.get("cr")) or 0.0,
+            run_at=_float(h.get("run")) or 0.0,
+            started_at=_float(h.get("sa")),
+            finished_at=_float(h.get("fa")),
+            worker=h.get("w") or None,
+            result=loads(h["res"], "result") if h.get("res") else None,
+            errors=errors if isinstance(errors, list) else [],
+            progress=loads(h["prog"], "progress") if h.get("prog") else None,
+            cancel_requested=h.get("creq") == "1",
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidPayload(f"task {task_id}: malformed stored record: {exc}") from exc
+    return TaskRecord.from_dict(data)

@@ -1,0 +1,107 @@
+"""The Lua scripts (``scripts/*.lua``, one per state change), loaded by SHA and run with EVALSHA,
+singly or many in one pipelined round trip. Each script is sent with the shared prelude
+(``scripts/_prelude.lua``: the transition table and helpers) in front of it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from redis.exceptions import NoScriptError, ResponseError
+
+NAMES = (
+    "enqueue",
+    "claim",
+    "complete",
+    "fail",
+    "cancel_running",
+    "release",
+    "progress",
+    "heartbeat",
+    "promote",
+    "recover",
+    "purge",
+    "cancel",
+    "retry_now",
+    "pause",
+    "fire_recurring",
+    "recurring_add",
+    "recurring_remove",
+    "worker_beat",
+    "command",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    body: str
+    sha: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One script call: ``script(KEYS=[key], ARGV=args)``."""
+
+    script: str
+    key: str
+    args: tuple[Any, ...]
+
+
+def script_text(name: str) -> str:
+    return resources.files("gdw_core.storage.redis").joinpath("scripts", f"{name}.lua").read_text("utf-8")
+
+
+def _load_all() -> dict[str, Script]:
+    prelude = script_text("_prelude")
+    out = {}
+    for name in NAMES:
+        body = prelude + "\n" + script_text(name)
+        out[name] = Script(name, body, hashlib.sha1(body.encode()).hexdigest())
+    return out
+
+
+class Scripts:
+    def __init__(self, cluster: bool = False) -> None:
+        self.by_name = _load_all()
+        self.cluster = cluster
+
+    async def load(self, client: Any) -> None:
+        """SCRIPT LOAD every script (on Cluster, redis-py sends it to every primary)."""
+        for script in self.by_name.values():
+            await client.script_load(script.body)
+
+    async def run(self, client: Any, call: Call) -> Any:
+        script = self.by_name[call.script]
+        try:
+            return await client.evalsha(script.sha, 1, call.key, *call.args)
+        except NoScriptError:  # the server restarted or was flushed: load and run again
+            await self.load(client)
+            return await client.evalsha(script.sha, 1, call.key, *call.args)
+
+    async def run_many(self, client: Any, calls: list[Call]) -> list[Any]:
+        """All calls in one pipelined round trip (not a transaction: each script is atomic on its
+        own). Raises the first error a script returned."""
+        if not calls:
+            return []
+        if len(calls) == 1:
+            return [await self.run(client, calls[0])]
+        if self.cluster:  # redis-py's cluster pipeline refuses EVALSHA: send them concurrently
+            return list(await asyncio.gather(*(self.run(client, c) for c in calls)))
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(self.by_name[call.script].sha, 1, call.key, *call.args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, res in enumerate(results):
+            if isinstance(res, NoScriptError):
+                await self.load(client)
+                results[i] = await self.run(client, calls[i])
+        for res in results:
+            if isinstance(res, ResponseError):
+                raise res
+            if isinstance(res, Exception):
+                raise res
+        return results

@@ -1,0 +1,13 @@
+-- progress: store a running task's progress value (no status change).
+-- KEYS[1]  P .. 't:' .. id
+-- ARGV     common, [6] id, [7] fencing token, [8] progress JSON
+-- Returns  1 stored, 0 stale token / not running
+local id = ARGV[6]
+local key = P .. 't:' .. id
+local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
+if f[1] ~= 'running' or f[2] ~= ARGV[7] then
+  return 0
+end
+redis.call('HSET', key, 'prog', ARGV[8])
+emit('progress', id, nil, f[3], f[4], f[5], nil)
+return 1

@@ -1,0 +1,14 @@
+-- retry_now: a scheduled or retrying task becomes pending now.
+-- KEYS[1]  P .. 't:' .. id
+-- ARGV     common, [6] id
+-- Returns  1 moved, 0 the task is in another status, -1 no such task
+local t = now()
+local id = ARGV[6]
+local key = P .. 't:' .. id
+local f = redis.call('HMGET', key, 'st', 'pri', 'n', 'w', 'att')
+if not f[1] then return -1 end
+if f[1] ~= 'scheduled' and f[1] ~= 'retrying' then return 0 end
+redis.call('HSET', key, 'run', fmt(t))
+move(id, f[1], 'pending', pending_score(f[2]), 'retry now', f[3], f[4], f[5])
+wake()
+return 1

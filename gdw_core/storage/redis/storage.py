@@ -1,0 +1,401 @@
+"""RedisStorage: the distributed backend. Every state change is one Lua script (``scripts/``)
+run with EVALSHA; batches are pipelined; "now" is Redis ``TIME``; each queue's keys share one hash
+tag, so it runs on a single server and on Redis Cluster alike.
+
+Delivery is at-least-once: a task whose worker dies is run again once its lease expires."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gdw_core.codec import dumps
+from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
+from gdw_core.failure import describe
+from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.recurring import RecurringEntry, tick_id
+from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Retention
+from gdw_core.storage.redis.address import parse_url
+from gdw_core.storage.redis.connection import guarded
+from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
+from gdw_core.storage.redis.reader import RedisReader
+from gdw_core.storage.redis.scripts import Call
+from gdw_core.workerinfo import WorkerInfo
+
+log = logging.getLogger("gdw.redis")
+
+#: tasks per enqueue script call (a batch is several calls in one pipeline)
+_ENQUEUE_CHUNK = 200
+_NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
+
+
+class RedisStorage(RedisReader):
+    """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "gdw",
+        retention: Retention | None = None,
+        cluster: bool = False,
+        **client_options: Any,
+    ) -> RedisStorage:
+        """``url``: ``host:port``, ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
+        ``unix:///path.sock``, or ``redis+cluster://host:port`` (or ``cluster=True``) for Redis
+        Cluster. ``client_options`` go to redis-py."""
+        return cls(parse_url(url, cluster), namespace=namespace, retention=retention, client_options=client_options)
+
+    async def open(self) -> None:
+        await self._open()
+
+    @guarded
+    async def _open(self) -> None:
+        await self._connect()
+
+    async def close(self) -> None:
+        await self._disconnect()
+
+    @guarded
+    async def eviction_policy(self) -> str | None:
+        """Redis's maxmemory-policy (None if CONFIG is not allowed). gdw needs ``noeviction``."""
+        try:
+            reply = await self.client.config_get("maxmemory-policy")
+        except Exception:  # managed Redis / ACLs may forbid CONFIG
+            return None
+        if isinstance(reply, dict) and reply and isinstance(next(iter(reply.values())), dict):
+            reply = next(iter(reply.values()))  # Cluster: one reply per node
+        value = reply.get("maxmemory-policy") if isinstance(reply, dict) else None
+        return None if value is None else str(value)
+
+    # -- producing ---------------------------------------------------------------------------
+    @guarded
+    async def enqueue(self, records: Sequence[TaskRecord], max_waiting: int | None = None) -> list[bool]:
+        if not records:
+            return []
+        limit = "" if max_waiting is None else int(max_waiting)
+        calls: list[Call] = []
+        spans: list[tuple[str, int]] = []  # (queue, how many records) per call
+        i = 0
+        while i < len(records):
+            queue = records[i].queue
+            await self._register_queue(queue)
+            args: list[Any] = []
+            n = 0
+            while i < len(records) and records[i].queue == queue and n < _ENQUEUE_CHUNK:
+                rec = records[i]
+                if rec.status not in _NEW:
+                    raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+                args.extend(enqueue_args(rec))
+                self._remember(rec.id, queue)
+                i += 1
+                n += 1
+            args.append(limit)
+            calls.append(self._call("enqueue", queue, "p", *args))
+            spans.append((queue, n))
+        results = await self._run_many(calls)
+        out: list[bool] = []
+        for (queue, _), flags in zip(spans, results, strict=True):
+            for flag in flags:
+                if flag == -1:
+                    raise QueueFull(queue, int(limit or 0))
+                out.append(flag == 1)
+        return out
+
+    # -- working -----------------------------------------------------------------------------
+    async def _claim_queue(
+        self, worker_id: str, queue: str, count: int, lease: float
+    ) -> tuple[list[Lease], float | None]:
+        reply = await self._run("claim", queue, "p", worker_id, count, repr(float(lease)))
+        next_due = float(reply[0]) if reply[0] else None
+        leases: list[Lease] = []
+        broken: list[tuple[str, int, InvalidPayload]] = []
+        for j in range(1, len(reply), 6):
+            task_id, token, deadline = reply[j], int(reply[j + 1]), float(reply[j + 2])
+            self._remember(task_id, queue)
+            try:
+                rec = from_claim(task_id, reply[j + 3], int(reply[j + 4]), reply[j + 5], worker_id, deadline)
+            except InvalidPayload as exc:
+                broken.append((task_id, token, exc))
+                continue
+            rec.started_at = deadline - lease
+            leases.append(Lease(rec, token, deadline))
+        for task_id, token, problem in broken:  # hand-written / corrupted entries fail here, cleanly
+            log.error("task %s in queue %s has a malformed payload: %s", task_id, queue, problem)
+            await self._fail_in(queue, task_id, token, describe(problem, 1, worker_id), None)
+        return leases, next_due
+
+    @guarded
+    async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
+        if count <= 0 or not queues:
+            return []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        wake_keys = [self.keys.prefix(q) + "wake" for q in queues]
+        if self.cluster:
+            wake_keys = wake_keys[:1]  # BLPOP cannot span slots; other queues are polled
+        while True:
+            got: list[Lease] = []
+            soonest: float | None = None
+            for q in queues:
+                leases, next_due = await self._claim_queue(worker_id, q, count - len(got), lease)
+                got.extend(leases)
+                if next_due is not None:
+                    soonest = next_due if soonest is None else min(soonest, next_due)
+                if len(got) >= count:
+                    break
+            remaining = deadline - loop.time()
+            if got or remaining <= 0:
+                return got
+            if soonest is not None:
+                remaining = min(remaining, max(0.001, soonest))
+            if self.cluster and len(queues) > 1:
+                remaining = min(remaining, 0.05)
+            # block until an enqueue / promote / release pushes a wake token (no polling interval)
+            await self.client.blpop(wake_keys, timeout=min(remaining, 5.0))
+
+    def _acks_by_queue(self, acks: Sequence[Ack]) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for i, ack in enumerate(acks):
+            queue = self._where.get(ack.task_id)
+            if queue is not None:
+                groups.setdefault(queue, []).append(i)
+        return groups
+
+    @guarded
+    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+        out = [False] * len(acks)
+        unknown = [a for a in acks if a.task_id not in self._where]
+        for ack in unknown:
+            await self._locate(ack.task_id)
+        groups = self._acks_by_queue(acks)
+        calls, order = [], []
+        for queue, idx in groups.items():
+            for start in range(0, len(idx), _ENQUEUE_CHUNK):
+                part = idx[start : start + _ENQUEUE_CHUNK]
+                args: list[Any] = []
+                for i in part:
+                    ack = acks[i]
+                    args.extend((ack.task_id, ack.token, dumps(ack.result, f"result of task {ack.task_id}")))
+                calls.append(self._call("complete", queue, "c", *args))
+                order.append(part)
+        for part, flags in zip(order, await self._run_many(calls), strict=True):
+            for i, flag in zip(part, flags, strict=True):
+                out[i] = flag == 1
+        return out
+
+    async def _fail_in(
+        self, queue: str, task_id: str, token: int, error: AttemptError, retry_delay: float | None
+    ) -> TaskStatus | None:
+        prefix, at = error_args(error)
+        delay = "" if retry_delay is None else repr(float(retry_delay))
+        status = await self._run("fail", queue, "t:" + task_id, task_id, token, prefix, at, error.type, delay)
+        return TaskStatus(status) if status else None
+
+    @guarded
+    async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
+        queue = await self._locate(task_id)
+        if queue is None:
+            return None
+        return await self._fail_in(queue, task_id, token, error, retry_delay)
+
+    @guarded
+    async def cancel_running(self, task_id: str, token: int, error: AttemptError) -> bool:
+        queue = await self._locate(task_id)
+        if queue is None:
+            return False
+        prefix, at = error_args(error)
+        done = await self._run("cancel_running", queue, "t:" + task_id, task_id, token, prefix, at, error.type)
+        return bool(done)
+
+    @guarded
+    async def release(self, task_id: str, token: int, error: AttemptError | None) -> bool:
+        queue = await self._locate(task_id)
+        if queue is None:
+            return False
+        prefix, at = error_args(error) if error is not None else ("", "")
+        return bool(await self._run("release", queue, "t:" + task_id, task_id, token, prefix, at))
+
+    @guarded
+    async def progress(self, task_id: str, token: int, value: Any) -> bool:
+        queue = await self._locate(task_id)
+        if queue is None:
+            return False
+        payload = dumps(value, "progress")
+        return bool(await self._run("progress", queue, "t:" + task_id, task_id, token, payload))
+
+    @guarded
+    async def heartbeat(self, info: WorkerInfo, held: Mapping[str, int], lease: float) -> HeartbeatReply:
+        by_queue: dict[str, list[Any]] = {}
+        lost: set[str] = set()
+        for task_id, token in held.items():
+            queue = self._where.get(task_id) or await self._locate(task_id)
+            if queue is None:
+                lost.add(task_id)
+                continue
+            by_queue.setdefault(queue, []).extend((task_id, token))
+        ttl_ms = int(max(2 * lease, 10.0) * 1000)
+        cursor = f"{int(info.started_at * 1000)}-0" if info.started_at > 0 else "0-0"
+        beat_args = (*self._global_args(), info.id, dumps(info.to_dict()), ttl_ms, cursor)
+        calls = [Call("worker_beat", self.keys.workers, beat_args)]
+        calls += [self._call("heartbeat", q, "r", repr(float(lease)), *pairs) for q, pairs in by_queue.items()]
+        replies = await self._run_many(calls)
+        beat = replies[0]
+        info.last_seen = float(beat[0])
+        npaused = int(beat[1])
+        paused = frozenset(beat[2 : 2 + npaused])
+        commands = []
+        rest = beat[2 + npaused :]
+        for j in range(0, len(rest), 2):
+            try:
+                command = Command.from_dict(_json_object(rest[j + 1]))
+            except (InvalidPayload, ValueError, TypeError):
+                log.warning("ignoring a malformed command %s: %r", rest[j], rest[j + 1][:200])
+                continue
+            if command.worker is None or command.worker == info.id:
+                commands.append(command)
+        cancel: set[str] = set()
+        for reply in replies[1:]:
+            nlost = int(reply[1])
+            lost.update(reply[2 : 2 + nlost])
+            cancel.update(reply[2 + nlost :])
+        return HeartbeatReply(frozenset(lost), frozenset(cancel), tuple(commands), paused)
+
+    @guarded
+    async def remove_worker(self, worker_id: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrem(self.keys.workers, worker_id)
+        pipe.delete(self.keys.worker(worker_id))
+        pipe.delete(self.keys.cursor(worker_id))
+        await pipe.execute()
+
+    # -- time-driven -------------------------------------------------------------------------
+    @guarded
+    async def promote_due(self, limit: int = 1000) -> float | None:
+        queues = await self._all_queues()
+        replies = await self._run_many([self._call("promote", q, "ds", limit) for q in queues])
+        due = [float(r) for r in replies if r]
+        return min(due) if due else None
+
+    @guarded
+    async def recover_expired(self, limit: int = 1000) -> list[str]:
+        queues = await self._all_queues()
+        replies = await self._run_many([self._call("recover", q, "r", limit) for q in queues])
+        return [task_id for ids in replies for task_id in ids]
+
+    @guarded
+    async def purge_expired(self) -> int:
+        r = self.retention
+        queues = await self._all_queues()
+        calls = [self._call("purge", q, "c", r.completed_ttl, r.failed_ttl, 10_000) for q in queues]
+        return sum(int(n) for n in await self._run_many(calls))
+
+    @guarded
+    async def fire_recurring(self, limit: int = 100) -> list[str]:
+        queues = await self._all_queues()
+        if not queues:
+            return []
+        now = await self.now()  # the script re-checks due-ness against its own TIME
+        pipe = self.client.pipeline(transaction=False)
+        for q in queues:
+            pipe.zrange(self.keys.prefix(q) + "recdue", 0, limit - 1, withscores=True)
+        flat = await pipe.execute()
+        due = [
+            (q, entry_id, tick) for q, rows in zip(queues, flat, strict=True) for entry_id, tick in rows if tick <= now
+        ]
+        created: list[str] = []
+        for q, entry_id, tick in due[:limit]:
+            raw = await self.client.hget(self.keys.prefix(q) + "rec", entry_id)
+            if raw is None:
+                continue
+            try:
+                entry = RecurringEntry.from_dict(_json_object(raw))
+            except (InvalidPayload, ValueError) as exc:
+                log.error("recurring entry %s is malformed (%s); removing its schedule", entry_id, exc)
+                await self._run("recurring_remove", q, "rec", entry_id)
+                continue
+            following = entry.following(tick, now)
+            task_id = tick_id(entry.id, tick)
+            rec = TaskRecord(
+                id=task_id,
+                name=entry.name,
+                args=list(entry.args),
+                kwargs=dict(entry.kwargs),
+                queue=q,
+                recurring_id=entry.id,
+                **entry.task_options,
+            )
+            fired = await self._run(
+                "fire_recurring",
+                q,
+                "recdue",
+                entry_id,
+                repr(float(tick)),
+                repr(float(following)),
+                task_id,
+                static_json(rec),
+                rec.name,
+                int(rec.priority),
+                int(rec.max_retries),
+            )
+            if fired == 1:
+                self._remember(task_id, q)
+                created.append(task_id)
+        return created
+
+    # -- control -----------------------------------------------------------------------------
+    @guarded
+    async def cancel(self, task_id: str) -> TaskStatus:
+        queue = await self._locate(task_id)
+        status = await self._run("cancel", queue, "t:" + task_id, task_id) if queue is not None else ""
+        if not status:
+            raise TaskNotFound(task_id)
+        return TaskStatus(status)
+
+    @guarded
+    async def retry_now(self, task_id: str) -> bool:
+        queue = await self._locate(task_id)
+        moved = await self._run("retry_now", queue, "t:" + task_id, task_id) if queue is not None else -1
+        if moved == -1:
+            raise TaskNotFound(task_id)
+        return moved == 1
+
+    @guarded
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        await self._register_queue(queue)
+        await self._run("pause", queue, "paused", "1" if paused else "0")
+        if paused:
+            await self.client.sadd(self.keys.paused, queue)
+        else:
+            await self.client.srem(self.keys.paused, queue)
+
+    @guarded
+    async def send_command(self, command: Command) -> None:
+        args = (*self._global_args(), dumps(command.to_dict()), command.kind, command.worker or "")
+        await self._scripts.run(self.client, Call("command", self.keys.commands, args))
+
+    @guarded
+    async def add_recurring(self, entry: RecurringEntry) -> bool:
+        await self._register_queue(entry.queue)
+        payload = dumps(entry.to_dict(), f"recurring entry {entry.id}")
+        created = await self._run("recurring_add", entry.queue, "rec", entry.id, payload, repr(float(entry.next_run)))
+        return bool(created)
+
+    @guarded
+    async def remove_recurring(self, entry_id: str) -> bool:
+        queues = await self._all_queues(fresh=True)
+        replies = await self._run_many([self._call("recurring_remove", q, "rec", entry_id) for q in queues])
+        return any(int(r) for r in replies)
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    from gdw_core.codec import loads
+
+    data = loads(raw)
+    if not isinstance(data, dict):
+        raise InvalidPayload("expected a JSON object")
+    return data
