@@ -24,10 +24,16 @@ def loads(text: str | bytes, what: str = "payload") -> Any:
         raise InvalidPayload(f"{what} is not valid JSON: {exc}") from exc
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def check_args(args: Any, kwargs: Any) -> None:
     """Refuse arguments that would not survive a round trip through JSON storage."""
     if not isinstance(args, (list, tuple)):
         raise InvalidPayload(f"args must be a list or tuple, got {type(args).__name__}")
     if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
         raise InvalidPayload("kwargs must be a dict with str keys")
+    plain = _PLAIN
+    if all(type(a) in plain for a in args) and all(type(v) in plain for v in kwargs.values()):
+        return  # strings, ints, bools and None always encode: skip the trial encoding
     dumps([list(args), kwargs], "task arguments")

@@ -99,6 +99,7 @@ class TaskQueue:
         self.closed = False
         self._shutdown_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
+        self._policy_dicts: dict[int, tuple[RetryPolicy, dict[str, Any]]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -177,6 +178,13 @@ class TaskQueue:
             await self._worker.wait_stopped()
 
     # -- submitting ----------------------------------------------------------------------------
+    def policy_dict(self, policy: RetryPolicy) -> dict[str, Any]:
+        """``policy.to_dict()``, computed once per policy (records share it and never change it)."""
+        cached = self._policy_dicts.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            cached = self._policy_dicts[id(policy)] = (policy, policy.to_dict())
+        return cached[1]
+
     def options(
         self,
         *,

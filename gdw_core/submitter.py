@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-import uuid
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -110,7 +110,7 @@ class Submitter:
         policy = o.retry or defaults.retry or self._q.retry_policy
         scheduled = delay is not None or run_at is not None
         return TaskRecord(
-            id=o.task_id or uuid.uuid4().hex,
+            id=o.task_id or os.urandom(16).hex(),
             name=name,
             args=all_args,
             kwargs=all_kwargs,
@@ -118,7 +118,7 @@ class Submitter:
             queue=o.queue or defaults.queue or self._q.default_queue,
             priority=o.priority if o.priority is not None else (defaults.priority or 0),
             max_retries=policy.max_retries,
-            retry=policy.to_dict(),
+            retry=self._q.policy_dict(policy),
             timeout=o.timeout if o.timeout is not None else defaults.timeout,
             run_at=run_at or 0.0,
             delay=delay,
@@ -195,7 +195,7 @@ class Submitter:
             await q.open_storage()
         now = await q.storage.now()
         entry = RecurringEntry(
-            id=entry_id or self._options.task_id or f"rec-{uuid.uuid4().hex[:12]}",
+            id=entry_id or self._options.task_id or f"rec-{os.urandom(6).hex()}",
             name=probe.name,
             args=probe.args,
             kwargs=probe.kwargs,

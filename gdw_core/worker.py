@@ -145,17 +145,13 @@ class Worker:
                 self._buffered.pop(lease.task.id, None)
                 await self._safe(self.storage.release(lease.task.id, lease.token, None))
             # wait for in-flight tasks
-            if self._running:
-                waiting = [r.task for r in self._running.values()]
-                await asyncio.wait(waiting, timeout=timeout)
+            await self._until_idle(timeout)
             for run in list(self._running.values()):
                 run.cause = "shutdown"
                 run.task.cancel()
             # let the slots record what they interrupted (a task that ignores cancellation is
             # left behind after the grace period; its lease then expires and it is recovered)
-            deadline = time.monotonic() + CANCEL_GRACE
-            while self._busy and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            await self._until_idle(CANCEL_GRACE)
         for slot in self._slots:
             slot.cancel()
         await asyncio.gather(*self._slots, return_exceptions=True)
@@ -171,6 +167,12 @@ class Worker:
         self._loops = []
         self._slots = []
         self._stopped.set()
+
+    async def _until_idle(self, timeout: float | None) -> None:
+        """Until no slot is busy (running a task or recording its outcome), or ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._busy and (deadline is None or time.monotonic() < deadline):
+            await asyncio.sleep(0.01)
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -276,45 +278,80 @@ class Worker:
             await self._fail(lease, exc, None, final=True)
             return
         try:
-            ctx = self._context(lease, spec)
-            aw = self._call(spec, rec, ctx)
-            task: asyncio.Future[Any] = asyncio.ensure_future(aw)
+            aw = self._call(spec, rec, self._context(lease, spec))
         except Exception as exc:  # bad arguments for the function, etc.
             await self._fail(lease, exc, spec, final=False)
             return
-        run = _Running(lease, task)
-        self._running[rec.id] = run
+        if rec.timeout is None:
+            await self._run_inline(lease, spec, aw)
+        else:
+            await self._run_with_timeout(lease, spec, aw, rec.timeout)
+
+    async def _run_inline(self, lease: Lease, spec: TaskSpec, aw: Any) -> None:
+        """The fast path: the task runs inside this slot's own asyncio task. Stopping it (cancel,
+        shutdown, lost lease) cancels the slot task, which catches that here and carries on."""
+        slot = asyncio.current_task()
+        assert slot is not None
+        run = _Running(lease, slot)
+        task_id = lease.task.id
+        self._running[task_id] = run
         try:
-            if rec.timeout is None:
-                result = await task
-            else:
-                done, _ = await asyncio.wait((task,), timeout=rec.timeout)
-                if not done:
-                    run.cause = run.cause or "timeout"
-                    task.cancel()
-                    await asyncio.wait((task,), timeout=CANCEL_GRACE)
-                    raise TaskTimeout(f"task ran past its timeout of {rec.timeout:g}s")
-                result = task.result()
+            result = await aw
         except asyncio.CancelledError:
-            # either we cancelled the task (run.cause says why) or this slot itself was cancelled
-            # (an immediate stop), which cancelled the task with it
-            task.cancel()
-            run.cause = run.cause or "shutdown"
-            await self._stopped_early(run.lease, run.cause)
+            if run.cause is None:  # this slot itself is being stopped (immediate stop)
+                await self._stopped_early(lease, "shutdown")
+                raise
+            slot.uncancel()
+            await self._stopped_early(lease, run.cause)
             return
         except Exception as exc:
-            if run.cause in ("cancel", "shutdown", "lost"):
-                await self._stopped_early(run.lease, run.cause)
-            else:
-                await self._fail(lease, exc, spec, final=False)
+            await self._fail(lease, exc, spec, final=False)
             return
         except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
             await self._fail(lease, exc, spec, final=True)
             return
         finally:
-            self._running.pop(rec.id, None)
+            self._running.pop(task_id, None)
+        self._succeeded(lease, result)
+
+    async def _run_with_timeout(self, lease: Lease, spec: TaskSpec, aw: Any, timeout: float) -> None:
+        """A task with a timeout runs as its own asyncio task so that one ignoring cancellation
+        can be abandoned after a grace period and its slot taken back."""
+        task: asyncio.Future[Any] = asyncio.ensure_future(aw)
+        run = _Running(lease, task)
+        self._running[lease.task.id] = run
+        try:
+            done, _ = await asyncio.wait((task,), timeout=timeout)
+            if not done:
+                run.cause = run.cause or "timeout"
+                task.cancel()
+                await asyncio.wait((task,), timeout=CANCEL_GRACE)
+                raise TaskTimeout(f"task ran past its timeout of {timeout:g}s")
+            result = task.result()
+        except asyncio.CancelledError:
+            # either we cancelled the task (run.cause says why) or this slot itself was cancelled
+            # (an immediate stop): the task goes with it
+            task.cancel()
+            await self._stopped_early(lease, run.cause or "shutdown")
+            if run.cause is None:
+                raise
+            return
+        except Exception as exc:
+            if run.cause in ("cancel", "shutdown", "lost"):
+                await self._stopped_early(lease, run.cause)
+            else:
+                await self._fail(lease, exc, spec, final=False)
+            return
+        except BaseException as exc:
+            await self._fail(lease, exc, spec, final=True)
+            return
+        finally:
+            self._running.pop(lease.task.id, None)
+        self._succeeded(lease, result)
+
+    def _succeeded(self, lease: Lease, result: Any) -> None:
         self.info.processed += 1
-        self._acks.append(Ack(rec.id, lease.token, result))
+        self._acks.append(Ack(lease.task.id, lease.token, result))
         self._ack_ready.set()
 
     async def _stopped_early(self, lease: Lease, cause: str | None) -> None:

@@ -21,7 +21,11 @@ from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Queue
 from gdw_core.workerinfo import WorkerInfo
 
 S = TaskStatus
-_WAITING = (S.PENDING, S.SCHEDULED, S.RETRYING)
+# plain module constants: enum member lookups are slow on the hot path
+_PENDING, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.RUNNING, S.SCHEDULED, S.RETRYING
+_COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
+_VALUE = {s: s.value for s in S}
+_WAITING = (_PENDING, _SCHEDULED, _RETRYING)
 _Opt = str | None
 EventRow = tuple[int, float, str, _Opt, _Opt, _Opt, _Opt, _Opt, int | None, _Opt]
 
@@ -96,7 +100,7 @@ class MemoryStorage:
         counts[old] -= 1
         counts[new] += 1
         rec.status = new
-        self._emit(new.value, rec, old.value, at, detail)
+        self._emit(_VALUE[new], rec, _VALUE[old], at, detail)
         if new in TERMINAL:
             self._leases.pop(rec.id, None)
             self._retain(new)
@@ -125,24 +129,24 @@ class MemoryStorage:
                 created.append(False)
                 continue
             counts = self._queue_counts(rec.queue)
-            if max_waiting is not None and counts[S.PENDING] + counts[S.SCHEDULED] >= max_waiting:
+            if max_waiting is not None and counts[_PENDING] + counts[_SCHEDULED] >= max_waiting:
                 raise QueueFull(rec.queue, max_waiting)
             if not rec.created_at:
                 rec.created_at = now
             if rec.delay is not None:
                 rec.run_at = now + rec.delay
                 rec.delay = None
-            if rec.status is S.SCHEDULED and rec.run_at <= now:
-                rec.status = S.PENDING
-            if rec.status is S.PENDING:
+            if rec.status is _SCHEDULED and rec.run_at <= now:
+                rec.status = _PENDING
+            if rec.status is _PENDING:
                 rec.run_at = rec.run_at or now
-            elif rec.status is not S.SCHEDULED:
+            elif rec.status is not _SCHEDULED:
                 raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
             self._tasks[rec.id] = rec
             self._index[rec.status][rec.id] = None
             counts[rec.status] += 1
-            self._emit(rec.status.value, rec, None, now)
-            if rec.status is S.PENDING:
+            self._emit(_VALUE[rec.status], rec, None, now)
+            if rec.status is _PENDING:
                 self._push_pending(rec)
             else:
                 self._push_delayed(rec)
@@ -156,13 +160,13 @@ class MemoryStorage:
         while delayed and moved < limit:
             run_at, _, task_id = delayed[0]
             rec = self._tasks.get(task_id)
-            if rec is None or rec.status not in (S.SCHEDULED, S.RETRYING) or rec.run_at != run_at:
+            if rec is None or rec.status not in (_SCHEDULED, _RETRYING) or rec.run_at != run_at:
                 heapq.heappop(delayed)  # stale entry (cancelled, retried now, purged)
                 continue
             if run_at > now:
                 return run_at
             heapq.heappop(delayed)
-            self._move(rec, S.PENDING, now)
+            self._move(rec, _PENDING, now)
             self._push_pending(rec)
             moved += 1
         return delayed[0][0] if delayed else None
@@ -179,7 +183,7 @@ class MemoryStorage:
                 break
             _, _, task_id = heapq.heappop(best)
             rec = self._tasks.get(task_id)
-            if rec is None or rec.status is not S.PENDING:
+            if rec is None or rec.status is not _PENDING:
                 continue
             rec.attempts += 1
             rec.worker = worker_id
@@ -187,7 +191,7 @@ class MemoryStorage:
             token = next(self._token)
             deadline = now + lease
             self._leases[task_id] = (worker_id, token, deadline)
-            self._move(rec, S.RUNNING, now)
+            self._move(rec, _RUNNING, now)
             out.append(Lease(rec, token, deadline))
         return out
 
@@ -216,7 +220,7 @@ class MemoryStorage:
         if lease is None or lease[1] != token:
             return None
         rec = self._tasks.get(task_id)
-        if rec is None or rec.status is not S.RUNNING:
+        if rec is None or rec.status is not _RUNNING:
             return None
         return rec
 
@@ -230,7 +234,7 @@ class MemoryStorage:
                 continue
             rec.result = ack.result
             rec.finished_at = now
-            self._move(rec, S.COMPLETED, now)
+            self._move(rec, _COMPLETED, now)
             out.append(True)
         return out
 
@@ -244,10 +248,10 @@ class MemoryStorage:
         self._leases.pop(task_id, None)
         if retry_delay is None:
             rec.finished_at = now
-            self._move(rec, S.FAILED, now, error.type)
+            self._move(rec, _FAILED, now, error.type)
         else:
             rec.run_at = now + max(0.0, retry_delay)
-            self._move(rec, S.RETRYING, now, error.type)
+            self._move(rec, _RETRYING, now, error.type)
             self._push_delayed(rec)
         return rec.status
 
@@ -258,7 +262,7 @@ class MemoryStorage:
         now = self.clock.now()
         rec.errors.append(error)
         rec.finished_at = now
-        self._move(rec, S.CANCELLED, now, error.type)
+        self._move(rec, _CANCELLED, now, error.type)
         return True
 
     async def release(self, task_id: str, token: int, error: AttemptError | None) -> bool:
@@ -272,7 +276,7 @@ class MemoryStorage:
             rec.errors.append(error)
         self._leases.pop(task_id, None)
         rec.run_at = now
-        self._move(rec, S.RETRYING, now, "released")
+        self._move(rec, _RETRYING, now, "released")
         self._push_delayed(rec)
         return True
 
@@ -320,10 +324,10 @@ class MemoryStorage:
             rec.errors.append(err)
             if rec.attempts >= rec.max_attempts:
                 rec.finished_at = now
-                self._move(rec, S.FAILED, now, "poison: attempts spent through lost leases")
+                self._move(rec, _FAILED, now, "poison: attempts spent through lost leases")
             else:
                 rec.run_at = now
-                self._move(rec, S.RETRYING, now, "lease expired")
+                self._move(rec, _RETRYING, now, "lease expired")
                 self._push_delayed(rec)
         return expired
 
@@ -356,7 +360,7 @@ class MemoryStorage:
         return created
 
     def _retain(self, status: TaskStatus) -> None:
-        keep = self.retention.completed_count if status is S.COMPLETED else self.retention.failed_count
+        keep = self.retention.completed_count if status is _COMPLETED else self.retention.failed_count
         index = self._index[status]
         while len(index) > keep:
             self._drop(next(iter(index)))
@@ -370,9 +374,9 @@ class MemoryStorage:
         now = self.clock.now()
         dropped = 0
         for status, ttl in (
-            (S.COMPLETED, self.retention.completed_ttl),
-            (S.FAILED, self.retention.failed_ttl),
-            (S.CANCELLED, self.retention.failed_ttl),
+            (_COMPLETED, self.retention.completed_ttl),
+            (_FAILED, self.retention.failed_ttl),
+            (_CANCELLED, self.retention.failed_ttl),
         ):
             index = self._index[status]
             for task_id in list(index):
@@ -391,8 +395,8 @@ class MemoryStorage:
         now = self.clock.now()
         if rec.status in _WAITING:
             rec.finished_at = now
-            self._move(rec, S.CANCELLED, now, "cancelled by operator")
-        elif rec.status is S.RUNNING and not rec.cancel_requested:
+            self._move(rec, _CANCELLED, now, "cancelled by operator")
+        elif rec.status is _RUNNING and not rec.cancel_requested:
             rec.cancel_requested = True
             self._emit("cancel_requested", rec, None, now)
         return rec.status
@@ -401,11 +405,11 @@ class MemoryStorage:
         rec = self._tasks.get(task_id)
         if rec is None:
             raise TaskNotFound(task_id)
-        if rec.status not in (S.SCHEDULED, S.RETRYING):
+        if rec.status not in (_SCHEDULED, _RETRYING):
             return False
         now = self.clock.now()
         rec.run_at = now
-        self._move(rec, S.PENDING, now, "retry now")
+        self._move(rec, _PENDING, now, "retry now")
         self._push_pending(rec)
         return True
 
@@ -448,13 +452,13 @@ class MemoryStorage:
         self, status: TaskStatus, queue: str | None = None, offset: int = 0, limit: int = 50
     ) -> list[TaskRecord]:
         status = TaskStatus(status)
-        if status is S.PENDING:
+        if status is _PENDING:
             heaps = [h for q, h in self._pending.items() if queue is None or q == queue]
             entries = heapq.nsmallest(offset + limit, itertools.chain.from_iterable(heaps))
             ids: Any = (e[2] for e in entries)
-        elif status in (S.SCHEDULED, S.RETRYING):
+        elif status in (_SCHEDULED, _RETRYING):
             ids = sorted(self._index[status], key=lambda t: self._tasks[t].run_at)
-        elif status is S.RUNNING:
+        elif status is _RUNNING:
             ids = iter(self._index[status])
         else:
             ids = reversed(self._index[status])
@@ -479,7 +483,7 @@ class MemoryStorage:
             oldest = None
             for _, _, task_id in heapq.nsmallest(8, self._pending.get(name) or []):
                 rec = self._tasks.get(task_id)
-                if rec is not None and rec.status is S.PENDING:
+                if rec is not None and rec.status is _PENDING:
                     oldest = rec.run_at
                     break
             infos.append(QueueInfo(name, name in self._paused, {str(k): v for k, v in counts.items()}, oldest))
