@@ -1,0 +1,182 @@
+"""The worker process behind ``gdw worker``: import the task modules, register their tasks (the
+allowlist), and run a :class:`TaskQueue` on Redis until a signal, a shutdown command, or — with
+``burst`` — until its queues are empty.
+
+Signals: the first SIGTERM / SIGINT shuts down gracefully (running tasks get ``shutdown_timeout``
+seconds, the rest are handed back as retryable, exactly once); a second one exits at once, which
+is safe because leases expire and the recoverer re-queues what this process held (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gdw_core.queue import TaskQueue
+from gdw_core.registry import TaskRegistry
+from gdw_core.status import TaskStatus
+from gdw_core.storage.redis import RedisStorage
+
+log = logging.getLogger("gdw.workerprocess")
+
+EXIT_OK = 0
+EXIT_FORCED = 1
+EXIT_BAD_MODULE = 2
+#: how often a burst worker checks whether its queues are empty
+BURST_CHECK = 0.1
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def load_registry(modules: Sequence[str]) -> TaskRegistry:
+    """Import ``modules`` (the current directory first on sys.path) and register their tasks.
+    Raises ImportError naming the module that failed."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    registry = TaskRegistry()
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except BaseException as exc:  # a module that raises (even SystemExit) at import
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            raise ImportError(f"cannot import task module {name!r}: {detail}") from exc
+        specs = registry.register_module(module)
+        if not specs:
+            log.warning("module %s defines no tasks", name)
+    return registry
+
+
+async def _queues_empty(queue: TaskQueue, names: Sequence[str]) -> bool:
+    for name in names:
+        counts = await queue.storage.counts(name)
+        if counts[TaskStatus.PENDING] or counts[TaskStatus.RUNNING] or counts[TaskStatus.RETRYING]:
+            return False
+    return True
+
+
+async def _serve(
+    registry: TaskRegistry,
+    url: str,
+    *,
+    concurrency: int,
+    queues: Sequence[str],
+    burst: bool,
+    lease: float,
+    shutdown_timeout: float,
+) -> int:
+    storage = RedisStorage.from_url(url)
+    queue = TaskQueue(
+        worker_count=concurrency,
+        storage=storage,
+        queues=queues,
+        lease=lease,
+        buffer_size=0,
+        registry=registry,
+        queue_size=None,
+    )
+    loop = asyncio.get_running_loop()
+    signals = 0
+    stopping: list[asyncio.Task[None]] = []
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.warning(
+                "%s: shutting down gracefully (running tasks get %gs; send it again to exit at once)",
+                signal.Signals(signum).name,
+                shutdown_timeout,
+            )
+            stopping.append(loop.create_task(queue.shutdown(shutdown_timeout)))
+        else:
+            log.warning("second signal: exiting now; leases expire and other workers recover the tasks")
+            logging.shutdown()
+            os._exit(EXIT_FORCED)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        await queue.start()
+        policy = await storage.eviction_policy()
+        if policy is not None and policy != "noeviction":
+            log.warning(
+                "Redis maxmemory-policy is %r: Redis may evict task data under memory pressure; "
+                "set maxmemory-policy noeviction for gdw",
+                policy,
+            )
+        worker = queue.worker
+        log.info(
+            "worker %s on %s: queues %s, concurrency %d, lease %gs, tasks: %s",
+            worker.id if worker else "?",
+            storage.address,
+            ",".join(queues),
+            concurrency,
+            lease,
+            ", ".join(registry.names()) or "(none)",
+        )
+        if burst:
+            while not queue.closed:
+                if await _queues_empty(queue, queues):
+                    log.info("burst: queues %s are empty; stopping", ",".join(queues))
+                    await queue.shutdown(shutdown_timeout)
+                    break
+                await asyncio.sleep(BURST_CHECK)
+        await queue.wait_closed()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if not queue.closed:
+            await queue.shutdown(shutdown_timeout)
+    log.info("worker stopped")
+    return EXIT_OK
+
+
+def run_worker(
+    modules: list[str],
+    url: str,
+    *,
+    concurrency: int = 10,
+    queues: Sequence[str] = ("default",),
+    burst: bool = False,
+    lease: float = 30.0,
+    shutdown_timeout: float = 30.0,
+    log_level: str = "INFO",
+) -> int:
+    """Run a worker process until it is told to stop; returns the process exit code
+    (0 stopped cleanly, 1 forced by a second signal, 2 a task module failed to import)."""
+    _configure_logging(log_level)
+    try:
+        registry = load_registry(modules)
+    except ImportError as exc:
+        log.error("%s", exc)
+        print(f"gdw worker: {exc}", file=sys.stderr)
+        return EXIT_BAD_MODULE
+    if not len(registry):
+        message = f"no tasks found in {', '.join(modules)}: define public functions or mark them with @task"
+        log.error("%s", message)
+        print(f"gdw worker: {message}", file=sys.stderr)
+        return EXIT_BAD_MODULE
+    return asyncio.run(
+        _serve(
+            registry,
+            url,
+            concurrency=concurrency,
+            queues=list(queues),
+            burst=burst,
+            lease=lease,
+            shutdown_timeout=shutdown_timeout,
+        )
+    )
