@@ -147,7 +147,11 @@ class TaskRegistry:
         chosen = name or defaults.name or importable_name(func)
         if chosen is None:
             label = getattr(func, "__qualname__", type(func).__name__)
-            chosen = f"{LOCAL_PREFIX}{label}#{id(func):x}"
+            module = getattr(func, "__module__", None)
+            chosen = f"{LOCAL_PREFIX}{module}.{label}" if module else f"{LOCAL_PREFIX}{label}"
+            taken = self._specs.get(chosen)
+            if taken is not None and taken.func is not func:  # two lambdas, two closures...
+                chosen = f"{chosen}#{id(func):x}"
         elif not NAME_RE.match(chosen):
             raise InvalidTask(f"task name {chosen!r} must look like 'module:function'")
         existing = self._specs.get(chosen)

@@ -13,6 +13,7 @@ import pytest
 
 from gdw_core import ManualClock, MemoryStorage
 from gdw_core.storage.protocol import Storage
+from tests.redis.backends import REDIS_BACKENDS
 
 
 @contextlib.asynccontextmanager
@@ -24,13 +25,7 @@ async def memory_backend(request: pytest.FixtureRequest) -> AsyncIterator[Storag
 
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {"memory": memory_backend}
-
-try:  # the Redis backends register themselves when their module is present
-    from tests.redis.backends import REDIS_BACKENDS
-
-    BACKENDS.update(REDIS_BACKENDS)
-except ImportError:  # pragma: no cover - only while the Redis backend is being built
-    pass
+BACKENDS.update(REDIS_BACKENDS)
 
 
 @pytest.fixture(params=sorted(BACKENDS))
