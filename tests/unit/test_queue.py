@@ -153,7 +153,8 @@ async def test_retry_delays_are_exact_on_an_injected_clock() -> None:
         tid = await q.submit(Flaky(failures=99))
         seen: list[float] = []
         for expected in (1.0, 2.0, 4.0, 5.0):
-            rec = await _until(q, tid, lambda r, n=len(seen): len(r.errors) == n + 1)
+            want = len(seen) + 1
+            rec = await _until(q, tid, lambda r, want=want: len(r.errors) == want)
             assert rec.status is S.RETRYING
             seen.append(rec.run_at - rec.errors[-1].at)
             assert rec.run_at - rec.errors[-1].at == expected
@@ -216,7 +217,7 @@ async def test_schedule_delay_at_and_negative_delays() -> None:
         with pytest.raises(InvalidSchedule):
             await q.schedule(add, -1, 1)
         with pytest.raises(InvalidSchedule, match="aware"):
-            await q.schedule_at(add, datetime.now(), 1)  # noqa: DTZ005 - the point of the test
+            await q.schedule_at(add, datetime.now(), 1)
         assert (await q.inspect.counts())[S.SCHEDULED] == 0
 
 

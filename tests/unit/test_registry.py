@@ -58,7 +58,7 @@ def test_partial_of_async_is_async() -> None:
 
 def test_register_module_prefers_marked_functions() -> None:
     mod = types.ModuleType("fake_mod")
-    exec(  # noqa: S102 - builds a module for the test
+    exec(
         "from gdw_core import task\n"
         "@task\nasync def marked(): pass\n"
         "async def unmarked(): pass\n"
@@ -67,5 +67,5 @@ def test_register_module_prefers_marked_functions() -> None:
     )
     assert [s.name for s in TaskRegistry().register_module(mod)] == ["fake_mod:marked"]
     mod2 = types.ModuleType("fake_mod2")
-    exec("async def a(): pass\ndef b(): pass\ndef _c(): pass\nfrom os import getcwd\n", mod2.__dict__)  # noqa: S102
+    exec("async def a(): pass\ndef b(): pass\ndef _c(): pass\nfrom os import getcwd\n", mod2.__dict__)
     assert sorted(s.name for s in TaskRegistry().register_module(mod2)) == ["fake_mod2:a", "fake_mod2:b"]

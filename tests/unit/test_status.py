@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from gdw_core import InvalidTransition, TaskStatus
@@ -22,7 +24,7 @@ def test_the_lifecycle_paths_are_allowed() -> None:
         [S.PENDING, S.CANCELLED],
         [S.PENDING, S.RUNNING, S.CANCELLED],
     ):
-        for old, new in zip(path, path[1:], strict=False):
+        for old, new in itertools.pairwise(path):
             check_transition("t", old, new)
 
 
