@@ -30,10 +30,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def redis_url(text: str) -> str:
-    return text if "://" in text else f"redis://{text}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ns = parser().parse_args(argv)
     from gdw_tui.app import GdwApp
@@ -52,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"gdw-tui: Redis storage is not available: {exc}", file=sys.stderr)
             return 2
-        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(redis_url(url)))
+        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url))
         app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only)
     app.run()
     return 0

@@ -114,7 +114,8 @@ class GdwApp(App[None]):
 
     def set_connection(self, ok: bool, error: BaseException | None = None) -> None:
         if error is not None:
-            self.last_error = f"{type(error).__name__}: {error}"
+            detail = str(error) or ("no answer in time" if isinstance(error, TimeoutError) else "")
+            self.last_error = f"{type(error).__name__}: {detail}"
         if ok != self.connected:
             self.connected = ok
             self.changes += 1

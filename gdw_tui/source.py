@@ -8,6 +8,7 @@ and one page of tasks in the state on screen.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,8 +59,10 @@ class DataSource:
         *,
         queue_name: str | None = None,
         clock: Callable[[], float] = time.time,
+        read_timeout: float = 3.0,
     ) -> None:
         self.queue = queue
+        self.read_timeout = read_timeout
         self.queue_name = queue_name
         self.clock = clock
         self.skew = 0.0
@@ -75,6 +78,11 @@ class DataSource:
         await self.queue.open_storage()
 
     async def read(self, status: TaskStatus, limit: int = PAGE) -> Snapshot:
+        """One refresh. A storage that does not answer within ``read_timeout`` seconds counts as
+        gone (TimeoutError), so the dashboard says so instead of waiting on it."""
+        return await asyncio.wait_for(self._read(status, limit), self.read_timeout)
+
+    async def _read(self, status: TaskStatus, limit: int) -> Snapshot:
         inspect = self.queue.inspect
         storage_now = await inspect.now()
         self.skew = storage_now - self.clock()
@@ -89,7 +97,7 @@ class DataSource:
         return Snapshot(self.now(), queues, sorted(workers, key=lambda w: w.id), tasks, status, recurring)
 
     async def task(self, task_id: str) -> TaskRecord:
-        return await self.queue.inspect.task(task_id)
+        return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)
 
     async def registered_names(self) -> list[str]:
         names = set(await self.queue.inspect.registered_names())

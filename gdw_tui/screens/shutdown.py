@@ -51,6 +51,7 @@ class ShutdownScreen(ModalScreen[ShutdownChoice | None]):
                 )
                 options.append(Option(label, id=w.id))
             yield OptionList(*options, id="targets")
+            yield Static(id="chosen")
             yield Label("in flight (these finish first; after the timeout they are interrupted and retried):")
             yield Static(id="inflight")
             with Horizontal(classes="row"):
@@ -87,6 +88,8 @@ class ShutdownScreen(ModalScreen[ShutdownChoice | None]):
     async def _show_inflight(self) -> None:
         app = cast("GdwApp", self.app)
         worker = self.chosen
+        who = "all workers" if worker is None else f"worker {worker}"
+        self.query_one("#chosen", Static).update(Text.assemble("will shut down: ", (safe.clean(who), "bold yellow")))
         box = self.query_one("#inflight", Static)
         try:
             running = await app.queue.inspect.tasks(TaskStatus.RUNNING, app.source.queue_name, 0, 100)

@@ -14,8 +14,8 @@ from gdw_tui.history import Throughput
 class ConnectionBadge(Static):
     """``connected`` / ``disconnected`` (with the last error) / ``connecting``."""
 
-    state: reactive[str] = reactive("connecting")
-    error: reactive[str] = reactive("")
+    state: reactive[str] = reactive("connecting", layout=True)
+    error: reactive[str] = reactive("", layout=True)
 
     def __init__(self, address: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

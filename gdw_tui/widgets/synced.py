@@ -48,7 +48,7 @@ class SyncedTable(DataTable[Cell]):
                 current = self.get_row(key)
                 for col, old, new in zip(columns, current, cells, strict=False):
                     if _plain(old) != _plain(new) or _style(old) != _style(new):
-                        self.update_cell(key, col, new)
+                        self.update_cell(key, col, new, update_width=True)
             else:
                 self.add_row(*cells, key=key)
         order = {key: i for i, (key, _) in enumerate(rows)}

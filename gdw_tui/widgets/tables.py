@@ -35,13 +35,13 @@ class TasksTable(SyncedTable):
 
 
 def task_cells(t: TaskRecord, now: float, stale_workers: set[str]) -> list[Cell]:
-    worker = safe.text(safe.shorten(t.worker or "", 18))
+    worker = safe.text(safe.shorten(t.worker or "", 16))
     if t.status is TaskStatus.RUNNING and t.worker in stale_workers:
-        worker = Text.assemble(worker, (" orphan?", "bold red"))
+        worker = Text.assemble(safe.text(safe.shorten(t.worker or "", 8)), (" orphan?", "bold red"))
     return [
-        safe.text(fmt.short_id(t.id, 14)),
-        safe.text(safe.shorten(t.name, 28), "bold"),
-        fmt.args_text(t, 34),
+        safe.text(fmt.short_id(t.id, 12)),
+        safe.text(safe.shorten(t.name, 24), "bold"),
+        fmt.args_text(t, 28),
         fmt.attempt_text(t),
         worker,
         fmt.timing_text(t, now),
@@ -53,9 +53,9 @@ def note_text(t: TaskRecord) -> Text:
     if t.cancel_requested and not t.status.terminal:
         return Text("cancel requested", style="yellow")
     if t.status is TaskStatus.RUNNING and t.progress is not None:
-        return safe.text(safe.shorten("progress " + safe.json_text(t.progress), 40), "blue")
+        return safe.text(safe.shorten("progress " + safe.json_text(t.progress), 32), "blue")
     if t.status is TaskStatus.COMPLETED:
-        return safe.text(safe.shorten("→ " + safe.json_text(t.result), 40), "green")
+        return safe.text(safe.shorten("→ " + safe.json_text(t.result), 32), "green")
     err = t.last_error
     if err is not None and t.status in (
         TaskStatus.RETRYING,
@@ -63,7 +63,7 @@ def note_text(t: TaskRecord) -> Text:
         TaskStatus.CANCELLED,
         TaskStatus.PENDING,
     ):
-        return safe.text(safe.shorten(str(err), 40), "red")
+        return safe.text(safe.shorten(safe.clean(str(err)), 32), "red")
     return Text("")
 
 
