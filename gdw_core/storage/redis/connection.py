@@ -12,8 +12,8 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, AuthorizationError, OutOfMemoryError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gdw_core.errors import GdwError, StorageUnavailable
@@ -25,6 +25,24 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class _Retry(Retry):
+    """redis-py's retry with backoff, minus pointless retries of refused credentials, and saying
+    in the log that the connection is being re-established."""
+
+    async def call_with_retry(
+        self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False
+    ) -> Any:
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, AuthenticationError | AuthorizationError):
+                return False
+            if is_retryable is not None and not is_retryable(error):
+                return False
+            log.warning("Redis connection problem (%s); reconnecting with backoff", error)
+            return True
+
+        return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
     """A redis-py asyncio client for ``address``; ``options`` override the defaults."""
     kwargs: dict[str, Any] = {
@@ -34,7 +52,7 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
         "socket_connect_timeout": 5.0,
         "socket_keepalive": True,
         "health_check_interval": 30,
-        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.02), retries=6),
+        "retry": _Retry(ExponentialBackoff(cap=2.0, base=0.02), retries=6),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
     }
     kwargs.update(options)
@@ -68,7 +86,7 @@ def guarded(
             self._down = True
             raise StorageUnavailable(f"cannot reach Redis at {self.address}: {exc}") from exc
         except ResponseError as exc:
-            if "OOM" in str(exc):
+            if isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc):
                 raise GdwError(
                     f"Redis at {self.address} is out of memory (maxmemory reached), nothing was written: "
                     f"raise maxmemory, lower the retention, or drain the queues ({exc})"
