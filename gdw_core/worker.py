@@ -48,6 +48,43 @@ class _Running:
         self.cause: str | None = None  # "cancel" | "shutdown" | "lost" | "timeout" when we stop it
 
 
+class _Progress:
+    """Coalesces a task's progress reports: at most one write in flight, always the latest value.
+    ``report`` may be called from the task's thread (sync tasks)."""
+
+    def __init__(self, worker: Worker, lease: Lease, loop: asyncio.AbstractEventLoop) -> None:
+        self.worker = worker
+        self.lease = lease
+        self.loop = loop
+        self.value: Any = None
+        self.dirty = False
+        self.flushing: asyncio.Task[None] | None = None
+
+    def report(self, value: Any) -> None:
+        self.loop.call_soon_threadsafe(self._set, value)
+
+    def _set(self, value: Any) -> None:
+        self.value = value
+        self.dirty = True
+        if self.flushing is None:
+            self.flushing = self.loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.dirty:
+                self.dirty = False
+                await self.worker._safe(self.worker.storage.progress(self.lease.task.id, self.lease.token, self.value))
+        finally:
+            self.flushing = None
+
+    async def settle(self) -> None:
+        await asyncio.sleep(0)  # let reports queued from a thread arrive
+        if self.flushing is not None:
+            await self.flushing
+        elif self.dirty:
+            await self._flush()
+
+
 class Worker:
     def __init__(
         self,
@@ -92,6 +129,7 @@ class Worker:
         )
         self._buffer: asyncio.Queue[Lease] = asyncio.Queue()
         self._buffered: dict[str, Lease] = {}  # what is in _buffer, for the heartbeat
+        self._progress: dict[str, _Progress] = {}
         self._dropped: dict[str, str] = {}  # buffered task ids already settled: never start them
         self._running: dict[str, _Running] = {}
         self._acks: list[Ack] = []
@@ -259,16 +297,9 @@ class Worker:
         if not spec.defaults.takes_context:
             return None
         rec = lease.task
-        loop = asyncio.get_running_loop()
-
-        def report(value: Any) -> None:
-            def send() -> None:
-                task = loop.create_task(self._safe(self.storage.progress(rec.id, lease.token, value)))
-                task.add_done_callback(lambda _t: None)
-
-            loop.call_soon_threadsafe(send)
-
-        return TaskContext(rec.id, rec.name, rec.attempts, rec.max_attempts, self.id, rec.queue, report)
+        reporter = _Progress(self, lease, asyncio.get_running_loop())
+        self._progress[rec.id] = reporter
+        return TaskContext(rec.id, rec.name, rec.attempts, rec.max_attempts, self.id, rec.queue, reporter.report)
 
     async def _execute(self, lease: Lease) -> None:
         rec = lease.task
@@ -312,7 +343,7 @@ class Worker:
             return
         finally:
             self._running.pop(task_id, None)
-        self._succeeded(lease, result)
+        await self._succeeded(lease, result)
 
     async def _run_with_timeout(self, lease: Lease, spec: TaskSpec, aw: Any, timeout: float) -> None:
         """A task with a timeout runs as its own asyncio task so that one ignoring cancellation
@@ -347,15 +378,19 @@ class Worker:
             return
         finally:
             self._running.pop(lease.task.id, None)
-        self._succeeded(lease, result)
+        await self._succeeded(lease, result)
 
-    def _succeeded(self, lease: Lease, result: Any) -> None:
+    async def _succeeded(self, lease: Lease, result: Any) -> None:
+        reporter = self._progress.pop(lease.task.id, None)
+        if reporter is not None:
+            await reporter.settle()  # the last progress report lands before the outcome
         self.info.processed += 1
         self._acks.append(Ack(lease.task.id, lease.token, result))
         self._ack_ready.set()
 
     async def _stopped_early(self, lease: Lease, cause: str | None) -> None:
         rec = lease.task
+        self._progress.pop(rec.id, None)
         if cause == "cancel":
             err = describe(TaskCancelled("cancelled by an operator"), rec.attempts, self.id)
             await self._safe(self.storage.cancel_running(rec.id, lease.token, err))
@@ -366,6 +401,9 @@ class Worker:
 
     async def _fail(self, lease: Lease, exc: BaseException, spec: TaskSpec | None, final: bool) -> None:
         rec = lease.task
+        reporter = self._progress.pop(rec.id, None)
+        if reporter is not None:
+            await reporter.settle()
         self.info.failed += 1
         error = describe(exc, rec.attempts, self.id)
         delay = None if final else decide(exc, rec, self._policy_for(rec, spec)).retry_delay
