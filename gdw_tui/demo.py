@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 def demo_queues() -> tuple[TaskQueue, TaskQueue]:
     import demo_tasks
 
-    main = TaskQueue(worker_count=8, queue_size=None, tasks=[demo_tasks])
-    peer = TaskQueue(worker_count=4, queue_size=None, storage=main.storage, tasks=[demo_tasks], run_scheduler=False)
+    main = TaskQueue(worker_count=8, queue_size=None, buffer_size=0, tasks=[demo_tasks])
+    peer = TaskQueue(
+        worker_count=4, queue_size=None, buffer_size=0, storage=main.storage, tasks=[demo_tasks], run_scheduler=False
+    )
     return main, peer
 
 
