@@ -48,7 +48,9 @@ async def seed(app: GdwApp) -> None:
     clock = queue.clock
     assert isinstance(clock, ManualClock)
     stale = worker("host-b:977:1f2e3d", "host-b", 977, 1, 310, 2, 0.12)
-    await storage.heartbeat(stale, {}, 30.0)
+    await queue.options(task_id="orphan-1").submit("demo_tasks:sleepy", 5, 10)
+    orphan = (await storage.claim(stale.id, ["default"], 1, 30.0, 0.0))[0]
+    await storage.heartbeat(stale, {orphan.task.id: orphan.token}, 30.0)
     clock.advance(20)
     done_ids = []
     for i in range(6):
