@@ -83,7 +83,7 @@ class WorkersTable(SyncedTable):
     )
 
     def show(self, workers: list[WorkerInfo], now: float, util: Callable[[str], list[float]]) -> None:
-        rows = []
+        rows: list[tuple[str, list[Cell]]] = []
         for w in workers:
             stale = fmt.worker_is_stale(w, now)
             state = Text("STALE", style="bold red reverse") if stale else safe.text(w.state, _state_style(w.state))
@@ -124,7 +124,7 @@ class QueuesTable(SyncedTable):
     )
 
     def show(self, queues: list[QueueInfo], now: float) -> None:
-        rows = []
+        rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
             flag = Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green")
             oldest = fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-"
@@ -147,7 +147,7 @@ class RecurringTable(SyncedTable):
     )
 
     def show(self, entries: list[RecurringEntry], now: float) -> None:
-        rows = []
+        rows: list[tuple[str, list[Cell]]] = []
         for e in entries:
             upcoming = e.upcoming(3)
             rows.append(
