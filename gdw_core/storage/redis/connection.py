@@ -60,6 +60,8 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
         kwargs.pop("health_check_interval", None)
         return RedisCluster.from_url(address.url, **kwargs)
     kwargs.setdefault("max_connections", 256)
+    if address.url.startswith("unix:"):  # redis-py's Unix socket connection takes no TCP keepalive
+        kwargs.pop("socket_keepalive", None)
     return Redis.from_url(address.url, **kwargs)
 
 
