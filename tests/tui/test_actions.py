@@ -266,3 +266,31 @@ async def test_command_palette_offers_the_actions(queue: TaskQueue, make_app: An
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SubmitScreen))
+
+
+async def test_stop_a_recurring_entry(queue: TaskQueue, make_app: Any) -> None:
+    app = make_app()
+    await queue.schedule_recurring("demo_tasks:heartbeat", interval=600, entry_id="every-10m")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8")
+        table = dashboard(app).query_one("#recurring")
+        await until(pilot, lambda: "every-10m" in table.rows)
+        table.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: "every-10m" not in table.rows)
+        assert await queue.inspect.recurring() == []
+
+
+async def test_one_queue_only(queue: TaskQueue, make_app: Any) -> None:
+    app = make_app(queue_name="images")
+    mine = await queue.options(queue="images").schedule("demo_tasks:resize", 3600, "a.jpg", 10)
+    other = await queue.schedule("demo_tasks:fast", 3600)
+    async with app.run_test(size=SIZE) as pilot:
+        tasks = await select_task(pilot, app, "2", mine)
+        assert other not in tasks.rows
+        await pilot.press("p")
+        await until(pilot, lambda: any("queue images paused" in n for n in notices(app)))
+        paused = {q.name: q.paused for q in await queue.inspect.queues()}
+        assert paused["images"] and not paused.get("default", False)
