@@ -83,7 +83,7 @@ async def _serve(
         storage=storage,
         queues=queues,
         lease=lease,
-        buffer_size=0,
+        buffer_size=concurrency,  # claim ahead: one claim round trip feeds many slots
         registry=registry,
         queue_size=None,
     )

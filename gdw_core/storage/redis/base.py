@@ -10,6 +10,7 @@ from gdw_core.storage.protocol import Retention
 from gdw_core.storage.redis.address import RedisAddress
 from gdw_core.storage.redis.connection import make_client
 from gdw_core.storage.redis.keys import Keys
+from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.scripts import Call, Scripts
 
 #: how many task id -> queue entries a storage remembers before starting over
@@ -26,8 +27,10 @@ class RedisBase:
         namespace: str = "gdw",
         retention: Retention | None = None,
         client_options: dict[str, Any] | None = None,
+        fast_lane: bool = True,
     ) -> None:
         self._address = address
+        self.fast_lane = fast_lane
         self.address = address.label
         self.cluster = address.cluster
         self.retention = retention or Retention()
@@ -53,8 +56,15 @@ class RedisBase:
             if self.cluster:
                 await self._client.initialize()
             await self._scripts.load(self._client)
+            if self.fast_lane and not self.cluster and not self._address.url.startswith("rediss"):
+                lane = FastLane(self._address.url)
+                await lane.execute([("PING",)])
+                self._scripts.lane = lane
 
     async def _disconnect(self) -> None:
+        if self._scripts.lane is not None:
+            lane, self._scripts.lane = self._scripts.lane, None
+            await lane.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()

@@ -26,14 +26,14 @@ def _stream_key(event_id: str) -> tuple[int, int]:
     return int(ms or 0), int(seq or 0)
 
 
-def _malformed(task_id: str, h: dict[str, str], exc: Exception) -> TaskRecord:
+def _malformed(task_id: str, queue: str, h: dict[str, str], exc: Exception) -> TaskRecord:
     """What inspect shows for a stored record that cannot be read (hand-edited, corrupted)."""
     try:
         status = TaskStatus(h.get("st", "failed"))
     except ValueError:
         status = TaskStatus.FAILED
     err = AttemptError(0, "InvalidPayload", str(exc), "", 0.0)
-    return TaskRecord(id=task_id, name=h.get("n") or "?", status=status, queue=h.get("q") or "?", errors=[err])
+    return TaskRecord(id=task_id, name=h.get("n") or "?", status=status, queue=queue, errors=[err])
 
 
 class RedisReader(RedisBase):
@@ -42,11 +42,11 @@ class RedisReader(RedisBase):
         sec, usec = await self.client.time()
         return float(sec) + float(usec) / 1e6
 
-    def _record(self, task_id: str, h: dict[str, str]) -> TaskRecord:
+    def _record(self, task_id: str, queue: str, h: dict[str, str]) -> TaskRecord:
         try:
             return from_hash(task_id, h)
         except InvalidPayload as exc:
-            return _malformed(task_id, h, exc)
+            return _malformed(task_id, queue, h, exc)
 
     @guarded
     async def get(self, task_id: str) -> TaskRecord | None:
@@ -62,7 +62,7 @@ class RedisReader(RedisBase):
             h = await self.client.hgetall(self.keys.task(queue, task_id))
             if not h:
                 return None
-        return self._record(task_id, h)
+        return self._record(task_id, queue, h)
 
     async def _counts_of(self, queues: list[str]) -> list[dict[TaskStatus, int]]:
         pipe = self.client.pipeline(transaction=False)
@@ -109,9 +109,9 @@ class RedisReader(RedisBase):
         for _, task_id, q in page:
             pipe.hgetall(self.keys.task(q, task_id))
         out = []
-        for (_, task_id, _q), h in zip(page, await pipe.execute(), strict=True):
+        for (_, task_id, q), h in zip(page, await pipe.execute(), strict=True):
             if h and h.get("st") == status.value:
-                out.append(self._record(task_id, h))
+                out.append(self._record(task_id, q, h))
         return out
 
     @guarded

@@ -12,6 +12,8 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from gdw_core.storage.redis.lane import FastLane
+
 NAMES = (
     "enqueue",
     "claim",
@@ -68,6 +70,22 @@ class Scripts:
     def __init__(self, cluster: bool = False) -> None:
         self.by_name = _load_all()
         self.cluster = cluster
+        self.lane: FastLane | None = None  # set when the server can use it (see lane.py)
+
+    def _evalsha(self, call: Call) -> tuple[Any, ...]:
+        return ("EVALSHA", self.by_name[call.script].sha, 1, call.key, *call.args)
+
+    async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call]) -> list[Any]:
+        results = await lane.execute([self._evalsha(c) for c in calls])
+        if any(isinstance(r, NoScriptError) for r in results):
+            await self.load(client)
+            for i, res in enumerate(results):
+                if isinstance(res, NoScriptError):
+                    results[i] = (await lane.execute([self._evalsha(calls[i])]))[0]
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
+        return results
 
     async def load(self, client: Any) -> None:
         """SCRIPT LOAD every script (on Cluster, redis-py sends it to every primary)."""
@@ -75,6 +93,8 @@ class Scripts:
             await client.script_load(script.body)
 
     async def run(self, client: Any, call: Call) -> Any:
+        if self.lane is not None:
+            return (await self._via_lane(self.lane, client, [call]))[0]
         script = self.by_name[call.script]
         try:
             return await client.evalsha(script.sha, 1, call.key, *call.args)
@@ -87,6 +107,8 @@ class Scripts:
         own). Raises the first error a script returned."""
         if not calls:
             return []
+        if self.lane is not None:
+            return await self._via_lane(self.lane, client, calls)
         if len(calls) == 1:
             return [await self.run(client, calls[0])]
         if self.cluster:  # redis-py's cluster pipeline refuses EVALSHA: send them concurrently

@@ -43,12 +43,16 @@ class RedisStorage(RedisReader):
         namespace: str = "gdw",
         retention: Retention | None = None,
         cluster: bool = False,
+        fast_lane: bool = True,
         **client_options: Any,
     ) -> RedisStorage:
         """``url``: ``host:port``, ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
         ``unix:///path.sock``, or ``redis+cluster://host:port`` (or ``cluster=True``) for Redis
-        Cluster. ``client_options`` go to redis-py."""
-        return cls(parse_url(url, cluster), namespace=namespace, retention=retention, client_options=client_options)
+        Cluster. ``fast_lane`` sends the script calls through one multiplexed connection (plain
+        redis:// and unix:// only; see lane.py). ``client_options`` go to redis-py."""
+        address = parse_url(url, cluster)
+        options = client_options
+        return cls(address, namespace=namespace, retention=retention, client_options=options, fast_lane=fast_lane)
 
     async def open(self) -> None:
         await self._open()

@@ -13,7 +13,7 @@
 -- failed, cancelled zsets (score: finished-at); ev event stream; wake list of wake tokens; seq
 -- counter; paused flag; rec / recdue recurring entries.
 -- Task hash fields: d (JSON: name, args, kwargs, queue, priority, max_retries, retry, timeout,
--- recurring_id, secret), n name, st status, q queue, pri, mx max_retries, att attempts, tok fencing
+-- recurring_id, secret), n name, st status, pri, mx max_retries, att attempts, tok fencing
 -- token, w worker, cr created, run run-at, sa started, fa finished, dl lease deadline, res result
 -- JSON, errs JSON array of attempt errors, prog progress JSON, creq cancel requested.
 
@@ -48,8 +48,11 @@ local function emit(kind, id, old, name, worker, att, detail)
              'n', name or '', 'q', Q, 'w', worker or '', 'a', att or '', 'd', detail or '')
 end
 
+-- push a wake token for a worker blocked on the queue's wake list (BLPOP). Tokens matter only
+-- while the queue is nearly empty (workers block only when they find nothing), and the list is
+-- capped, so a long backlog costs one ZCARD per task here.
 local function wake()
-  if redis.call('RPUSH', P .. 'wake', '1') > 64 then
+  if redis.call('ZCARD', P .. 'p') <= 16 and redis.call('RPUSH', P .. 'wake', '1') > 64 then
     redis.call('LTRIM', P .. 'wake', -64, -1)
   end
 end
@@ -124,8 +127,8 @@ local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, cre
   if delay ~= '' then run_at = t + tonumber(delay) end
   if status == 'scheduled' and run_at <= t then status = 'pending' end
   if status == 'pending' and run_at == 0 then run_at = t end
-  redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'q', Q, 'pri', pri, 'mx', maxr, 'att', 0,
-             'tok', 0, 'cr', fmt(created), 'run', fmt(run_at))
+  redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'pri', pri, 'mx', maxr,
+             'cr', fmt(created), 'run', fmt(run_at))
   if status == 'pending' then
     redis.call('ZADD', P .. 'p', pending_score(pri), id)
     wake()

@@ -24,7 +24,7 @@ while got < want do
     if f[1] == 'pending' and ALLOWED.pending.running then
       local att = redis.call('HINCRBY', key, 'att', 1)
       local tok = redis.call('HINCRBY', key, 'tok', 1)
-      redis.call('HSET', key, 'st', 'running', 'w', worker, 'sa', fmt(t), 'dl', fmt(deadline), 'creq', 0)
+      redis.call('HSET', key, 'st', 'running', 'w', worker, 'sa', fmt(t), 'dl', fmt(deadline))
       redis.call('ZADD', P .. 'r', deadline, id)
       emit('running', id, 'pending', f[3], worker, att, nil)
       out[#out + 1] = id
