@@ -63,7 +63,12 @@ async def producer(url: str) -> AsyncIterator[TaskQueue]:
         from gdw_core.storage.redis import RedisStorage
     except ImportError:
         raise CliError("the Redis backend (gdw_core.storage.redis) is not available", ExitCode.UNREACHABLE) from None
-    queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url))
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    # a command fails fast and says so, where a worker would retry with backoff
+    storage = RedisStorage.from_url(url, retry=Retry(NoBackoff(), 1))
+    queue = TaskQueue(worker_count=0, storage=storage)
     try:
         await queue.open_storage()
         yield queue

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3  # cannot reach Redis (down, wrong address, TLS, wrong password, ACL denial)
     NOT_FOUND = 4  # no such task / worker / recurring entry; or (--strict) no worker has the name
     TIMEOUT = 5  # --wait-timeout passed before the task ended
+    INTERNAL = 70  # a bug in gdw (EX_SOFTWARE); GDW_DEBUG=1 shows the traceback
 
 
 EPILOG = """\b
@@ -22,6 +23,7 @@ Exit codes:
   3  cannot reach Redis (down, wrong address, TLS, password, ACL denial)
   4  not found: task, worker, recurring entry (--strict: task name)
   5  --wait-timeout passed before the task ended
+  70 internal error (a bug; GDW_DEBUG=1 shows the traceback)
 \b
 Redis: --redis or GDW_REDIS_URL (default localhost:6379);
 host:port, redis://, rediss:// and unix:// URLs.

@@ -34,6 +34,18 @@ STATUS_STYLE: dict[str, str] = {
 }
 
 
+#: column headers that fit eight columns in 80 characters
+SHORT_STATE: dict[str, str] = {
+    "scheduled": "sched",
+    "pending": "pending",
+    "running": "running",
+    "retrying": "retry",
+    "completed": "done",
+    "failed": "failed",
+    "cancelled": "cancel",
+}
+
+
 def make_console(stderr: bool = False) -> Console:
     no_color = bool(os.environ.get("NO_COLOR"))
     return Console(stderr=stderr, highlight=False, no_color=no_color, soft_wrap=True)
@@ -170,7 +182,7 @@ def tasks_table(records: Iterable[TaskRecord], now: float) -> Table:
 
 def workers_table(workers: Iterable[WorkerInfo], now: float) -> Table:
     t = Table(header_style="bold")
-    for col in ("id", "host", "pid", "state", "queues", "busy", "processed", "failed", "seen", "tasks"):
+    for col in ("id", "host", "pid", "state", "queues", "busy", "done", "failed", "seen", "tasks"):
         t.add_column(col, no_wrap=col in ("id",))
     for w in workers:
         _row(
@@ -194,7 +206,7 @@ def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, boo
     t = Table(header_style="bold")
     t.add_column("queue")
     for s in states:
-        t.add_column(s, justify="right", header_style=f"bold {STATUS_STYLE[s]}")
+        t.add_column(SHORT_STATE[s], justify="right", header_style=f"bold {STATUS_STYLE[s]}")
     for name, counts in rows.items():
         label = Text(clean(name))
         if paused.get(name):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn
@@ -14,7 +16,15 @@ from gdw_core.cli.connection import redact, secret_of
 from gdw_core.cli.exitcodes import CliError, ExitCode
 from gdw_core.cli.output import clean
 
-_AUTH_WORDS = ("WRONGPASS", "NOAUTH", "NOPERM", "invalid username-password", "Authentication required", "auth")
+_AUTH_WORDS = ("WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "invalid username-password", "no permissions")
+
+
+def quiet_library_logs() -> None:
+    """The storage logs reconnect attempts for long-running processes; a command reports its
+    outcome itself, in one line, so unconfigured library logging stays silent here."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -38,6 +48,13 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     return (rx.ConnectionError, rx.TimeoutError, rx.AuthenticationError, rx.AuthorizationError, rx.ResponseError)
 
 
+def _is_auth(cause: BaseException | None, text: str) -> bool:
+    name = type(cause).__name__ if cause is not None else ""
+    return any(w in name for w in ("Authentication", "Authorization", "NoPermission")) or any(
+        w in text for w in _AUTH_WORDS
+    )
+
+
 def _scrub(text: str, url: str | None) -> str:
     if url:
         secret = secret_of(url)
@@ -57,24 +74,29 @@ def explain(exc: BaseException, url: str | None) -> tuple[str, ExitCode]:
         return text, ExitCode.NOT_FOUND
     if isinstance(exc, (InvalidSchedule, InvalidTask, InvalidPayload)):
         return text, ExitCode.USAGE
-    if isinstance(exc, StorageUnavailable):
-        return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
+    if isinstance(exc, StorageUnavailable):  # its message names the address
+        if _is_auth(exc.__cause__, text):
+            return text.replace("cannot reach", "credentials refused by", 1), ExitCode.UNREACHABLE
+        return text if "Redis" in text else f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
     redis_errors = _redis_errors()
     if redis_errors and isinstance(exc, redis_errors):
-        if type(exc).__name__ == "ResponseError" and not any(w.lower() in text.lower() for w in _AUTH_WORDS):
+        if _is_auth(exc, text):
+            return f"{where} refused the credentials or the command: {text}", ExitCode.UNREACHABLE
+        if type(exc).__name__ == "ResponseError":
             return f"{where} answered with an error: {text}", ExitCode.UNREACHABLE
-        if any(w.lower() in text.lower() for w in _AUTH_WORDS) or "Auth" in type(exc).__name__:
-            return f"{where} refused the credentials: {text}", ExitCode.UNREACHABLE
         return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
     if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
         return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
     if isinstance(exc, GdwError):
         return text, ExitCode.USAGE
-    raise exc
+    if os.environ.get("GDW_DEBUG"):
+        raise exc
+    return f"internal error {type(exc).__name__}: {text} (set GDW_DEBUG=1 for the traceback)", ExitCode.INTERNAL
 
 
 def run(coro: Coroutine[Any, Any, int | None], url: str | None = None) -> None:
     """Run a command's coroutine; its int result is the exit code."""
+    quiet_library_logs()
     try:
         code = asyncio.run(coro)
     except typer.Exit:

@@ -161,3 +161,27 @@ def test_redis_url_from_environment(runner: CliRunner, redis_url: str, monkeypat
     assert runner.invoke(app, ["stats", "--json"]).exit_code == 0
     host_port = redis_url.removeprefix("redis://").removesuffix("/0")
     assert runner.invoke(app, ["stats", "--json", "--redis", host_port]).exit_code == 0
+
+
+def test_acl_denial_is_exit_3(runner: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("gdw_core.storage.redis")
+    with redis_server(tmp_path, "--requirepass", "admin-pw") as url:
+        host = url.removeprefix("redis://")
+        admin = redis.Redis.from_url(f"redis://:admin-pw@{host}")
+        try:
+            admin.acl_setuser("bob", enabled=True, passwords=["+bob-pw"], keys=["nothing:*"], commands=["-@all"])
+        finally:
+            admin.close()
+        result = runner.invoke(app, ["stats", "--redis", f"redis://bob:bob-pw@{host}"])
+        assert result.exit_code == 3, result.output
+        assert "bob-pw" not in result.output and "refused" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unix_socket(runner: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("gdw_core.storage.redis")
+    sock = tmp_path / "redis.sock"
+    with redis_server(tmp_path, "--unixsocket", str(sock)):
+        url = f"unix://{sock}"
+        submitted = doc(runner.invoke(app, ["submit", "demo_tasks:fast", "--json", "--redis", url]))["submitted"]
+        assert doc(runner.invoke(app, ["status", submitted["id"], "--json", "--redis", f"{url}?db=0"]))["id"]
