@@ -182,7 +182,11 @@ def plan_text(rec: TaskRecord, now: float) -> Text:
         out.append(f" jitter ±{policy.jitter:.0%}", style="dim")
     out.append("\n")
     if rec.status is TaskStatus.RETRYING:
-        out.append(f"retry {rec.attempts}/{policy.max_retries} at {fmt.clock_time(rec.run_at)} ", style="magenta")
+        out.append(
+            f"next: attempt {rec.attempts + 1}/{rec.max_attempts} (retry {rec.attempts} of {policy.max_retries}) "
+            f"at {fmt.clock_time(rec.run_at)} ",
+            style="magenta",
+        )
         out.append(f"(in {fmt.ago(rec.run_at - now)})\n", style="magenta")
         rest = policy.plan(rec.attempts)
         first = rec.attempts + 1

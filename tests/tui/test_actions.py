@@ -294,3 +294,18 @@ async def test_one_queue_only(queue: TaskQueue, make_app: Any) -> None:
         await until(pilot, lambda: any("queue images paused" in n for n in notices(app)))
         paused = {q.name: q.paused for q in await queue.inspect.queues()}
         assert paused["images"] and not paused.get("default", False)
+
+
+async def test_stop_now_interrupts_and_gives_work_back(queue: TaskQueue, make_app: Any) -> None:
+    app = make_app(close_queue=False)
+    task_id = await queue.submit("demo_tasks:cancellable", steps=600, step_seconds=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await select_task(pilot, app, "3", task_id)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ShutdownScreen))
+        app.screen.query_one("#now", Button).press()
+        await until(pilot, lambda: queue.closed)
+        await queue.wait_closed()
+        rec = await queue.status(task_id)
+        assert not rec.status.terminal  # interrupted, back in the queue for another worker
+        await until(pilot, lambda: any(n.startswith("drained") for n in notices(app)))
