@@ -37,6 +37,8 @@ class RedisBase:
         self.keys = Keys(namespace)
         self._options = dict(client_options or {})
         self._client: Any = None
+        #: a second fast-lane connection for "wait for work, then claim" (BLPOP + claim pipelined)
+        self._blocking: FastLane | None = None
         self._scripts = Scripts(address.cluster)
         self._down = False
         self._common: dict[str, tuple[Any, ...]] = {}
@@ -60,11 +62,15 @@ class RedisBase:
                 lane = FastLane(self._address.url)
                 await lane.execute([("PING",)])
                 self._scripts.lane = lane
+                self._blocking = FastLane(self._address.url)
 
     async def _disconnect(self) -> None:
         if self._scripts.lane is not None:
             lane, self._scripts.lane = self._scripts.lane, None
             await lane.close()
+        if self._blocking is not None:
+            blocking, self._blocking = self._blocking, None
+            await blocking.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()

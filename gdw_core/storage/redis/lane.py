@@ -136,6 +136,16 @@ class FastLane:
             out.append(_error(reply) if isinstance(reply, ResponseError) else reply)
         return out
 
+    async def send(self, commands: list[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
+        """Send ``commands`` in one write and return the futures of their raw replies."""
+        return self._send(await self._connection(), commands)
+
+    def abort(self) -> None:
+        """Drop the connection now (commands still queued in Redis for it are discarded)."""
+        proto, self._proto = self._proto, None
+        if proto is not None and proto.transport is not None:
+            proto.transport.abort()
+
     async def close(self) -> None:
         proto, self._proto = self._proto, None
         if proto is not None and proto.transport is not None:

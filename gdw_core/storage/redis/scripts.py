@@ -72,16 +72,16 @@ class Scripts:
         self.cluster = cluster
         self.lane: FastLane | None = None  # set when the server can use it (see lane.py)
 
-    def _evalsha(self, call: Call) -> tuple[Any, ...]:
+    def evalsha(self, call: Call) -> tuple[Any, ...]:
         return ("EVALSHA", self.by_name[call.script].sha, 1, call.key, *call.args)
 
     async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call]) -> list[Any]:
-        results = await lane.execute([self._evalsha(c) for c in calls])
+        results = await lane.execute([self.evalsha(c) for c in calls])
         if any(isinstance(r, NoScriptError) for r in results):
             await self.load(client)
             for i, res in enumerate(results):
                 if isinstance(res, NoScriptError):
-                    results[i] = (await lane.execute([self._evalsha(calls[i])]))[0]
+                    results[i] = (await lane.execute([self.evalsha(calls[i])]))[0]
         for res in results:
             if isinstance(res, Exception):
                 raise res

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from gdw_core.codec import dumps
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.failure import describe
@@ -21,6 +23,7 @@ from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Reten
 from gdw_core.storage.redis.address import parse_url
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
+from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.reader import RedisReader
 from gdw_core.storage.redis.scripts import Call
 from gdw_core.workerinfo import WorkerInfo
@@ -115,6 +118,12 @@ class RedisStorage(RedisReader):
         self, worker_id: str, queue: str, count: int, lease: float
     ) -> tuple[list[Lease], float | None]:
         reply = await self._run("claim", queue, "p", worker_id, count, repr(float(lease)))
+        return await self._claimed(worker_id, queue, reply, lease)
+
+    async def _claimed(
+        self, worker_id: str, queue: str, reply: list[Any], lease: float
+    ) -> tuple[list[Lease], float | None]:
+        """Leases from a claim.lua reply; malformed entries are failed here, not handed out."""
         next_due = float(reply[0]) if reply[0] else None
         leases: list[Lease] = []
         broken: list[tuple[str, int, InvalidPayload]] = []
@@ -160,7 +169,43 @@ class RedisStorage(RedisReader):
             if self.cluster and len(queues) > 1:
                 remaining = min(remaining, 0.05)
             # block until an enqueue / promote / release pushes a wake token (no polling interval)
-            await self.client.blpop(wake_keys, timeout=min(remaining, 5.0))
+            timeout = max(0.001, min(remaining, 5.0))
+            if self._blocking is None:
+                await self.client.blpop(wake_keys, timeout=timeout)
+                continue
+            call = self._call("claim", queues[0], "p", worker_id, count, repr(float(lease)))
+            reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
+            leases, _ = await self._claimed(worker_id, queues[0], reply, lease)
+            if leases:
+                return leases
+
+    async def _wait_then_claim(self, lane: FastLane, wake_keys: list[str], timeout: float, call: Call) -> Any:
+        """BLPOP and the claim script pipelined on one connection: Redis runs the claim the moment
+        the BLPOP returns, so a woken worker has its tasks after a single round trip."""
+        futs = await lane.send([("BLPOP", *wake_keys, f"{timeout:.3f}"), self._scripts.evalsha(call)])
+        try:
+            await futs[0]
+            reply = await futs[1]
+        except asyncio.CancelledError:
+            if not futs[0].done():
+                lane.abort()  # still waiting: Redis drops the queued claim with the connection
+            else:  # the claim already ran: hand its tasks back, attempt not counted
+                await self._give_back(futs[1], call)
+            raise
+        if isinstance(reply, NoScriptError):
+            return await self._scripts.run(self.client, call)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def _give_back(self, fut: asyncio.Future[Any], call: Call) -> None:
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(fut), 5.0)
+            if isinstance(reply, list):
+                for j in range(1, len(reply), 6):
+                    await self.release(reply[j], int(reply[j + 1]), None)
+        except Exception as exc:  # the leases expire and are recovered: at-least-once
+            log.warning("could not hand back a claim interrupted by shutdown: %s", exc)
 
     def _acks_by_queue(self, acks: Sequence[Ack]) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {}
