@@ -20,6 +20,7 @@ from rich.text import Text
 
 from gdw_core import RecurringEntry, TaskRecord, TaskStatus, WorkerInfo
 from gdw_core.duration import format_duration
+from gdw_core.record import DEFAULT_QUEUE
 
 REDACTED = "<redacted>"
 
@@ -31,6 +32,18 @@ STATUS_STYLE: dict[str, str] = {
     "completed": "green",
     "failed": "red",
     "cancelled": "magenta",
+}
+
+
+#: column headers that fit eight columns in 80 characters
+SHORT_STATE: dict[str, str] = {
+    "scheduled": "sched",
+    "pending": "pending",
+    "running": "running",
+    "retrying": "retry",
+    "completed": "done",
+    "failed": "failed",
+    "cancelled": "cancel",
 }
 
 
@@ -111,6 +124,11 @@ def call_text(rec: TaskRecord | RecurringEntry, width: int = 60) -> str:
 
 
 # -- tables ------------------------------------------------------------------------------------------
+def _table() -> Table:
+    """A table without vertical rules: more room for the data on a narrow terminal."""
+    return Table(box=None, header_style="bold underline", pad_edge=False, padding=(0, 2, 0, 0))
+
+
 def _row(table: Table, *cells: Text | str) -> None:
     """Add a row; plain strings become Text, so Rich markup in data is never interpreted."""
     table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells))
@@ -157,33 +175,39 @@ def record_table(rec: TaskRecord, now: float) -> Table:
     return t
 
 
-def tasks_table(records: Iterable[TaskRecord], now: float) -> Table:
-    t = Table(header_style="bold")
-    for col in ("id", "status", "task", "queue", "attempts", "when"):
-        t.add_column(col, no_wrap=col in ("id", "status"))
+def tasks_table(records: Iterable[TaskRecord], now: float, width: int = 120) -> Table:
+    """One line per task; the call is cut to what ``width`` leaves after the other columns."""
+    records = list(records)
+    queues = {r.queue for r in records}
+    show_queue = bool(queues) and queues != {DEFAULT_QUEUE}
+    rows: list[list[Text | str]] = []
     for rec in records:
         if rec.status in (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING):
             moment = relative(rec.run_at, now)
         elif rec.status is TaskStatus.RUNNING:
-            moment = f"started {relative(rec.started_at, now)}"
+            moment = relative(rec.started_at, now)
         else:
-            moment = f"ended {relative(rec.finished_at, now)}"
-        _row(
-            t,
-            clean(rec.id),
-            status_text(rec.status),
-            call_text(rec),
-            clean(rec.queue),
-            f"{rec.attempts}/{rec.max_attempts}",
-            moment,
-        )
+            moment = relative(rec.finished_at, now)
+        cells: list[Text | str] = [clean(rec.id), status_text(rec.status), "", f"{rec.attempts}/{rec.max_attempts}"]
+        rows.append([*cells, moment, clean(rec.queue)] if show_queue else [*cells, moment])
+    used = [max((len(str(r[i])) for r in rows), default=0) for i in range(len(rows[0]) if rows else 0)]
+    fixed = sum(used) - (used[2] if used else 0) + 2 * len(used)
+    room = max(8, width - fixed)
+    t = _table()
+    for col in ("id", "status", "task", "try", "when", "queue")[: len(used) or 5]:
+        t.add_column(col, no_wrap=True, overflow="ellipsis")
+    for rec, cells in zip(records, rows, strict=True):
+        cells[2] = call_text(rec, room)
+        _row(t, *cells)
     return t
 
 
 def workers_table(workers: Iterable[WorkerInfo], now: float) -> Table:
-    t = Table(header_style="bold")
-    for col in ("id", "host", "pid", "state", "queues", "busy", "done", "failed", "seen", "tasks"):
-        t.add_column(col, no_wrap=col in ("id",))
+    workers = list(workers)
+    t = _table()
+    t.add_column("id", no_wrap=True, min_width=max((len(clean(w.id)) for w in workers), default=2))
+    for col in ("host", "pid", "state", "queues", "busy", "done", "failed", "seen", "tasks"):
+        t.add_column(col, no_wrap=col != "queues", overflow="ellipsis")
     for w in workers:
         _row(
             t,
@@ -203,7 +227,7 @@ def workers_table(workers: Iterable[WorkerInfo], now: float) -> Table:
 
 def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, bool]) -> Table:
     states = [str(s) for s in TaskStatus]
-    t = Table(header_style="bold")
+    t = _table()
     t.add_column("queue")
     for s in states:
         t.add_column(SHORT_STATE[s], justify="right", header_style=f"bold {STATUS_STYLE[s]}")
@@ -216,9 +240,12 @@ def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, boo
 
 
 def recurring_table(entries: Iterable[RecurringEntry], now: float) -> Table:
-    t = Table(header_style="bold")
-    for col in ("id", "task", "schedule", "queue", "next run", "last task"):
-        t.add_column(col, no_wrap=col == "id")
+    entries = list(entries)
+    t = _table()
+    t.add_column("id", no_wrap=True, min_width=max((len(clean(e.id)) for e in entries), default=2))
+    t.add_column("task", no_wrap=True, overflow="ellipsis", min_width=12, ratio=1)
+    for col in ("schedule", "queue", "next run", "last task"):
+        t.add_column(col)
     for e in entries:
         _row(
             t,

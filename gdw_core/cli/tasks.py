@@ -92,7 +92,8 @@ async def _ls(url: str, states: tuple[TaskStatus, ...], queue_name: str | None, 
         elif not records:
             output.make_console(stderr=True).print("no tasks", markup=False)
         else:
-            output.make_console().print(output.tasks_table(records, await queue.inspect.now()))
+            console = output.make_console()
+            console.print(output.tasks_table(records, await queue.inspect.now(), console.width))
         return 0
 
 
