@@ -47,18 +47,6 @@ SHORT_STATE: dict[str, str] = {
 }
 
 
-#: column headers that fit eight columns in 80 characters
-SHORT_STATE: dict[str, str] = {
-    "scheduled": "sched",
-    "pending": "pending",
-    "running": "running",
-    "retrying": "retry",
-    "completed": "done",
-    "failed": "failed",
-    "cancelled": "cancel",
-}
-
-
 def make_console(stderr: bool = False) -> Console:
     no_color = bool(os.environ.get("NO_COLOR"))
     return Console(stderr=stderr, highlight=False, no_color=no_color, soft_wrap=True)
