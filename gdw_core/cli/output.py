@@ -6,7 +6,6 @@ never interpreted (tables get :class:`~rich.text.Text`) and control characters a
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import unicodedata
@@ -245,7 +244,3 @@ def recurring_table(entries: Iterable[RecurringEntry], now: float) -> Table:
             clean(e.last_task_id or "-"),
         )
     return t
-
-
-def finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
