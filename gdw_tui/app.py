@@ -19,17 +19,7 @@ from gdw_tui.demo import DemoWorkload
 from gdw_tui.history import Throughput, Utilization
 from gdw_tui.source import DataSource
 
-#: storage errors that mean "the connection is gone" rather than "that action was refused"
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, TimeoutError)
 EVENTS_KEPT = 5000
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, CONNECTION_ERRORS):
-        return True
-    from gdw_core.errors import StorageUnavailable
-
-    return isinstance(exc, StorageUnavailable) or type(exc).__module__.startswith("redis")
 
 
 class GdwApp(App[None]):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gdw_core.errors import StorageUnavailable
 from gdw_core.queue import TaskQueue
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
@@ -24,6 +25,14 @@ from gdw_core.workerinfo import WorkerInfo
 PAGE = 100
 #: the most recurring entries shown
 RECURRING_PAGE = 50
+
+
+#: errors that mean "the storage is gone" rather than "it answered with something unreadable"
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, TimeoutError, StorageUnavailable)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONNECTION_ERRORS) or type(exc).__module__.split(".")[0] == "redis"
 
 
 @dataclass(slots=True)

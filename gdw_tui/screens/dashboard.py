@@ -20,7 +20,7 @@ from gdw_core.status import TaskStatus
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
 from gdw_tui.drain import Drain
-from gdw_tui.source import Snapshot
+from gdw_tui.source import Snapshot, is_connection_error
 from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel
 from gdw_tui.widgets.tables import QueuesTable, RecurringTable, TasksTable, WorkersTable
 
@@ -55,6 +55,7 @@ class DashboardScreen(Screen[None]):
         self._seen = -1
         self._last_read = -1e9
         self._reading = False
+        self._last_read_error = ""
 
     @property
     def gdw(self) -> GdwApp:
@@ -107,9 +108,16 @@ class DashboardScreen(Screen[None]):
             try:
                 snap = await self.gdw.source.read(status)
             except Exception as exc:
-                self.gdw.set_connection(False, exc)
-                self._show_connection()
+                if is_connection_error(exc):
+                    self.gdw.set_connection(False, exc)
+                    self._show_connection()
+                else:  # storage answered, but with something unreadable: say so once, keep going
+                    message = f"{type(exc).__name__}: {exc}"
+                    if message != self._last_read_error:
+                        self._last_read_error = message
+                        self.notify(safe.markup(message), title="cannot read this view", severity="error")
                 return
+            self._last_read_error = ""
             self.gdw.set_connection(True)
             self.snapshot = snap
             self.gdw.utilization.add(snap.workers)

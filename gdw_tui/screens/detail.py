@@ -22,6 +22,7 @@ from gdw_core.retry import RetryPolicy
 from gdw_core.status import TaskStatus
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
+from gdw_tui.source import is_connection_error
 
 if TYPE_CHECKING:
     from gdw_tui.app import GdwApp
@@ -77,8 +78,11 @@ class TaskDetailScreen(Screen[None]):
                 self.query_one("#fields", Static).update(Text("this task is gone (retention removed it)", "yellow"))
                 return
             except Exception as exc:
-                self.gdw.set_connection(False, exc)
-                self.set_class(True, "-disconnected")
+                if is_connection_error(exc):
+                    self.gdw.set_connection(False, exc)
+                    self.set_class(True, "-disconnected")
+                else:
+                    self.query_one("#fields", Static).update(safe.text(f"cannot read this task: {exc}", "red"))
                 return
             self.set_class(False, "-disconnected")
             self.record = rec

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gdw_core import MemoryStorage, TaskQueue
+from gdw_core import InvalidPayload, MemoryStorage, TaskQueue
 from gdw_tui.app import GdwApp
 from gdw_tui.widgets.panels import ConnectionBadge
 from gdw_tui.widgets.tables import TasksTable
@@ -18,10 +18,13 @@ from .test_live import dashboard
 
 class SwitchableStorage(MemoryStorage):
     down = False
+    garbled = False
 
     def _check(self) -> None:
         if self.down:
             raise ConnectionError("Connection refused (storage switched off by the test)")
+        if self.garbled:
+            raise InvalidPayload("malformed task record: [bold]not json[/]")
 
     async def now(self) -> float:
         self._check()
@@ -56,3 +59,20 @@ async def test_disconnect_keeps_last_data_and_reconnects() -> None:
         storage.down = False
         await until(pilot, lambda: badge.state == "connected")
         assert not screen.has_class("-disconnected")
+
+
+async def test_unreadable_data_is_reported_not_taken_for_a_lost_connection() -> None:
+    storage = SwitchableStorage()
+    queue = TaskQueue(worker_count=0, storage=storage)
+    app = GdwApp(queue, refresh_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = dashboard(app)
+        badge = screen.query_one("#badge", ConnectionBadge)
+        await until(pilot, lambda: badge.state == "connected")
+        storage.garbled = True
+        await until(pilot, lambda: any(n.title == "cannot read this view" for n in app._notifications))
+        assert badge.state == "connected"
+        await pilot.pause(0.6)  # a few more refreshes go by
+        messages = [n.message for n in app._notifications if n.title == "cannot read this view"]
+        assert len(messages) == 1  # said once, not at every refresh
+        assert "\\[bold]" in messages[0]  # escaped markup
