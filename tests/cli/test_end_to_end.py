@@ -172,3 +172,46 @@ def test_stats_and_workers_see_the_worker(gdw: Gdw) -> None:
     assert workers[0]["concurrency"] == 4
     stats = gdw.json("stats")
     assert stats["workers"] == 1 and stats["slots"] == 4
+
+
+def test_shutdown_now_gives_running_tasks_back(gdw: Gdw, worker_process: subprocess.Popen[bytes]) -> None:
+    task_id = gdw.json("submit", "demo_tasks:cancellable", "--kw", "steps:=100000", "--kw", "step_seconds:=0.05")[
+        "submitted"
+    ]["id"]
+    until(lambda: gdw.state(task_id) == "running", "the task to start")
+    assert gdw("shutdown", "--now").exit_code == 0
+    assert worker_process.wait(PATIENCE) == 0
+    rec = gdw.json("status", task_id)
+    assert rec["status"] in ("retrying", "pending")  # handed back, never lost
+    assert rec["errors"][-1]["type"] == "Interrupted"
+
+
+def test_sigterm_is_a_graceful_shutdown(gdw: Gdw, worker_process: subprocess.Popen[bytes]) -> None:
+    task_id = gdw.json("submit", "demo_tasks:progress", "--kw", "steps:=3", "--kw", "step_seconds:=0.2")["submitted"][
+        "id"
+    ]
+    until(lambda: gdw.state(task_id) == "running", "the task to start")
+    worker_process.send_signal(signal.SIGTERM)
+    assert worker_process.wait(PATIENCE) == 0
+    assert gdw.state(task_id) == "completed"
+    assert gdw.json("workers")["workers"] == []
+
+
+def test_burst_worker_drains_the_queue_and_exits(runner: CliRunner, redis_url: str) -> None:
+    pytest.importorskip("gdw_core.workerprocess")
+    g = Gdw(runner, redis_url)
+    ids = [g.json("submit", "demo_tasks:fast", str(i))["submitted"]["id"] for i in range(3)]
+    done = subprocess.run(
+        [*GDW, "worker", "demo_tasks", "--burst", "--redis", redis_url], capture_output=True, timeout=PATIENCE
+    )
+    assert done.returncode == 0, done.stderr
+    assert [g.json("status", i)["result"] for i in ids] == [0, 1, 2]
+
+
+def test_worker_with_a_module_that_does_not_import(redis_url: str) -> None:
+    pytest.importorskip("gdw_core.workerprocess")
+    done = subprocess.run(
+        [*GDW, "worker", "no_such_module_here", "--redis", redis_url], capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert done.returncode == 2
+    assert "no_such_module_here" in done.stderr and "Traceback" not in done.stderr
