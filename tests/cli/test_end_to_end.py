@@ -100,9 +100,10 @@ def test_submit_wait_completes_and_prints_the_result(gdw: Gdw, redis_url: str) -
 
 
 def test_failing_task_exits_1_with_its_error(gdw: Gdw) -> None:
-    result = gdw("submit", "demo_tasks:failing", "--kw", "message=boom here", "--wait")
+    argv = ["demo_tasks:failing", "--kw", "message=boom here", "--retries", "2", "--backoff", "immediate"]
+    result = gdw("submit", *argv, "--wait")
     assert result.exit_code == 1
-    assert "failed after" in result.stderr and "attempts: DemoFailure: boom here" in result.stderr
+    assert "failed after 3 attempts: DemoFailure: boom here" in result.stderr
     rec = gdw.json("ls", "--state", "failed")["tasks"][0]
     assert [e["type"] for e in rec["errors"]] == ["DemoFailure"] * rec["max_attempts"]
 
