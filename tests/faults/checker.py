@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -137,8 +138,9 @@ def check_transitions(events: Mapping[str, list[Event]], ids: Iterable[str], rec
         assert chain, f"{task_id}: no events recorded"
         first = chain[0]
         assert first.old is None and S(first.kind) in INITIAL, f"{task_id}: starts with {first.old}->{first.kind}"
-        for prev, e in zip(chain, chain[1:], strict=False):
-            old, new = S(e.old or ""), S(e.kind)
+        for prev, e in itertools.pairwise(chain):
+            assert e.old is not None, f"{task_id}: created twice ({e.kind} with no previous status)"
+            old, new = S(e.old), S(e.kind)
             assert old == S(prev.kind), f"{task_id}: chain broken: {prev.kind} then {e.old}->{e.kind}"
             assert new in TRANSITIONS[old], f"{task_id}: status moved {old} -> {new}"
         kinds = Counter(e.kind for e in chain)
