@@ -11,7 +11,7 @@ import redis
 from typer.testing import CliRunner
 
 from gdw_core.cli.app import app
-from tests.cli.conftest import free_port, redis_server
+from tests.cli.conftest import free_port, own_redis
 
 
 def gdw(runner: CliRunner, url: str, *argv: str) -> Any:
@@ -133,7 +133,6 @@ def test_pause_resume_stats_workers(runner: CliRunner, redis_url: str) -> None:
 
 
 def test_unreachable_redis_says_where_without_password(runner: CliRunner) -> None:
-    pytest.importorskip("gdw_core.storage.redis")
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     for argv in (["stats"], ["submit", "demo_tasks:fast"], ["ls"], ["status", "x"]):
         result = runner.invoke(app, [*argv, "--redis", url])
@@ -143,10 +142,10 @@ def test_unreachable_redis_says_where_without_password(runner: CliRunner) -> Non
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_wrong_password_is_exit_3(runner: CliRunner, tmp_path: Path) -> None:
-    pytest.importorskip("gdw_core.storage.redis")
-    with redis_server(tmp_path, "--requirepass", "right-one") as url:
-        host = url.removeprefix("redis://")
+def test_wrong_password_is_exit_3(runner: CliRunner) -> None:
+    with own_redis(password="right-one") as server:
+        host = f"127.0.0.1:{server.port}/0"
+        url = f"redis://{host}"
         wrong = runner.invoke(app, ["stats", "--redis", f"redis://:wrong-one@{host}"])
         assert wrong.exit_code == 3, wrong.output
         assert "wrong-one" not in wrong.output and len(wrong.stderr.strip().splitlines()) == 1
@@ -163,15 +162,10 @@ def test_redis_url_from_environment(runner: CliRunner, redis_url: str, monkeypat
     assert runner.invoke(app, ["stats", "--json", "--redis", host_port]).exit_code == 0
 
 
-def test_acl_denial_is_exit_3(runner: CliRunner, tmp_path: Path) -> None:
-    pytest.importorskip("gdw_core.storage.redis")
-    with redis_server(tmp_path, "--requirepass", "admin-pw") as url:
-        host = url.removeprefix("redis://")
-        admin = redis.Redis.from_url(f"redis://:admin-pw@{host}")
-        try:
-            admin.acl_setuser("bob", enabled=True, passwords=["+bob-pw"], keys=["nothing:*"], commands=["-@all"])
-        finally:
-            admin.close()
+def test_acl_denial_is_exit_3(runner: CliRunner) -> None:
+    with own_redis(password="admin-pw") as server:
+        host = f"127.0.0.1:{server.port}/0"
+        assert server.cli("ACL", "SETUSER", "bob", "on", ">bob-pw", "~nothing:*", "-@all") == "OK"
         result = runner.invoke(app, ["stats", "--redis", f"redis://bob:bob-pw@{host}"])
         assert result.exit_code == 3, result.output
         assert "bob-pw" not in result.output and "refused" in result.stderr
@@ -179,9 +173,8 @@ def test_acl_denial_is_exit_3(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_unix_socket(runner: CliRunner, tmp_path: Path) -> None:
-    pytest.importorskip("gdw_core.storage.redis")
     sock = tmp_path / "redis.sock"
-    with redis_server(tmp_path, "--unixsocket", str(sock)):
+    with own_redis("--unixsocket", str(sock)):
         url = f"unix://{sock}"
         submitted = doc(runner.invoke(app, ["submit", "demo_tasks:fast", "--json", "--redis", url]))["submitted"]
         assert doc(runner.invoke(app, ["status", submitted["id"], "--json", "--redis", f"{url}?db=0"]))["id"]
