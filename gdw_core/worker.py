@@ -156,6 +156,10 @@ class Worker:
         if self._loops:
             return
         self._accepting = True
+        # when it started, on the storage's clock: the command cursor starts there, so a host whose
+        # clock is off neither misses the commands sent after it started nor replays older ones
+        with contextlib.suppress(Exception):
+            self.info.started_at = await self.storage.now()
         await self._beat()
         self._claimer_task = asyncio.create_task(self._claimer(), name=f"gdw-claim-{self.id}")
         self._loops = [

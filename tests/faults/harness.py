@@ -145,15 +145,15 @@ class Workers:
         concurrency: int = 4,
         lease: float = LEASE,
         shutdown_timeout: float = 10.0,
-        prefix: list[str] | None = None,
         extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> WorkerProc:
         cmd = [
-            *(prefix or []), sys.executable, "-m", "gdw_core.cli", "worker", TASKS, "--redis", self.url,
+            sys.executable, "-m", "gdw_core.cli", "worker", TASKS, "--redis", self.url,
             "--concurrency", str(concurrency), "--lease", f"{lease:g}s",
             "--shutdown-timeout", f"{shutdown_timeout:g}s", *(extra or []),
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "GDW_FAULT_LOG": str(self.log_dir)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "GDW_FAULT_LOG": str(self.log_dir), **(env or {})}
         log = self.log_dir / f"worker-{len(self.all)}.out"
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
