@@ -3,6 +3,7 @@ free loopback port), an execution-log directory, an event tail, a producer and a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +64,14 @@ async def make_scene(tmp_path: Path, redis: FaultRedis) -> Scene:
 
 
 async def close_scene(scene: Scene) -> None:
+    if scene.tail._task is not None:
+        scene.tail._task.cancel()
+    with contextlib.suppress(Exception):
+        await scene.tail.storage.close()
+    with contextlib.suppress(Exception):
+        await scene.storage.close()
     scene.workers.cleanup()
     scene.redis.stop()
-    try:
-        scene.tail._task and scene.tail._task.cancel()
-        await scene.tail.storage.close()
-        await scene.storage.close()
-    except Exception:
-        pass
 
 
 @pytest.fixture

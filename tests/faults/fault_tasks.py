@@ -104,3 +104,10 @@ async def witness(*, ctx: TaskContext) -> dict[str, Any]:
     """Records the wall clock this process sees (for the clock-skew scenario)."""
     exec_id = _begin(ctx)
     return _end(ctx, exec_id)
+
+
+@task(context=True)
+async def blob(data: str, *, ctx: TaskContext) -> dict[str, Any]:
+    """Carries a large argument (the out-of-memory scenario)."""
+    exec_id = _begin(ctx)
+    return _end(ctx, exec_id)
