@@ -12,6 +12,7 @@ from gdw_core.storage.redis.connection import make_client
 from gdw_core.storage.redis.keys import Keys
 from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.scripts import Call, Scripts
+from gdw_core.storage.redis.shielded import Shielded
 
 #: how many task id -> queue entries a storage remembers before starting over
 _WHERE_LIMIT = 200_000
@@ -54,7 +55,7 @@ class RedisBase:
 
     async def _connect(self) -> None:
         if self._client is None:
-            self._client = make_client(self._address, self._options)
+            self._client = Shielded(make_client(self._address, self._options))
             if self.cluster:
                 await self._client.initialize()
             await self._scripts.load(self._client)

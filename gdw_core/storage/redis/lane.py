@@ -53,7 +53,7 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(ConnectionError(f"lost the connection to Redis: {self.lost}"))
 
 
-def _error(reply: ResponseError) -> ResponseError:
+def as_error(reply: ResponseError) -> ResponseError:
     text = str(reply)
     if text.startswith("NOSCRIPT"):
         return NoScriptError(text)
@@ -133,7 +133,7 @@ class FastLane:
         out = []
         for fut in futs:
             reply = await fut
-            out.append(_error(reply) if isinstance(reply, ResponseError) else reply)
+            out.append(as_error(reply) if isinstance(reply, ResponseError) else reply)
         return out
 
     async def send(self, commands: list[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:

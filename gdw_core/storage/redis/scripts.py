@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from gdw_core.storage.redis.lane import FastLane
+from gdw_core.storage.redis.lane import FastLane, as_error
 
 NAMES = (
     "enqueue",
@@ -76,7 +77,23 @@ class Scripts:
         return ("EVALSHA", self.by_name[call.script].sha, 1, call.key, *call.args)
 
     async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call]) -> list[Any]:
-        results = await lane.execute([self.evalsha(c) for c in calls])
+        return await self._finish(lane, client, calls, await lane.execute([self.evalsha(c) for c in calls]))
+
+    async def run_stream(self, client: Any, calls: Iterator[Call]) -> list[Any]:
+        """Like :meth:`run_many`, but each call is written as soon as it is built, so Redis runs
+        the first ones while the next are being encoded."""
+        lane = self.lane
+        if lane is None:
+            return await self.run_many(client, list(calls))
+        futs: list[asyncio.Future[Any]] = []
+        sent: list[Call] = []
+        for call in calls:
+            futs.extend(await lane.send([self.evalsha(call)]))
+            sent.append(call)
+        results = [as_error(r) if isinstance(r, ResponseError) else r for r in [await f for f in futs]]
+        return await self._finish(lane, client, sent, results)
+
+    async def _finish(self, lane: FastLane, client: Any, calls: list[Call], results: list[Any]) -> list[Any]:
         if any(isinstance(r, NoScriptError) for r in results):
             await self.load(client)
             for i, res in enumerate(results):

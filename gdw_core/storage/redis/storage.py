@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError
@@ -31,7 +31,7 @@ from gdw_core.workerinfo import WorkerInfo
 log = logging.getLogger("gdw.redis")
 
 #: tasks per enqueue script call (a batch is several calls in one pipeline)
-_ENQUEUE_CHUNK = 200
+_ENQUEUE_CHUNK = 100
 _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 
 
@@ -85,26 +85,30 @@ class RedisStorage(RedisReader):
         if not records:
             return []
         limit = "" if max_waiting is None else int(max_waiting)
-        calls: list[Call] = []
-        spans: list[tuple[str, int]] = []  # (queue, how many records) per call
-        i = 0
-        while i < len(records):
-            queue = records[i].queue
+        for rec in records:
+            if rec.status not in _NEW:
+                raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+        for queue in dict.fromkeys(r.queue for r in records):
             await self._register_queue(queue)
-            args: list[Any] = []
-            n = 0
-            while i < len(records) and records[i].queue == queue and n < _ENQUEUE_CHUNK:
-                rec = records[i]
-                if rec.status not in _NEW:
-                    raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
-                args.extend(enqueue_args(rec))
-                self._remember(rec.id, queue)
-                i += 1
-                n += 1
-            args.append(limit)
-            calls.append(self._call("enqueue", queue, "p", *args))
-            spans.append((queue, n))
-        results = await self._run_many(calls)
+        spans: list[tuple[str, int]] = []  # (queue, how many records) per call
+
+        def calls() -> Iterator[Call]:  # built while Redis already runs the previous ones
+            i = 0
+            while i < len(records):
+                queue = records[i].queue
+                args: list[Any] = []
+                n = 0
+                while i < len(records) and records[i].queue == queue and n < _ENQUEUE_CHUNK:
+                    rec = records[i]
+                    args.extend(enqueue_args(rec))
+                    self._remember(rec.id, queue)
+                    i += 1
+                    n += 1
+                args.append(limit)
+                spans.append((queue, n))
+                yield self._call("enqueue", queue, "p", *args)
+
+        results = await self._scripts.run_stream(self.client, calls())
         out: list[bool] = []
         for (queue, _), flags in zip(spans, results, strict=True):
             for flag in flags:
