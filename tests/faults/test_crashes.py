@@ -34,15 +34,18 @@ def started_on(scene: Scene, pid: int) -> dict[str, float]:
 
 async def test_kill_9_mid_task_reruns_elsewhere_within_two_leases(scene: Scene) -> None:
     victim = scene.workers.spawn(concurrency=4)
-    survivor = scene.workers.spawn(concurrency=8)
-    await scene.workers_registered(2)
-    ids = await scene.producer.submit_many(WORK, [(1.5,) for _ in range(12)])
+    await scene.workers_registered(1)
+    ids = await scene.producer.submit_many(WORK, [(3.0,) for _ in range(4)])
 
     async def victim_mid_task() -> bool:
-        return len(started_on(scene, victim.pid)) >= 2
+        return len(started_on(scene, victim.pid)) == 4
 
-    await wait_for(victim_mid_task, 20, "the victim to be running tasks")
+    await wait_for(victim_mid_task, 20, "the victim to be running its tasks")
+    # an idle survivor with room for all of them, so the delay measured is recovery, not a backlog
+    survivor = scene.workers.spawn(concurrency=8)
+    await scene.workers_registered(2)
     cut = started_on(scene, victim.pid)
+    assert len(cut) == 4, "the victim is still mid-task"
     killed_at = time.time()
     victim.kill9()
     await scene.all_terminal(30)
@@ -55,7 +58,7 @@ async def test_kill_9_mid_task_reruns_elsewhere_within_two_leases(scene: Scene) 
         rec = out.records[task_id]
         assert rec.attempts == 2 and rec.errors[0].type == "LeaseExpired"
         assert rec.result["p"] == survivor.pid
-    # the guarantee: re-run within 2x the lease of the crash (measured: about 1.0-1.4x)
+    # the guarantee: re-run within 2x the lease of the crash (measured here: 1.0-1.5x)
     assert max(delays) <= 2 * LEASE + SLACK, f"re-run delays {delays}"
     print(f"kill -9: {len(cut)} interrupted tasks re-ran after {min(delays):.2f}-{max(delays):.2f}s (lease {LEASE}s)")
 
@@ -129,18 +132,18 @@ async def test_random_kill_9_over_thousands_of_tasks_loses_none(scene: Scene) ->
 
 async def test_poison_tasks_fail_after_their_attempts_and_the_queue_keeps_moving(scene: Scene) -> None:
     for _ in range(3):
-        scene.workers.spawn(concurrency=4)
+        scene.workers.spawn(concurrency=1)
     await scene.workers_registered(3)
     limited = scene.producer.options(retry=RetryPolicy(max_retries=2, base_delay=0.01))
     poison = [await limited.submit(POISON) for _ in range(3)]
-    normal = await scene.producer.submit_many(WORK, [(0.05,) for _ in range(200)])
+    normal = await scene.producer.submit_many(WORK, [(0.01,) for _ in range(100)])
     restarts = 0
 
     async def supervise() -> None:
         nonlocal restarts
         while True:
             while len(scene.workers.live()) < 3:
-                scene.workers.spawn(concurrency=4)
+                scene.workers.spawn(concurrency=1)
                 restarts += 1
             await asyncio.sleep(0.1)
 
@@ -154,6 +157,11 @@ async def test_poison_tasks_fail_after_their_attempts_and_the_queue_keeps_moving
     for task_id in poison:
         rec = out.records[task_id]
         assert rec.attempts == 3 and [e.type for e in rec.errors] == ["LeaseExpired"] * 3
-        # an attempt may also end because another poison task killed the worker holding it
-        assert 1 <= len(out.runs(task_id)) <= 3
-    assert restarts >= 9
+        assert "poison" in (out.events[task_id][-1].detail or "")
+    # every execution of a poison task took its process down with it (and with it the lease of
+    # the task that process had claimed ahead, so an attempt may end without running); the test
+    # replaced each dead worker
+    starts = [x for t in poison for x in out.runs(t)]
+    assert starts and len({x.pid for x in starts}) == len(starts)
+    assert all(len(out.runs(t)) <= 3 for t in poison)
+    assert restarts >= len(starts)
