@@ -51,6 +51,7 @@ class _Protocol(asyncio.Protocol):
             fut = self.waiters.popleft()
             if not fut.done():
                 fut.set_exception(ConnectionError(f"lost the connection to Redis: {self.lost}"))
+                fut.exception()  # whoever awaits it still gets the error; unawaited ones stay quiet
 
 
 def as_error(reply: ResponseError) -> ResponseError:
