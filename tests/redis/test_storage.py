@@ -222,3 +222,21 @@ async def test_out_of_memory_is_a_clear_error() -> None:
             assert await s.eviction_policy() == "noeviction"
         finally:
             await s.close()
+
+
+async def test_unix_socket_url(tmp_path: object) -> None:
+    import tempfile
+    from pathlib import Path
+
+    sock = Path(tempfile.mkdtemp(prefix="gdw-sock-")) / "redis.sock"
+    with RedisServer("--unixsocket", str(sock), "--unixsocketperm", "700") as server:
+        assert server.port
+        s = RedisStorage.from_url(f"unix://{sock}")
+        await s.open()
+        try:
+            assert s.address == f"unix://{sock}"
+            assert await s.enqueue([rec("u")]) == [True]
+            [lease] = await s.claim("w", ["default"], 1, 30, 1)
+            assert await s.complete([Ack("u", lease.token, 7)]) == [True]
+        finally:
+            await s.close()

@@ -80,6 +80,7 @@ class FastLane:
         sock = proto.transport.get_extra_info("socket") if proto.transport is not None else None
         if sock is not None and "path" not in o:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         handshake: list[tuple[Any, ...]] = []
         if o.get("password"):
             user = o.get("username")
