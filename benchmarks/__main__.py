@@ -40,9 +40,9 @@ ROWS = [
 ]
 
 
-def jobs_for(scenarios: list[str], url: str, n: int) -> list[tuple[str, dict[str, Any]]]:
+def jobs_for(scenarios: list[str], url: str, n: int, budget: float) -> list[tuple[str, dict[str, Any]]]:
     timeout = max(60.0, n / 100)
-    base = {"url": url, "n": n, "timeout": timeout}
+    base = {"url": url, "n": n, "timeout": timeout, "budget": budget}
     out: list[tuple[str, dict[str, Any]]] = []
     if "enqueue" in scenarios:
         out.append(("enqueue", {**base, "scenario": "enqueue"}))
@@ -64,7 +64,7 @@ def run_systems(args: argparse.Namespace, url: str, systems: list[str]) -> dict[
     for r in range(args.repeat):
         for system in systems:
             python = sys.executable if system == "gdw" else peer_python(system, args.peer_python)
-            for label, job in jobs_for(args.scenarios, url, args.n):
+            for label, job in jobs_for(args.scenarios, url, args.n, args.budget):
                 if label == "latency load":
                     drained = results.get((system, "drain c10"), [])
                     rate = drained[-1].get("rate") if drained else None
@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help="comma-separated; default: all")
     parser.add_argument("--n", type=int, default=20_000, help="tasks per run (default 20000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
+    parser.add_argument(
+        "--budget", type=float, default=8.0, help="a drain stops being timed this many seconds after its first task"
+    )
     parser.add_argument("--peers", default="all", help="all | none | comma-separated names")
     parser.add_argument("--peer-python", default=None, help="the Python the peers are installed in")
     parser.add_argument("--scale-n", type=int, default=1_000_000, help="tasks in the scale scenario")

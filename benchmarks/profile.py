@@ -1,0 +1,123 @@
+"""Where the time goes when gdw drains: CPU seconds spent by Redis and by the worker processes
+per 1,000 tasks (so the ceiling on this machine is visible), and optionally a py-spy profile of
+one worker process.
+
+    python -m benchmarks.profile [--n 20000] [--processes 1] [--concurrency 10] [--py-spy FILE]
+
+``--py-spy FILE`` records the (first) worker with py-spy (``pip install py-spy``) in ``raw``
+(collapsed stacks) format and prints the functions with the most own time and the most total time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import redis
+
+from benchmarks import probe
+from benchmarks.harness import RedisServer, table
+from benchmarks.peers.base import Workers
+from benchmarks.peers.gdw import Gdw
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU of a process and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / TICK
+
+
+def redis_cpu(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def summarize(raw: Path, top: int = 25) -> str:
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    idle = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        if "probe.py" in stack or stack.endswith("EpollSelector.select (selectors.py:468)"):
+            idle += int(count)  # the benchmark's reporter thread, or the loop waiting for I/O
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        samples += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            total[f] += n
+    rows = [
+        [f"{100 * n / samples:.1f}%", f"{100 * total[f] / samples:.1f}%", f"`{f}`"] for f, n in own.most_common(top)
+    ]
+    head = f"{samples:,} busy samples of the event loop thread ({idle:,} idle samples left out)\n\n"
+    return head + table(["own", "total", "function (file:line)"], rows)
+
+
+async def run(args: argparse.Namespace) -> None:
+    with RedisServer() as server:
+        os.environ["BENCH_REDIS_URL"] = server.url
+        client = redis.Redis.from_url(server.url)
+        adapter = Gdw()
+        await adapter.open()
+        await adapter.enqueue_batch("noop", args.n)
+        await adapter.close()
+        workers = Workers(adapter, server.url, args.concurrency, args.processes)
+        spy = None
+        if args.py_spy:
+            exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen([exe, "record", "-r", "500", "-f", "raw", "-o", args.py_spy,
+                                    "-p", str(workers.procs[0].pid)], stdout=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while not probe.read_done(client)[0]:  # CPU is counted from the first finished task on
+                workers.check()
+                await asyncio.sleep(0.005)
+            t0 = time.perf_counter()
+            r0 = redis_cpu(client)
+            w0 = sum(cpu_seconds(p.pid) for p in workers.procs)
+            while (done := probe.read_done(client))[0] < args.n:
+                workers.check()
+                await asyncio.sleep(0.02)
+            wall = time.perf_counter() - t0
+            rate = (args.n - 1) / (done[2] - done[1])
+            redis_s = redis_cpu(client) - r0
+            worker_s = sum(cpu_seconds(p.pid) for p in workers.procs) - w0
+        finally:
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(30)
+            workers.stop()
+        per_k = 1000 / args.n
+        print(f"{args.n:,} no-op tasks, {args.processes} worker process(es) x concurrency {args.concurrency}\n")
+        print(table(["drain (tasks/s)", "timed (s)", "Redis CPU s / 1k tasks", "workers CPU s / 1k tasks",
+                     "Redis busy", "workers busy (of one core each)"],
+                    [[f"{rate:,.0f}", f"{wall:.2f}", f"{redis_s * per_k:.3f}", f"{worker_s * per_k:.3f}",
+                      f"{100 * redis_s / wall:.0f}%", f"{100 * worker_s / wall / args.processes:.0f}%"]]))  # fmt: skip
+        if args.py_spy and Path(args.py_spy).exists():
+            print("\nworker profile (py-spy, 500 Hz), functions by own time:\n")
+            print(summarize(Path(args.py_spy)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--py-spy", default=None, metavar="FILE")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
