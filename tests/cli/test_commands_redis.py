@@ -178,3 +178,14 @@ def test_unix_socket(runner: CliRunner, tmp_path: Path) -> None:
         url = f"unix://{sock}"
         submitted = doc(runner.invoke(app, ["submit", "demo_tasks:fast", "--json", "--redis", url]))["submitted"]
         assert doc(runner.invoke(app, ["status", submitted["id"], "--json", "--redis", f"{url}?db=0"]))["id"]
+
+
+def test_no_colour_codes_when_not_a_terminal(
+    runner: CliRunner, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    gdw(runner, redis_url, "submit", "demo_tasks:fast", "--id", "plain")
+    for argv in (["stats"], ["ls"], ["status", "plain"], ["recurring", "ls"], ["workers"]):
+        result = gdw(runner, redis_url, *argv)
+        assert result.exit_code == 0
+        assert "\x1b" not in result.output

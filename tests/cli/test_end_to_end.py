@@ -216,3 +216,12 @@ def test_worker_with_a_module_that_does_not_import(redis_url: str) -> None:
     )
     assert done.returncode == 2
     assert "no_such_module_here" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_status_watch_returns_when_the_task_ends(gdw: Gdw) -> None:
+    task_id = gdw.json("submit", "demo_tasks:progress", "--kw", "steps:=3", "--kw", "step_seconds:=0.1")["submitted"][
+        "id"
+    ]
+    result = gdw("status", task_id, "--watch")  # not a terminal: waits quietly, prints the end state once
+    assert result.exit_code == 0
+    assert "completed" in result.stdout and '{"done": 3, "of": 3}' in result.stdout
