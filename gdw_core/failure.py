@@ -28,7 +28,7 @@ def decide(exc: BaseException, record: TaskRecord, policy: RetryPolicy) -> Decis
     """Retry with which delay, or fail for good, after attempt ``record.attempts`` raised ``exc``."""
     if isinstance(exc, SkipRetry):
         return Decision(None)
-    if record.attempts >= record.max_attempts:
+    if record.attempts >= policy.max_attempts:
         return Decision(None)
     if isinstance(exc, Retry):
         return Decision(exc.delay if exc.delay is not None else policy.delay(record.attempts))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gdw_core.queue import TaskQueue
 
 TaskRef = Callable[..., Any] | str
+_UNKNOWN = TaskDefaults()  # the defaults of a task known only by its name (marker, compared by identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class Submitter:
                 return name, q.registry.get(name).defaults, pre_args, pre_kwargs
             if q.runs_tasks and q.storage.supports_local_callables:
                 raise UnknownTask(name, "register it with @task and queue.register(), or pass the function")
-            return name, TaskDefaults(), pre_args, pre_kwargs
+            return name, _UNKNOWN, pre_args, pre_kwargs
         func: Any = task
         while isinstance(func, functools.partial):
             pre_args = list(func.args) + pre_args
@@ -108,6 +109,9 @@ class Submitter:
         check_args(all_args, all_kwargs)
         o = self._options
         policy = o.retry or defaults.retry or self._q.retry_policy
+        # a task known here only by name: its own @task retry policy and timeout are the worker's
+        # to apply (retry None = "the worker decides"); an explicit per-call option still wins
+        worker_decides = defaults is _UNKNOWN and o.retry is None
         scheduled = delay is not None or run_at is not None
         return TaskRecord(
             id=o.task_id or os.urandom(16).hex(),
@@ -118,7 +122,7 @@ class Submitter:
             queue=o.queue or defaults.queue or self._q.default_queue,
             priority=o.priority if o.priority is not None else (defaults.priority or 0),
             max_retries=policy.max_retries,
-            retry=self._q.policy_dict(policy),
+            retry=None if worker_decides else self._q.policy_dict(policy),
             timeout=o.timeout if o.timeout is not None else defaults.timeout,
             run_at=run_at or 0.0,
             delay=delay,

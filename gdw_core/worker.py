@@ -317,10 +317,11 @@ class Worker:
         except Exception as exc:  # bad arguments for the function, etc.
             await self._fail(lease, exc, spec, final=False)
             return
-        if rec.timeout is None:
+        timeout = rec.timeout if rec.timeout is not None else spec.defaults.timeout
+        if timeout is None:
             await self._run_inline(lease, spec, aw)
         else:
-            await self._run_with_timeout(lease, spec, aw, rec.timeout)
+            await self._run_with_timeout(lease, spec, aw, timeout)
 
     async def _run_inline(self, lease: Lease, spec: TaskSpec, aw: Any) -> None:
         """The fast path: the task runs inside this slot's own asyncio task. Stopping it (cancel,

@@ -447,3 +447,27 @@ async def test_shutdown_command_stops_the_embedded_queue() -> None:
     await q.control.shutdown(timeout=1)
     await asyncio.wait_for(q.wait_closed(), 5)
     assert q.closed
+
+
+@task(retry=RetryPolicy(max_retries=1, base_delay=0.01), timeout=0.2)
+async def declared_policy(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    raise ValueError("always")
+
+
+async def test_a_task_submitted_by_name_gets_its_own_task_defaults_from_the_worker() -> None:
+    from gdw_core import MemoryStorage
+
+    shared = MemoryStorage()
+    name = f"{__name__}:declared_policy"
+    producer = TaskQueue(worker_count=0, storage=shared, run_scheduler=False)  # knows only the name
+    async with producer, TaskQueue(worker_count=1, storage=shared, tasks=[declared_policy]):
+        fails = await producer.submit(name, 0)
+        slow = await producer.submit(name, 5)
+        overridden = await producer.options(retry=RetryPolicy(max_retries=0)).submit(name, 0)
+        assert (await producer.status(fails)).retry is None  # the worker decides
+        rec = await producer.wait(fails, 5)
+        assert rec.status is S.FAILED and rec.attempts == 2  # the @task policy: 1 retry, not 3
+        rec = await producer.wait(slow, 5)
+        assert [e.type for e in rec.errors] == ["TaskTimeout", "TaskTimeout"]  # the @task timeout
+        assert (await producer.wait(overridden, 5)).attempts == 1  # an explicit option still wins
