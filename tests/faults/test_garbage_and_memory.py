@@ -10,7 +10,7 @@ import os
 
 import redis.asyncio as aioredis
 
-from gdw_core import GdwError
+from gdw_core import GdwError, RetryPolicy
 from gdw_core.status import TaskStatus
 from tests.faults.checker import check, read_log
 from tests.faults.conftest import Scene, close_scene, make_scene
@@ -19,11 +19,13 @@ from tests.faults.harness import FaultRedis, wait_for
 S = TaskStatus
 WORK = "tests.faults.fault_tasks:work"
 BLOB = "tests.faults.fault_tasks:blob"
+NO_RETRY = RetryPolicy(max_retries=0).to_dict()
 
 
 def payload(name: str, args: object = (), kwargs: object = None, **more: object) -> str:
     d = {"name": name, "args": list(args) if isinstance(args, tuple) else args, "kwargs": kwargs or {}}
-    d.update({"queue": "default", "priority": 0, "max_retries": 0, "retry": None, "timeout": None})
+    # no retries: a garbage task that does reach a function fails at its first attempt
+    d.update({"queue": "default", "priority": 0, "max_retries": 0, "retry": NO_RETRY, "timeout": None})
     d.update(more)
     return json.dumps(d)
 

@@ -71,6 +71,9 @@ async def test_redis_kill_9_and_aof_restart_everyone_reconnects(aof_scene: Scene
         assert took < 30, f"gdw {args[0]} took {took:.1f}s to report the outage"
     await asyncio.sleep(max(0.0, 2 * LEASE - (time.monotonic() - down_at)))  # down longer than a lease
     scene.redis.restart()
+    # once the recoverer has had a lease to notice: whatever is running holds a live lease
+    await asyncio.sleep(LEASE + 1.0)
+    await check_leases(scene.storage)
     await asyncio.wait_for(producer, 120)
     assert all(w.alive() for w in scene.workers.all), "workers survive the outage"
     await scene.all_terminal(60)
