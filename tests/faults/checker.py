@@ -151,24 +151,32 @@ def check_transitions(events: Mapping[str, list[Event]], ids: Iterable[str], rec
 
 # -- leases -------------------------------------------------------------------------------------
 async def check_leases(storage: RedisStorage, queue: str = "default") -> int:
-    """No task is running without a live lease. Returns how many tasks are running."""
+    """No task is running without a live lease. Returns how many tasks are running. Each task is
+    read atomically (MULTI): its status, its lease deadline and its place in the running index."""
     client = storage.client
     prefix = storage.keys.prefix(queue)
-    now = await storage.now()
-    running_index = dict(await client.zrange(prefix + "r", 0, -1, withscores=True))
     running = 0
+
+    async def read(task_id: str) -> tuple[str | None, str | None, float | None, float]:
+        pipe = client.pipeline(transaction=True)
+        pipe.hmget(prefix + "t:" + task_id, "st", "dl")
+        pipe.zscore(prefix + "r", task_id)
+        pipe.time()
+        (status, deadline), score, (sec, usec) = await pipe.execute()
+        return status, deadline, score, float(sec) + float(usec) / 1e6
+
     async for key in client.scan_iter(match=prefix + "t:*", count=1000):
-        status, deadline = await client.hmget(key, "st", "dl")
+        task_id = key[len(prefix) + 2 :]
+        status, deadline, score, now = await read(task_id)
         if status != "running":
             continue
         running += 1
-        task_id = key[len(prefix) + 2 :]
-        assert task_id in running_index, f"{task_id} is running but not in the running index (no lease)"
+        assert score is not None, f"{task_id} is running but not in the running index (no lease)"
         # the recoverer runs about every lease/3; allow it that long (plus slack) to notice
         assert deadline and float(deadline) > now - 5.0, f"{task_id} is running on a lease that expired long ago"
-    for task_id in running_index:
-        status = await client.hget(prefix + "t:" + task_id, "st")
-        assert status in (None, "running"), f"{task_id} is in the running index but {status}"
+    for task_id in await client.zrange(prefix + "r", 0, -1):
+        status, _, score, _ = await read(task_id)
+        assert score is None or status in (None, "running"), f"{task_id} is in the running index but {status}"
     return running
 
 
