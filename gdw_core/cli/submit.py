@@ -15,6 +15,7 @@ from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run, warn
 from gdw_core.cli.watching import follow
+from gdw_core.record import DEFAULT_QUEUE
 
 HELP = """Submit a task by name (MODULE:FUNC): now, later, at a time or on a schedule.
 
@@ -154,19 +155,28 @@ def _plan(
     )
 
 
-async def _check_name(queue: TaskQueue, name: str, strict: bool) -> None:
-    names = await queue.inspect.registered_names()
-    if name in names:
+async def _check_name(queue: TaskQueue, name: str, target_queue: str, strict: bool) -> None:
+    workers = await queue.inspect.workers()
+    if any(name in w.tasks for w in workers):
         return
-    why = f"no live worker has registered {name!r}" if names else f"no worker is running to register {name!r}"
+    serving = [w for w in workers if target_queue in w.queues]
+    if serving:
+        why = (
+            f"the live workers on queue {target_queue!r} have not registered {name!r}: "
+            "they will fail it as an unknown task"
+        )
+    elif workers:
+        why = f"no live worker has registered {name!r}; it will wait on queue {target_queue!r} for one"
+    else:
+        why = f"no worker is running to register {name!r}; it will wait on queue {target_queue!r} for one"
     if strict:
         raise CliError(f"{why} (--strict): nothing was submitted", ExitCode.NOT_FOUND)
-    warn(f"{why}; the task will wait until a worker that has it starts")
+    warn(why)
 
 
 async def _submit(url: str, plan: Plan, strict: bool, json_out: bool) -> int:
     async with producer(url) as queue:
-        await _check_name(queue, plan.name, strict)
+        await _check_name(queue, plan.name, plan.options.get("queue") or DEFAULT_QUEUE, strict)
         sub = queue.options(**plan.options)
         if plan.every is not None or plan.cron is not None:
             entry_id = await sub.schedule_recurring(

@@ -34,7 +34,7 @@ def keys(url: str) -> int:
 def test_submit_without_workers_warns_and_enqueues(runner: CliRunner, redis_url: str) -> None:
     result = gdw(runner, redis_url, "submit", "demo_tasks:resize", "photo.jpg", "800", "--json")
     submitted = doc(result)["submitted"]
-    assert "will wait until a worker that has it starts" in result.stderr
+    assert "no worker is running to register 'demo_tasks:resize'; it will wait on queue 'default'" in result.stderr
     assert submitted["name"] == "demo_tasks:resize"
     assert submitted["args"] == ["photo.jpg", 800]
     assert submitted["status"] == "pending"
@@ -189,3 +189,27 @@ def test_no_colour_codes_when_not_a_terminal(
         result = gdw(runner, redis_url, *argv)
         assert result.exit_code == 0
         assert "\x1b" not in result.output
+
+
+def test_submit_warns_when_live_workers_on_the_queue_lack_the_name(runner: CliRunner, redis_url: str) -> None:
+    import asyncio
+
+    from gdw_core import WorkerInfo
+    from gdw_core.storage.redis import RedisStorage
+
+    async def advertise() -> None:
+        storage = RedisStorage.from_url(redis_url)
+        await storage.open()
+        try:
+            await storage.heartbeat(WorkerInfo("w1", "h", 1, ["default"], 2, tasks=["demo_tasks:fast"]), {}, 30.0)
+        finally:
+            await storage.close()
+
+    asyncio.run(advertise())
+    result = gdw(runner, redis_url, "submit", "demo_tasks:resize", "x", "--json")
+    assert "live workers on queue 'default' have not registered 'demo_tasks:resize'" in result.stderr
+    assert "fail it as an unknown task" in result.stderr
+    other = gdw(runner, redis_url, "submit", "demo_tasks:resize", "x", "--queue", "emails", "--json")
+    assert "no live worker has registered 'demo_tasks:resize'; it will wait on queue 'emails'" in other.stderr
+    strict = gdw(runner, redis_url, "submit", "demo_tasks:resize", "x", "--strict")
+    assert strict.exit_code == 4
