@@ -97,6 +97,16 @@ local function move(id, old, new, score, detail, name, worker, att)
   return true
 end
 
+-- The fields {status, token, name, worker, attempts} of the task at ``key`` if it is running
+-- under the fencing token ``token``; nil when the token is stale or the task is not running.
+local function held(key, token)
+  local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
+  if f[1] ~= 'running' or f[2] ~= token then
+    return nil
+  end
+  return f
+end
+
 local function add_error(key, err)
   local cur = redis.call('HGET', key, 'errs')
   if not cur or cur == '' then

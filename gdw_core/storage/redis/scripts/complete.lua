@@ -7,8 +7,8 @@ local out = {}
 for i = 6, #ARGV, 3 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
-  local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
-  if f[1] == 'running' and f[2] == ARGV[i + 1] then
+  local f = held(key, ARGV[i + 1])
+  if f then
     redis.call('HSET', key, 'res', ARGV[i + 2], 'fa', fmt(t))
     redis.call('HDEL', key, 'dl')
     move(id, 'running', 'completed', t, nil, f[3], f[4], f[5])

@@ -6,8 +6,8 @@
 local t = now()
 local id = ARGV[6]
 local key = P .. 't:' .. id
-local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
-if f[1] ~= 'running' or f[2] ~= ARGV[7] then
+local f = held(key, ARGV[7])
+if not f then
   return ''
 end
 add_error(key, error_json(ARGV[8], ARGV[9], t))

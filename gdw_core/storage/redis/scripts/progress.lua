@@ -4,8 +4,8 @@
 -- Returns  1 stored, 0 stale token / not running
 local id = ARGV[6]
 local key = P .. 't:' .. id
-local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
-if f[1] ~= 'running' or f[2] ~= ARGV[7] then
+local f = held(key, ARGV[7])
+if not f then
   return 0
 end
 redis.call('HSET', key, 'prog', ARGV[8])
