@@ -16,7 +16,8 @@ class TaskStatus(StrEnum):
 
     SCHEDULED = "scheduled"  # waiting for its run-at time (delay, at-time, recurring tick)
     PENDING = "pending"  # ready to be claimed
-    RUNNING = "running"  # leased to one worker
+    CLAIMED = "claimed"  # leased to one worker, waiting in its buffer for a free slot (not started)
+    RUNNING = "running"  # started by the worker that holds its lease
     RETRYING = "retrying"  # an attempt failed; waiting for its backoff to elapse
     COMPLETED = "completed"
     FAILED = "failed"  # retries exhausted, non-retryable error, or poison
@@ -30,11 +31,26 @@ class TaskStatus(StrEnum):
 TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 #: status -> the statuses it may move to. Nothing else is allowed, anywhere.
+#: ``-> failed`` from a waiting state is for records that cannot be read (InvalidPayload): they
+#: fail alone, with their reason, wherever they are found. ``claimed -> pending`` hands back a
+#: task that never started (a draining worker's buffer, a lost lease before the start): no attempt
+#: was spent. ``claimed -> completed/failed/...`` is a task whose start mark and outcome were sent
+#: together (a fast task finishing before its start mark was flushed).
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    TaskStatus.SCHEDULED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED}),
-    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED}),
+    TaskStatus.SCHEDULED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    TaskStatus.PENDING: frozenset({TaskStatus.CLAIMED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    TaskStatus.CLAIMED: frozenset(
+        {
+            TaskStatus.RUNNING,
+            TaskStatus.PENDING,
+            TaskStatus.COMPLETED,
+            TaskStatus.RETRYING,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+        }
+    ),
     TaskStatus.RUNNING: frozenset({TaskStatus.COMPLETED, TaskStatus.RETRYING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
-    TaskStatus.RETRYING: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED}),
+    TaskStatus.RETRYING: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.FAILED: frozenset(),
     TaskStatus.CANCELLED: frozenset(),
@@ -42,6 +58,12 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 
 #: the statuses a task is created in
 INITIAL: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING})
+
+#: the statuses that hold a lease (a worker owns the task)
+LEASED: frozenset[TaskStatus] = frozenset({TaskStatus.CLAIMED, TaskStatus.RUNNING})
+
+#: waiting for a worker (or for its time)
+WAITING: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING})
 
 
 def can_move(old: TaskStatus, new: TaskStatus) -> bool:

@@ -14,13 +14,18 @@ class WorkerInfo:
     pid: int
     queues: list[str]
     concurrency: int
-    busy: int = 0
+    busy: int = 0  # tasks running (started) now
+    claimed: int = 0  # tasks leased and waiting in its buffer (not started)
     processed: int = 0
     failed: int = 0
     started_at: float = 0.0
     last_seen: float = 0.0
     utilization: float = 0.0  # busy slot-seconds / total slot-seconds since the previous heartbeat
-    state: str = "running"  # running | draining | stopped
+    #: what it says of itself: running | draining | stopped. Whether it is alive is not its to say:
+    #: a record whose heartbeat is stale is shown as "dead" (gdw_core.lifecycle.worker_state)
+    state: str = "running"
+    lease: float = 30.0  # its lease length, seconds
+    beat_every: float = 1.0  # its heartbeat interval, seconds
     tasks: list[str] = field(default_factory=list)  # registered task names (the allowlist)
     held: list[str] = field(default_factory=list)  # ids of tasks it holds leases on
 
@@ -36,12 +41,15 @@ class WorkerInfo:
             queues=[str(q) for q in data.get("queues") or []],
             concurrency=int(data.get("concurrency", 0)),
             busy=int(data.get("busy", 0)),
+            claimed=int(data.get("claimed", 0)),
             processed=int(data.get("processed", 0)),
             failed=int(data.get("failed", 0)),
             started_at=float(data.get("started_at", 0.0)),
             last_seen=float(data.get("last_seen", 0.0)),
             utilization=float(data.get("utilization", 0.0)),
             state=str(data.get("state", "running")),
+            lease=float(data.get("lease", 30.0)),
+            beat_every=float(data.get("beat_every", 1.0)),
             tasks=[str(t) for t in data.get("tasks") or []],
             held=[str(t) for t in data.get("held") or []],
         )

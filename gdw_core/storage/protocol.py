@@ -33,12 +33,30 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class Start:
+    """A claimed task's slot started it: ``claimed -> running``."""
+
+    task_id: str
+    token: int
+    #: seconds since the slot started it, on the worker's monotonic clock (the storage subtracts it
+    #: from its own "now", so no host's wall clock is trusted)
+    started_ago: float = 0.0
+    #: the task's effective retry budget (the worker's ``@task`` policy); None keeps the record's
+    max_retries: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ack:
-    """A successful outcome to record."""
+    """A successful outcome to record. ``result`` has already passed the validation boundary
+    (JSON-encodable, within the size and depth limits): the worker checks it before acking, so a
+    result that cannot be stored fails only its own task, the same way on every backend."""
 
     task_id: str
     token: int
     result: Any = None
+    #: for a task still ``claimed`` (its start mark was never sent: it finished first), when it
+    #: started, as in :class:`Start`; the storage records ``claimed -> completed`` directly
+    started_ago: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +130,21 @@ class Storage(Protocol):
 
     # -- working -----------------------------------------------------------------------------
     async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
-        """Lease up to ``count`` due tasks, highest priority first, skipping paused queues;
-        waits up to ``wait`` seconds for the first one. Each claim counts an attempt."""
+        """Lease up to ``count`` due tasks (``pending -> claimed``), highest priority first,
+        skipping paused queues; waits up to ``wait`` seconds for the first one. Each claim counts
+        an attempt (given back by :meth:`release`). An entry that cannot be read is failed with
+        its reason (InvalidPayload) and never handed out; it never stops the rest of the batch."""
         ...
 
-    async def complete(self, acks: Sequence[Ack]) -> list[bool]: ...
+    async def start(self, marks: Sequence[Start]) -> list[bool]:
+        """``claimed -> running`` for each mark whose token is current (False: stale / not claimed).
+        Sets the started time (now - started_ago) and, when given, the effective max_retries."""
+        ...
+
+    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+        """``claimed|running -> completed`` per ack; False where the token is stale. One ack that
+        cannot be recorded never stops the others in the batch."""
+        ...
 
     async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
         """Record a failed attempt: ``retrying`` after ``retry_delay`` seconds, or ``failed`` when
@@ -128,8 +156,10 @@ class Storage(Protocol):
         ...
 
     async def release(self, task_id: str, token: int, error: AttemptError | None) -> bool:
-        """Give a leased task back (shutdown): it becomes ``retrying``, due now. With ``error``
-        None the attempt never started and is not counted; otherwise it is recorded."""
+        """Give a leased task back (a graceful drain) without spending an attempt: a ``claimed``
+        one (never started) goes back to ``pending``, a ``running`` one (interrupted) to
+        ``retrying``, due now. ``error`` (the interruption) is kept in the task's history as a note
+        that did not count. False if the lease is stale."""
         ...
 
     async def progress(self, task_id: str, token: int, value: Any) -> bool: ...
