@@ -5,17 +5,10 @@ list, paused queues, control events) start with ``<namespace>:{<namespace>}:g:``
 from __future__ import annotations
 
 from gdw_core.errors import InvalidTask
+from gdw_core.lifecycle import INDEX as LIFECYCLE_INDEX
 
-#: what the per-queue scripts index under their prefix, by status
-INDEX = {
-    "scheduled": "ds",
-    "pending": "p",
-    "running": "r",
-    "retrying": "dr",
-    "completed": "c",
-    "failed": "f",
-    "cancelled": "x",
-}
+#: what the per-queue scripts index under their prefix, by status (the one table in lifecycle)
+INDEX = {status.value: suffix for status, suffix in LIFECYCLE_INDEX.items()}
 
 
 class Keys:

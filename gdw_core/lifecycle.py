@@ -1,0 +1,133 @@
+"""The rules every backend follows, written once. The memory backend calls these; the Redis Lua
+prelude's tables are generated from them (:func:`lua_tables`), never copied by hand. A backend may
+differ in how it stores, never in what a transition means.
+
+* which transitions exist: :data:`gdw_core.status.TRANSITIONS`;
+* where each status is indexed (the Redis key suffix), and which retention applies to it;
+* attempt accounting: a claim counts an attempt; a release gives it back (a graceful drain never
+  spends a retry); an expired lease keeps it counted (a crash may), and a task whose attempts are
+  spent through lost leases fails as poison;
+* the detail strings events carry;
+* which worker a command targets;
+* whether a worker is alive (from its heartbeat's freshness, never from what it says).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, TaskStatus
+from gdw_core.storage.protocol import Command
+from gdw_core.workerinfo import WorkerInfo
+
+S = TaskStatus
+
+#: each status's index (a Redis key suffix under the queue prefix; the memory backend keys by status)
+INDEX: dict[TaskStatus, str] = {
+    S.SCHEDULED: "ds",
+    S.PENDING: "p",
+    S.CLAIMED: "k",
+    S.RUNNING: "r",
+    S.RETRYING: "dr",
+    S.COMPLETED: "c",
+    S.FAILED: "f",
+    S.CANCELLED: "x",
+}
+
+#: which retention (count and TTL of :class:`gdw_core.storage.protocol.Retention`) a finished status
+#: falls under: "completed" -> completed_count / completed_ttl, "failed" -> failed_count / failed_ttl
+RETENTION_CLASS: dict[TaskStatus, str] = {
+    S.COMPLETED: "completed",
+    S.FAILED: "failed",
+    S.CANCELLED: "failed",
+}
+
+#: where a released (handed back, not spent) task goes, by the status it was released from
+RELEASE_TO: dict[TaskStatus, TaskStatus] = {
+    S.CLAIMED: S.PENDING,  # never started: straight back to the queue
+    S.RUNNING: S.RETRYING,  # interrupted by a drain: due again now, attempt given back
+}
+
+#: where a task whose lease expired goes while it has attempts left (the attempt stays counted)
+RECOVER_TO = S.RETRYING
+
+
+class Detail:
+    """The ``detail`` strings of events, the same on every backend."""
+
+    RELEASED = "released"
+    LEASE_EXPIRED = "lease expired"
+    POISON = "poison: attempts spent through lost leases"
+    CANCELLED_BY_OPERATOR = "cancelled by operator"
+    RETRY_NOW = "retry now"
+    INVALID = "InvalidPayload"
+
+
+def attempts_after_claim(attempts: int) -> int:
+    return attempts + 1
+
+
+def attempts_after_release(attempts: int) -> int:
+    """A release gives the claim's attempt back: a drain or a hand-back never spends a retry."""
+    return max(0, attempts - 1)
+
+
+def is_poison(attempts: int, max_retries: int) -> bool:
+    """After a lost lease: the attempts are spent (the task keeps killing or losing its workers)."""
+    return attempts >= max_retries + 1
+
+
+def targets(command: Command, worker_id: str) -> bool:
+    """Whether ``command`` is meant for the worker ``worker_id`` (None = every worker)."""
+    return command.worker is None or command.worker == worker_id
+
+
+#: a worker is dead when its heartbeat is older than this many of its own heartbeat intervals
+STALE_BEATS = 3.0
+#: ... and at least this many seconds old (a tiny interval must not make a busy loop look dead)
+STALE_MIN = 2.0
+
+
+def stale_after(info: WorkerInfo) -> float:
+    return max(STALE_BEATS * info.beat_every, STALE_MIN)
+
+
+def worker_state(info: WorkerInfo, now: float) -> str:
+    """``running`` | ``draining`` | ``stopped`` | ``dead``. A worker that stopped gracefully says
+    so; one whose heartbeat went stale without a goodbye is dead, whatever its record says."""
+    if info.state == "stopped":
+        return "stopped"
+    if now - info.last_seen > stale_after(info):
+        return "dead"
+    return info.state
+
+
+def is_live(info: WorkerInfo, now: float) -> bool:
+    return worker_state(info, now) in ("running", "draining")
+
+
+def _lua_set(statuses: Any) -> str:
+    return "{" + ", ".join(f"{s.value} = true" for s in sorted(statuses, key=lambda s: s.value)) + "}"
+
+
+def lua_tables() -> str:
+    """The Lua prelude's shared tables, rendered from the rules above (the Redis scripts load this
+    text in front of ``_prelude.lua``)."""
+    lines = ["-- generated from gdw_core.lifecycle and gdw_core.status at load time: do not edit"]
+    allowed = ", ".join(f"{old.value} = {_lua_set(new)}" for old, new in TRANSITIONS.items())
+    lines.append(f"local ALLOWED = {{{allowed}}}")
+    index = ", ".join(f"{s.value} = {json.dumps(suffix)}" for s, suffix in INDEX.items())
+    lines.append(f"local INDEX = {{{index}}}")
+    lines.append(f"local TERMINAL = {_lua_set(TERMINAL)}")
+    lines.append(f"local LEASED = {_lua_set(LEASED)}")
+    retention = ", ".join(f"{s.value} = {json.dumps(c)}" for s, c in RETENTION_CLASS.items())
+    lines.append(f"local RETENTION_CLASS = {{{retention}}}")
+    release = ", ".join(f"{s.value} = {json.dumps(t.value)}" for s, t in RELEASE_TO.items())
+    lines.append(f"local RELEASE_TO = {{{release}}}")
+    lines.append(f"local RECOVER_TO = {json.dumps(RECOVER_TO.value)}")
+    details = ", ".join(
+        f"{k} = {json.dumps(v)}" for k, v in vars(Detail).items() if k.isupper() and isinstance(v, str)
+    )
+    lines.append(f"local DETAIL = {{{details}}}")
+    return "\n".join(lines) + "\n"
