@@ -89,6 +89,11 @@ STALE_BEATS = 3.0
 STALE_MIN = 2.0
 
 
+#: worker records no longer live are kept this long (seconds) as history, at most this many
+WORKER_HISTORY_SECONDS = 3600.0
+WORKER_HISTORY_MAX = 200
+
+
 def stale_after(info: WorkerInfo) -> float:
     return max(STALE_BEATS * info.beat_every, STALE_MIN)
 

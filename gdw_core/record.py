@@ -23,9 +23,11 @@ class AttemptError:
     traceback: str
     at: float  # epoch seconds
     worker: str | None = None
+    #: False for an interruption that did not spend the attempt (a graceful drain's release)
+    counted: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "attempt": self.attempt,
             "type": self.type,
             "message": self.message,
@@ -33,6 +35,9 @@ class AttemptError:
             "at": self.at,
             "worker": self.worker,
         }
+        if not self.counted:
+            out["counted"] = False
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AttemptError:
@@ -43,6 +48,7 @@ class AttemptError:
             traceback=str(data.get("traceback", "")),
             at=float(data.get("at", 0.0)),
             worker=None if data.get("worker") is None else str(data["worker"]),
+            counted=data.get("counted", True) is not False,
         )
 
     def __str__(self) -> str:
