@@ -5,8 +5,8 @@
   Redis accepted names an execution (by its id) that logged ``done`` for that task and attempt,
   and only once; with ``once=True`` (no fault that can cut an execution short) a task has exactly
   one execution at all;
-* no task is left ``running`` without a live lease (its deadline ahead of Redis's clock, and in
-  the running index);
+* no task is left leased (``claimed`` or ``running``) without a live lease (its deadline ahead of Redis's clock, and in
+  the index of its status);
 * status never moved backwards: each task's events, read from the queue's event stream while
   the scenario ran, form one unbroken chain ``None -> pending|scheduled -> ... -> terminal``
   where every step ``(old, kind)`` is in :data:`gdw_core.status.TRANSITIONS`, with exactly one
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from gdw_core.events import Event
+from gdw_core.lifecycle import INDEX
 from gdw_core.record import TaskRecord
-from gdw_core.status import INITIAL, TERMINAL, TRANSITIONS, TaskStatus
+from gdw_core.status import INITIAL, LEASED, TERMINAL, TRANSITIONS, TaskStatus
 from gdw_core.storage.redis import RedisStorage
 from gdw_core.storage.redis.reader import _event
 
@@ -151,33 +152,37 @@ def check_transitions(events: Mapping[str, list[Event]], ids: Iterable[str], rec
 
 # -- leases -------------------------------------------------------------------------------------
 async def check_leases(storage: RedisStorage, queue: str = "default") -> int:
-    """No task is running without a live lease. Returns how many tasks are running. Each task is
-    read atomically (MULTI): its status, its lease deadline and its place in the running index."""
+    """No task is leased (claimed or running) without a live lease. Returns how many tasks are
+    leased. Each task is read atomically (MULTI): its status, its lease deadline and its place in
+    the index of its leased status."""
     client = storage.client
     prefix = storage.keys.prefix(queue)
-    running = 0
+    suffix = {status.value: INDEX[status] for status in LEASED}
+    leased = 0
 
-    async def read(task_id: str) -> tuple[str | None, str | None, float | None, float]:
+    async def read(task_id: str) -> tuple[str | None, str | None, dict[str, float | None], float]:
         pipe = client.pipeline(transaction=True)
         pipe.hmget(prefix + "t:" + task_id, "st", "dl")
-        pipe.zscore(prefix + "r", task_id)
+        for key in suffix.values():
+            pipe.zscore(prefix + key, task_id)
         pipe.time()
-        (status, deadline), score, (sec, usec) = await pipe.execute()
-        return status, deadline, score, float(sec) + float(usec) / 1e6
+        (status, deadline), *scores, (sec, usec) = await pipe.execute()
+        return status, deadline, dict(zip(suffix, scores, strict=True)), float(sec) + float(usec) / 1e6
 
     async for key in client.scan_iter(match=prefix + "t:*", count=1000):
         task_id = key[len(prefix) + 2 :]
-        status, deadline, score, now = await read(task_id)
-        if status != "running":
+        status, deadline, scores, now = await read(task_id)
+        if status not in suffix:
             continue
-        running += 1
-        assert score is not None, f"{task_id} is running but not in the running index (no lease)"
+        leased += 1
+        assert scores[status] is not None, f"{task_id} is {status} but not in its index (no lease)"
         # the recoverer runs about every lease/3; allow it that long (plus slack) to notice
-        assert deadline and float(deadline) > now - 5.0, f"{task_id} is running on a lease that expired long ago"
-    for task_id in await client.zrange(prefix + "r", 0, -1):
-        status, _, score, _ = await read(task_id)
-        assert score is None or status in (None, "running"), f"{task_id} is in the running index but {status}"
-    return running
+        assert deadline and float(deadline) > now - 5.0, f"{task_id} is {status} on a lease that expired long ago"
+    for status, key in suffix.items():
+        for task_id in await client.zrange(prefix + key, 0, -1):
+            found, _, scores, _ = await read(task_id)
+            assert scores[status] is None or found in (None, status), f"{task_id} is in the {status} index but {found}"
+    return leased
 
 
 # -- the whole check ---------------------------------------------------------------------------

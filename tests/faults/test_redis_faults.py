@@ -83,7 +83,7 @@ async def test_redis_kill_9_and_aof_restart_everyone_reconnects(aof_scene: Scene
 
 
 async def _some_running(scene: Scene) -> bool:
-    return (await scene.storage.counts())[S.RUNNING] > 0
+    return (await scene.storage.counts())[S.RUNNING] > 0  # started, not just claimed
 
 
 async def _stall_and_resume(scene: Scene, freeze: str) -> None:
