@@ -363,17 +363,14 @@ class MemoryStorage:
         lost: set[str] = set()
         cancel: set[str] = set()
         for task_id, token in held.items():
-            try:
-                current = self._leases.get(task_id)
-                rec = self._tasks.get(task_id)
-                if current is None or current[1] != token or rec is None:
-                    lost.add(task_id)
-                    continue
-                self._leases[task_id] = (current[0], token, now + lease)
-                if rec.cancel_requested:
-                    cancel.add(task_id)
-            except TypeError:  # an unhashable id: it cannot be held
-                log.warning("heartbeat of %s: held id %r is not a task id", info.id, task_id)
+            current = self._leases.get(task_id)
+            rec = self._tasks.get(task_id)
+            if current is None or current[1] != token or rec is None:
+                lost.add(task_id)
+                continue
+            self._leases[task_id] = (current[0], token, now + lease)
+            if rec.cancel_requested:
+                cancel.add(task_id)
         cursor = self._command_cursor.get(info.id, 0)
         commands = tuple(c for c in self._commands[cursor:] if lifecycle.targets(c, info.id))
         self._command_cursor[info.id] = len(self._commands)

@@ -1,0 +1,92 @@
+"""Lifecycle points the shared contract cannot reach in wall time or through a remote protocol,
+checked on the memory backend with a manual clock: the worker history's age bound, staleness on
+the storage's clock, and garbage items in batches (unhashable ids) failing alone."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from gdw_core import ManualClock, MemoryStorage, TaskRecord, TaskStatus
+from gdw_core.inspect import Inspector
+from gdw_core.lifecycle import WORKER_HISTORY_SECONDS, stale_after
+from gdw_core.storage.protocol import Ack, Start
+from gdw_core.workerinfo import WorkerInfo
+
+S = TaskStatus
+
+
+def worker(worker_id: str, **kw: Any) -> WorkerInfo:
+    return WorkerInfo(worker_id, "host", 1, ["default"], 2, **kw)
+
+
+async def test_history_older_than_its_horizon_is_dropped() -> None:
+    clock = ManualClock()
+    storage = MemoryStorage(clock=clock)
+    await storage.heartbeat(worker("old"), {}, 30.0)
+    await storage.remove_worker("old")
+    await storage.heartbeat(worker("crashed"), {}, 30.0)  # never says goodbye
+    clock.advance(WORKER_HISTORY_SECONDS - 10)
+    await storage.heartbeat(worker("recent"), {}, 30.0)
+    await storage.remove_worker("recent")
+    assert {w.id for w in await storage.workers()} == {"old", "crashed", "recent"}
+    clock.advance(20)
+    assert {w.id for w in await storage.workers()} == {"recent"}
+
+
+async def test_staleness_is_judged_on_the_storages_clock() -> None:
+    clock = ManualClock()
+    storage = MemoryStorage(clock=clock)
+    info = worker("w", beat_every=1.0)
+    await storage.heartbeat(info, {}, 30.0)
+    inspect = Inspector(storage)
+    clock.advance(stale_after(info) - 0.01)
+    assert [w.state for w in await inspect.workers()] == ["running"]
+    clock.advance(0.02)
+    assert [w.state for w in await inspect.workers()] == ["dead"]
+    assert (await inspect.utilization()).workers == 0
+    await storage.heartbeat(info, {}, 30.0)  # it came back
+    assert [w.state for w in await inspect.workers()] == ["running"]
+
+
+async def test_the_stored_worker_record_is_a_copy() -> None:
+    storage = MemoryStorage(clock=ManualClock())
+    info = worker("w", busy=1)
+    await storage.heartbeat(info, {}, 30.0)
+    info.busy = 2
+    info.held.append("later")
+    [stored] = await storage.workers()
+    assert (stored.busy, stored.held) == (1, [])
+    await storage.remove_worker("w")
+    assert info.state == "running"  # the worker's own object is not touched
+
+
+async def test_garbage_ids_in_batches_fail_alone() -> None:
+    storage = MemoryStorage(clock=ManualClock())
+    records = [TaskRecord(id=uuid.uuid4().hex, name="m:f") for _ in range(2)]
+    await storage.enqueue(records)
+    a, b = await storage.claim("w", ["default"], 2, 30.0, 0.0)
+    bad: Any = ["not", "an", "id"]
+    assert await storage.start([Start(bad, 1), Start(a.task.id, a.token)]) == [False, True]
+    assert await storage.complete([Ack(bad, 1, None), Ack(a.task.id, a.token, 1), Ack(b.task.id, b.token, 2)]) == [
+        False,
+        True,
+        True,
+    ]
+    odd: Any = ("a", "tuple")
+    reply = await storage.heartbeat(worker("w"), {odd: 1, "gone": 3}, 30.0)
+    assert reply.lost == {odd, "gone"}
+    assert [(await storage.get(r.id)).status for r in records] == [S.COMPLETED, S.COMPLETED]  # type: ignore[union-attr]
+
+
+async def test_a_result_nested_too_deep_to_encode_fails_its_task() -> None:
+    storage = MemoryStorage(clock=ManualClock())
+    records = [TaskRecord(id=uuid.uuid4().hex, name="m:f") for _ in range(2)]
+    await storage.enqueue(records)
+    a, b = await storage.claim("w", ["default"], 2, 30.0, 0.0)
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert await storage.complete([Ack(a.task.id, a.token, deep), Ack(b.task.id, b.token, "ok")]) == [False, True]
+    failed = await storage.get(a.task.id)
+    assert failed is not None and failed.status is S.FAILED and failed.errors[-1].type == "InvalidPayload"
