@@ -22,6 +22,7 @@ from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, check_transition
 from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention, Start
+from gdw_core.storage.workerhistory import WorkerHistory
 from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class MemoryStorage:
         self._seq = itertools.count()
         self._token = itertools.count(1)
         self._paused: set[str] = set()
-        self._workers: dict[str, WorkerInfo] = {}
+        self._workers = WorkerHistory()
         self._commands: list[Command] = []
         self._command_cursor: dict[str, int] = {}
         self._recurring: dict[str, RecurringEntry] = {}
@@ -356,10 +357,7 @@ class MemoryStorage:
 
     async def heartbeat(self, info: WorkerInfo, held: Mapping[str, int], lease: float) -> HeartbeatReply:
         now = self.clock.now()
-        known = info.id in self._workers
-        self._workers[info.id] = _snapshot(info, now)
-        if not known:
-            self._prune_workers(now)
+        self._forget(self._workers.beat(info, now))
         lost: set[str] = set()
         cancel: set[str] = set()
         for task_id, token in held.items():
@@ -377,29 +375,10 @@ class MemoryStorage:
         return HeartbeatReply(frozenset(lost), frozenset(cancel), commands, frozenset(self._paused))
 
     async def remove_worker(self, worker_id: str) -> None:
-        info = self._workers.get(worker_id)
-        if info is None:
-            return
-        now = self.clock.now()
-        self._workers[worker_id] = dataclasses.replace(
-            info, state="stopped", last_seen=now, busy=0, claimed=0, held=[]
-        )
-        self._prune_workers(now)
+        self._forget(self._workers.stop(worker_id, self.clock.now()))
 
-    def _prune_workers(self, now: float) -> None:
-        """Keep the worker history bounded: records not seen for WORKER_HISTORY_SECONDS go, and
-        at most WORKER_HISTORY_MAX records that are not live stay (the oldest go first)."""
-        horizon = now - lifecycle.WORKER_HISTORY_SECONDS
-        gone = [w.id for w in self._workers.values() if w.last_seen < horizon]
-        past = sorted(
-            (w for w in self._workers.values() if w.last_seen >= horizon and not lifecycle.is_live(w, now)),
-            key=lambda w: w.last_seen,
-        )
-        excess = len(past) - lifecycle.WORKER_HISTORY_MAX
-        if excess > 0:
-            gone.extend(w.id for w in past[:excess])
-        for worker_id in gone:
-            del self._workers[worker_id]
+    def _forget(self, worker_ids: list[str]) -> None:
+        for worker_id in worker_ids:
             self._command_cursor.pop(worker_id, None)
 
     # -- time-driven -------------------------------------------------------------------------
@@ -593,8 +572,7 @@ class MemoryStorage:
     async def workers(self) -> list[WorkerInfo]:
         """Every record of the bounded history (live, draining, stopped, dead), as the workers
         said it; :mod:`gdw_core.inspect` decides which are dead."""
-        self._prune_workers(self.clock.now())
-        return [_snapshot(w, w.last_seen) for w in self._workers.values()]
+        return self._workers.records(self.clock.now())
 
     async def recurring(self) -> list[RecurringEntry]:
         return sorted(self._recurring.values(), key=lambda e: e.next_run)
@@ -619,9 +597,3 @@ class MemoryStorage:
             rows = list(itertools.islice(self._events, skip, skip + limit))
         return [Event(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 
-
-def _snapshot(info: WorkerInfo, last_seen: float) -> WorkerInfo:
-    """The stored copy of a worker's record (the worker keeps mutating its own)."""
-    return dataclasses.replace(
-        info, last_seen=last_seen, queues=list(info.queues), tasks=list(info.tasks), held=list(info.held)
-    )
