@@ -90,3 +90,36 @@ async def test_a_result_nested_too_deep_to_encode_fails_its_task() -> None:
     assert await storage.complete([Ack(a.task.id, a.token, deep), Ack(b.task.id, b.token, "ok")]) == [False, True]
     failed = await storage.get(a.task.id)
     assert failed is not None and failed.status is S.FAILED and failed.errors[-1].type == "InvalidPayload"
+
+
+async def test_only_live_workers_offer_task_names_and_slots() -> None:
+    clock = ManualClock()
+    storage = MemoryStorage(clock=clock)
+    inspect = Inspector(storage)
+    await storage.heartbeat(worker("gone", tasks=["m:old"], busy=2, beat_every=1.0), {}, 30.0)
+    clock.advance(60.0)  # "gone" is dead from here on
+    await storage.heartbeat(worker("here", tasks=["m:new"], busy=1, claimed=3), {}, 30.0)
+    await storage.heartbeat(worker("bye", tasks=["m:bye"]), {}, 30.0)
+    await storage.remove_worker("bye")
+    assert await inspect.registered_names() == ["m:new"]
+    assert [w.id for w in await inspect.live_workers()] == ["here"]
+    util = await inspect.utilization()
+    assert (util.workers, util.busy, util.total, util.claimed) == (1, 1, 2, 3)
+    assert {w.id: w.state for w in await inspect.workers()} == {"gone": "dead", "here": "running", "bye": "stopped"}
+
+
+async def test_dead_holdings_reads_a_bounded_number_of_records() -> None:
+    clock = ManualClock()
+    storage = MemoryStorage(clock=clock)
+    records = [TaskRecord(id=f"t{i}", name="m:f") for i in range(5)]
+    await storage.enqueue(records)
+    leases = await storage.claim("w", ["default"], 5, 600.0, 0.0)
+    held = {lz.task.id: lz.token for lz in leases}
+    await storage.heartbeat(worker("w", held=list(held)), held, 600.0)
+    inspect = Inspector(storage)
+    [alive] = await inspect.workers()
+    assert await inspect.dead_holdings(alive) == []  # not dead: nothing to show
+    clock.advance(60.0)
+    [dead] = await inspect.workers()
+    assert [r.id for r in await inspect.dead_holdings(dead, limit=3)] == ["t0", "t1", "t2"]
+    assert len(await inspect.dead_holdings(dead)) == 5
