@@ -249,9 +249,10 @@ class MemoryStorage:
                     out.append(False)
                     continue
                 if rec.status is _CLAIMED:
-                    rec.started_at = now - max(0.0, mark.started_ago)
-                    if mark.max_retries is not None:
-                        rec.max_retries = int(mark.max_retries)
+                    started_at = now - max(0.0, float(mark.started_ago))  # read the mark before any change
+                    budget = rec.max_retries if mark.max_retries is None else max(0, int(mark.max_retries))
+                    rec.started_at = started_at
+                    rec.max_retries = budget
                     self._move(rec, _RUNNING, now)
                 out.append(True)  # already running under this token: nothing new to record
             except (TypeError, ValueError, AttributeError) as exc:

@@ -123,3 +123,17 @@ async def test_dead_holdings_reads_a_bounded_number_of_records() -> None:
     [dead] = await inspect.workers()
     assert [r.id for r in await inspect.dead_holdings(dead, limit=3)] == ["t0", "t1", "t2"]
     assert len(await inspect.dead_holdings(dead)) == 5
+
+
+async def test_a_garbage_start_mark_changes_nothing_and_fails_alone() -> None:
+    storage = MemoryStorage(clock=ManualClock())
+    records = [TaskRecord(id=f"t{i}", name="m:f", max_retries=2) for i in range(2)]
+    await storage.enqueue(records)
+    a, b = await storage.claim("w", ["default"], 2, 30.0, 0.0)
+    junk: Any = "soon"
+    marks = [Start(a.task.id, a.token, 1.0, max_retries=junk), Start(b.task.id, b.token, 0.0, max_retries=4)]
+    assert await storage.start(marks) == [False, True]
+    untouched = await storage.get("t0")
+    assert untouched is not None and (untouched.status, untouched.started_at, untouched.max_retries) == (
+        S.CLAIMED, None, 2)
+    assert (await storage.get("t1")).max_retries == 4  # type: ignore[union-attr]
