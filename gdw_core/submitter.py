@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gdw_core.codec import check_args
-from gdw_core.errors import DuplicateTask, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
@@ -164,11 +164,14 @@ class Submitter:
         if self._options.task_id is not None:
             raise InvalidTask("submit_many cannot take a single task_id")
         records = []
-        for call in calls:
-            if isinstance(call, dict):
-                records.append(self.build(task, (), call))
-            else:
-                records.append(self.build(task, tuple(call), {}))
+        for i, call in enumerate(calls):
+            try:
+                if isinstance(call, dict):
+                    records.append(self.build(task, (), call))
+                else:
+                    records.append(self.build(task, tuple(call), {}))
+            except InvalidPayload as exc:  # the whole batch is refused, saying which call is bad
+                raise InvalidPayload(f"submit_many call {i}: {exc}; nothing was enqueued") from exc
         return await self._put(records) if records else []
 
     async def schedule(self, task: TaskRef, delay: float | timedelta, /, *args: Any, **kwargs: Any) -> str:
