@@ -110,7 +110,7 @@ class RecurringEntry:
         kwargs = data.get("kwargs") or {}
         options = data.get("task_options") or {}
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(options, dict):
-            raise InvalidPayload("malformed recurring entry: args, kwargs and task_options must be an array and objects")
+            raise InvalidPayload("malformed recurring entry: args must be an array, kwargs and task_options objects")
         entry_id = data.get("id")
         if not isinstance(entry_id, str) or not isinstance(data.get("name"), str):
             raise InvalidPayload("malformed recurring entry: id and name must be strings")

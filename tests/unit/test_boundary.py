@@ -114,7 +114,7 @@ async def test_limits_are_configurable_per_queue() -> None:
 
 async def test_submit_many_refuses_the_batch_naming_the_bad_call(q: TaskQueue) -> None:
     calls: list[Any] = [(1, 2)] * 10 + [(nested(500),)] + [(3, 4)] * 10
-    with pytest.raises(InvalidPayload, match="submit_many call 10: .*nothing was enqueued"):
+    with pytest.raises(InvalidPayload, match=r"submit_many call 10: .*nothing was enqueued"):
         await q.submit_many(add, calls)
     assert await total(q) == 0
     assert len(await q.submit_many(add, [(1, 2)] * 10)) == 10
@@ -141,7 +141,7 @@ async def test_bad_task_ids_are_refused(q: TaskQueue, task_id: str) -> None:
 
 async def test_a_task_default_queue_is_checked_too(q: TaskQueue) -> None:
     q.register(badly_queued)
-    with pytest.raises(InvalidTask, match="queue name 'br{ace}s'"):
+    with pytest.raises(InvalidTask, match=r"queue name 'br\{ace\}s'"):
         await q.submit(badly_queued)
     assert await total(q) == 0
 
@@ -242,7 +242,9 @@ def test_dumps_with_limits() -> None:
         dumps("q" * 2000, "r", limits)
 
 
-@pytest.mark.parametrize("value", [{1, 2}, object(), float("nan"), b"bytes", 10**5000], ids=["set", "object", "nan", "bytes", "huge-int"])
+@pytest.mark.parametrize(
+    "value", [{1, 2}, object(), float("nan"), b"bytes", 10**5000], ids=["set", "object", "nan", "bytes", "huge-int"]
+)
 def test_check_args_refuses_what_json_cannot_hold(value: Any) -> None:
     with pytest.raises(InvalidPayload):
         check_args([value], {})
