@@ -146,11 +146,23 @@ class Submitter:
             raise QueueClosed("the task queue is shut down; nothing was enqueued")
         if not q.opened:
             await q.open_storage()
+        given = self._options.task_id
+        if given is not None:
+            # a caller-given id: look first, as the storage refuses an id only within its queue
+            # (Redis keeps each queue under its own hash tag); the enqueue below catches a race
+            existing = await q.storage.get(given)
+            if existing is not None:
+                return self._exists(given, existing.status)
         created = await q.storage.enqueue(records, q.queue_size)
-        if self._options.task_id is not None and not all(created) and self._options.if_exists != "skip":
-            existing = await q.storage.get(records[0].id)
-            raise DuplicateTask(records[0].id, str(existing.status) if existing is not None else "unreadable")
+        if given is not None and not all(created):
+            existing = await q.storage.get(given)
+            return self._exists(given, existing.status if existing is not None else "unreadable")
         return [r.id for r in records]
+
+    def _exists(self, task_id: str, status: str) -> list[str]:
+        if self._options.if_exists == "skip":
+            return [task_id]
+        raise DuplicateTask(task_id, str(status))
 
     # -- the API ---------------------------------------------------------------------------
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:

@@ -55,8 +55,8 @@ def test_submit_options_reach_the_record(runner: CliRunner, redis_url: str) -> N
     # the same id again does not make a second task: it is refused (exit 6), or kept with --if-exists skip
     again = gdw(runner, redis_url, "submit", "demo_tasks:sleepy", "--kw", "note=other", "--id", "job-1")
     assert again.exit_code == 6, again.output
-    assert "'job-1' already exists (pending); nothing was submitted" in again.stderr
-    assert len(again.stderr.strip().splitlines()) == 1
+    errors = [line for line in again.stderr.splitlines() if line.startswith("gdw: error:")]
+    assert len(errors) == 1 and "'job-1' already exists (pending); nothing was submitted" in errors[0]
     kept = doc(gdw(runner, redis_url, *argv, "--if-exists", "skip"))["submitted"]
     assert kept["id"] == "job-1" and kept["kwargs"] == {"max_seconds": 2, "note": "hi"}
     assert len(doc(gdw(runner, redis_url, "ls", "--queue", "slow", "--json"))["tasks"]) == 1

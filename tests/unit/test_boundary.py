@@ -172,6 +172,13 @@ async def test_issue10_item11_duplicate_id_is_reported(q: TaskQueue) -> None:
     assert await total(q) == 1
 
 
+async def test_a_duplicate_id_in_another_queue_is_reported_too(q: TaskQueue) -> None:
+    await q.options(task_id="job-3", queue="images").submit(add, 1)
+    with pytest.raises(DuplicateTask, match="job-3"):
+        await q.options(task_id="job-3", queue="emails").submit(add, 2)
+    assert await total(q) == 1
+
+
 async def test_if_exists_skip_returns_the_existing_id(q: TaskQueue) -> None:
     await q.options(task_id="job-2").submit(add, 1)
     assert await q.options(task_id="job-2", if_exists="skip").submit(add, 2) == "job-2"
