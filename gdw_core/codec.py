@@ -92,7 +92,16 @@ def check_args(args: Any, kwargs: Any, limits: PayloadLimits = DEFAULT_LIMITS) -
 
 def _check_encoded(args: Any, kwargs: dict[str, Any], limits: PayloadLimits) -> None:
     what = "task arguments"
-    if max(depth_of(args, limits.max_depth), depth_of(kwargs, limits.max_depth)) > limits.max_depth:
-        raise InvalidPayload(f"{what} are nested more than {limits.max_depth} levels deep")
-    text = dumps([list(args), kwargs], what)
+    too_deep = f"{what} are nested more than {limits.max_depth} levels deep"
+    try:
+        text = _encoder.encode([list(args), kwargs])
+    except RecursionError as exc:  # past the interpreter's stack: surely past the limit too
+        raise InvalidPayload(too_deep) from exc
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayload(f"{what} are not JSON-serialisable: {exc}") from exc
     check_size(text, what, limits)
+    # fewer brackets than the limit (counted in C, strings included) cannot nest deeper than it
+    if text.count("[") + text.count("{") - 1 <= limits.max_depth:
+        return
+    if max(depth_of(args, limits.max_depth), depth_of(kwargs, limits.max_depth)) > limits.max_depth:
+        raise InvalidPayload(too_deep)
