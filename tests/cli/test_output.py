@@ -148,3 +148,12 @@ def test_dead_workers_are_listed_with_what_they_held() -> None:
     lines = output.dead_worker_lines([dead, live], 100.0)
     assert lines == ["worker w-dead is dead (last seen 01:00 ago); it held 12 task(s): "
                      + ", ".join(f"t{i}" for i in range(10)) + " and 2 more"]  # fmt: skip
+
+
+def test_following_a_task_says_claimed_or_running_for_how_long() -> None:
+    from gdw_core.cli.watching import describe
+
+    claimed = TaskRecord(id="c", name="m:f", status=TaskStatus.CLAIMED, attempts=1, worker="w1")
+    running = TaskRecord(id="r", name="m:f", status=TaskStatus.RUNNING, attempts=2, max_retries=4, started_at=95.0)
+    assert describe(claimed, 100.0) == "task c claimed (by w1, waiting for a free slot: not started)"
+    assert describe(running, 100.0) == "task r running for 00:05 (attempt 2 of 5, on ?)"
