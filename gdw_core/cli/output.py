@@ -6,6 +6,7 @@ never interpreted (tables get :class:`~rich.text.Text`) and control characters a
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import unicodedata
@@ -73,12 +74,17 @@ def short(value: Any, width: int = 60) -> str:
 def when(ts: float | None) -> str:
     if ts is None or not ts:
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, ValueError, OSError, TypeError):  # a stored time no calendar holds
+        return f"{clean(ts)} (not a time)"
 
 
 def relative(ts: float | None, now: float) -> str:
     if ts is None or not ts:
         return "-"
+    if not isinstance(ts, (int, float)) or not math.isfinite(ts) or abs(ts - now) > 1e11:
+        return "?"
     delta = ts - now
     if abs(delta) < 1:
         return "now"
@@ -358,13 +364,16 @@ def recurring_table(entries: Iterable[RecurringEntry], now: float) -> Table:
     for col in ("schedule", "queue", "next run", "last task"):
         t.add_column(col)
     for e in entries:
-        _row(
-            t,
-            clean(e.id),
-            call_text(e),
-            clean(e.schedule_text),
-            clean(e.queue),
-            f"{when(e.next_run)} ({relative(e.next_run, now)})",
-            clean(e.last_task_id or "-"),
-        )
+        try:
+            cells: list[Text | str] = [
+                clean(e.id),
+                call_text(e),
+                clean(e.schedule_text),
+                clean(e.queue),
+                f"{when(e.next_run)} ({relative(e.next_run, now)})",
+                clean(e.last_task_id or "-"),
+            ]
+        except Exception as exc:  # one entry that cannot be shown is shown as such
+            cells = [clean(e.id), Text(clean(f"unreadable entry: {type(exc).__name__}"), style="red"), "", "", "", ""]
+        _row(t, *cells)
     return t

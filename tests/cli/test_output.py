@@ -157,3 +157,13 @@ def test_following_a_task_says_claimed_or_running_for_how_long() -> None:
     running = TaskRecord(id="r", name="m:f", status=TaskStatus.RUNNING, attempts=2, max_retries=4, started_at=95.0)
     assert describe(claimed, 100.0) == "task c claimed (by w1, waiting for a free slot: not started)"
     assert describe(running, 100.0) == "task r running for 00:05 (attempt 2 of 5, on ?)"
+
+
+def test_times_no_calendar_holds_do_not_crash_a_view() -> None:
+    from gdw_core import RecurringEntry
+
+    rec = TaskRecord(id="t", name="m:f", created_at=1e300, run_at=float("inf"), started_at=-1e20)
+    text = _render(output.record_table(rec, 100.0)) + _render(output.tasks_table([rec], 100.0))
+    assert "not a time" in text
+    entry = RecurringEntry(id="e", name="m:f", interval=60, next_run=1e300)
+    assert "not a time" in _render(output.recurring_table([entry], 100.0))
