@@ -242,3 +242,21 @@ def test_issue10_item13_a_port_that_is_not_redis_is_exit_3(runner: CliRunner, ht
         assert result.exit_code == 3, (argv, result.output)
         assert len(errors(result)) == 1 and url in errors(result)[0], (argv, result.stderr)
         assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_issue10_item13_a_worker_pointed_at_a_port_that_is_not_redis_exits_3(http_port: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root}
+    env.pop("GDW_REDIS_URL", None)
+    url = f"127.0.0.1:{http_port}"
+    done = subprocess.run(
+        [sys.executable, "-m", "gdw_core.cli", "worker", "demo_tasks", "--redis", url],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("gdw: error:")]
+    assert len(lines) == 1 and url in lines[0] and "Traceback" not in done.stderr
