@@ -9,6 +9,7 @@ from gdw_core.clock import Clock, ManualClock, SystemClock
 from gdw_core.context import TaskContext
 from gdw_core.control import Controller
 from gdw_core.errors import (
+    DuplicateTask,
     GdwError,
     InvalidPayload,
     InvalidSchedule,
@@ -16,6 +17,7 @@ from gdw_core.errors import (
     InvalidTransition,
     QueueClosed,
     QueueFull,
+    QueueNotFound,
     Retry,
     SkipRetry,
     StorageUnavailable,
@@ -40,6 +42,7 @@ __all__ = [
     "AttemptError",
     "Clock",
     "Controller",
+    "DuplicateTask",
     "Event",
     "GdwError",
     "Inspector",
@@ -51,6 +54,7 @@ __all__ = [
     "MemoryStorage",
     "QueueClosed",
     "QueueFull",
+    "QueueNotFound",
     "RecurringEntry",
     "Retention",
     "Retry",

@@ -3,7 +3,8 @@ entries. The CLI and the dashboard act only through this."""
 
 from __future__ import annotations
 
-from gdw_core.errors import TaskNotFound
+from gdw_core.errors import QueueNotFound, TaskNotFound
+from gdw_core.limits import check_queue_name
 from gdw_core.record import DEFAULT_QUEUE
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Command, Storage
@@ -22,12 +23,31 @@ class Controller:
         """Make a scheduled or retrying task due now. False when it is in another state."""
         return await self.storage.retry_now(task_id)
 
-    async def pause(self, queue: str = DEFAULT_QUEUE) -> None:
-        """Workers stop claiming from ``queue`` (running tasks finish); submit still works."""
+    async def pause(self, queue: str = DEFAULT_QUEUE, create: bool = False) -> None:
+        """Workers stop claiming from ``queue`` (running tasks finish); submit still works.
+        An unknown queue (no tasks, no worker serving it, never paused) raises
+        :class:`QueueNotFound` unless ``create``: a typo must not make a phantom queue."""
+        check_queue_name(queue)
+        if not create:
+            await self._check_known(queue)
         await self.storage.set_paused(queue, True)
 
     async def resume(self, queue: str = DEFAULT_QUEUE) -> None:
+        """Let workers claim from ``queue`` again; :class:`QueueNotFound` for an unknown queue."""
+        check_queue_name(queue)
+        await self._check_known(queue)
         await self.storage.set_paused(queue, False)
+
+    async def known_queues(self) -> set[str]:
+        """Queues that have tasks, were paused, or that a worker (live or in its history) serves."""
+        names = {q.name for q in await self.storage.queues()}
+        for w in await self.storage.workers():
+            names.update(w.queues)
+        return names
+
+    async def _check_known(self, queue: str) -> None:
+        if queue not in await self.known_queues():
+            raise QueueNotFound(queue)
 
     async def shutdown(self, worker: str | None = None, timeout: float | None = 30.0, immediate: bool = False) -> None:
         """Ask one worker (by id) or all (None) to stop: gracefully within ``timeout``, or now."""

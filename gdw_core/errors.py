@@ -16,6 +16,32 @@ class QueueFull(GdwError):
         self.limit = limit
 
 
+class DuplicateTask(GdwError):
+    """A task with the caller-given id already exists; nothing was enqueued (the existing task is
+    left as it is). ``options(if_exists="skip")`` returns the existing id instead."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(
+            f"a task with id {task_id!r} already exists ({status}); nothing was enqueued "
+            f"(use another id, or if_exists='skip' to get the existing one)"
+        )
+        self.task_id = task_id
+        self.status = status
+
+
+class QueueNotFound(GdwError, LookupError):
+    """A queue no task, worker or pause ever used; asked to act on it without ``create``."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(
+            f"no queue named {queue!r}: it has no tasks and no worker serves it (create=True / --create makes it)"
+        )
+        self.queue = queue
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class QueueClosed(GdwError):
     """The task queue was shut down (or never started where starting is required)."""
 

@@ -50,7 +50,7 @@ def _show(value: str, limit: int = 60) -> str:
 
 def check_queue_name(name: Any) -> str:
     """The name if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
-    if not isinstance(name, str) or not QUEUE_NAME_RE.match(name):
+    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
         shown = _show(name) if isinstance(name, str) else type(name).__name__
         raise InvalidTask(
             f"queue name {shown} is not valid: use 1-100 letters, digits, '_', '.', ':' or '-', "
@@ -60,12 +60,12 @@ def check_queue_name(name: Any) -> str:
 
 
 def valid_queue_name(name: Any) -> bool:
-    return isinstance(name, str) and QUEUE_NAME_RE.match(name) is not None
+    return isinstance(name, str) and QUEUE_NAME_RE.fullmatch(name) is not None
 
 
 def check_task_id(task_id: Any) -> str:
     """The id if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
-    if not isinstance(task_id, str) or not TASK_ID_RE.match(task_id):
+    if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id):
         shown = _show(task_id) if isinstance(task_id, str) else type(task_id).__name__
         raise InvalidTask(
             f"task id {shown} is not valid: use 1-200 letters, digits, '_', '.', ':', '@', '+', '=' or '-'"
@@ -74,7 +74,22 @@ def check_task_id(task_id: Any) -> str:
 
 
 def valid_task_id(task_id: Any) -> bool:
-    return isinstance(task_id, str) and TASK_ID_RE.match(task_id) is not None
+    return isinstance(task_id, str) and TASK_ID_RE.fullmatch(task_id) is not None
+
+
+#: a recurring entry id: a task id without ``@`` and short enough that its ticks' ids
+#: (``entry@<epoch ms>``) are task ids too
+ENTRY_ID_RE = re.compile(r"^[A-Za-z0-9_.:+=\-]{1,180}$")
+
+
+def check_entry_id(entry_id: Any) -> str:
+    """The recurring entry id if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
+    if not isinstance(entry_id, str) or not ENTRY_ID_RE.fullmatch(entry_id):
+        shown = _show(entry_id) if isinstance(entry_id, str) else type(entry_id).__name__
+        raise InvalidTask(
+            f"recurring entry id {shown} is not valid: use 1-180 letters, digits, '_', '.', ':', '+', '=' or '-'"
+        )
+    return entry_id
 
 
 def depth_of(value: Any, stop_at: int) -> int:

@@ -16,6 +16,7 @@ from gdw_core.control import Controller
 from gdw_core.errors import QueueClosed, TaskFailed
 from gdw_core.events import Event
 from gdw_core.inspect import Inspector
+from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits
 from gdw_core.maintenance import Maintenance
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.registry import TaskRegistry
@@ -54,6 +55,7 @@ class TaskQueue:
         clock: Clock | None = None,
         run_scheduler: bool | None = None,
         worker_id: str | None = None,
+        payload_limits: PayloadLimits | None = None,
     ) -> None:
         if isinstance(worker_count, bool) or not isinstance(worker_count, int) or worker_count < 0:
             raise ValueError(f"worker_count must be an int >= 0, got {worker_count!r}")
@@ -73,6 +75,8 @@ class TaskQueue:
         self.default_queue = self.queues[0] if self.queues else DEFAULT_QUEUE
         self.registry = registry or TaskRegistry()
         self.lease = lease
+        #: the validation boundary's size and depth limits for what is submitted here
+        self.payload_limits: PayloadLimits = payload_limits or DEFAULT_LIMITS
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
         self._submitter = Submitter(self)
@@ -194,12 +198,14 @@ class TaskQueue:
         timeout: float | timedelta | None = None,
         retry: RetryPolicy | None = None,
         secret: bool | None = None,
+        if_exists: str = "error",
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
-        ``await queue.options(timeout=5, priority=9).submit(fetch, url)``."""
+        ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
+        already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret))
+        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists))
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         return await self._submitter.submit(task, *args, **kwargs)

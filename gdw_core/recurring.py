@@ -104,12 +104,22 @@ class RecurringEntry:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecurringEntry:
+        if not isinstance(data, Mapping):
+            raise InvalidPayload(f"a recurring entry must be a JSON object, got {type(data).__name__}")
+        args = data.get("args") or []
+        kwargs = data.get("kwargs") or {}
+        options = data.get("task_options") or {}
+        if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(options, dict):
+            raise InvalidPayload("malformed recurring entry: args must be an array, kwargs and task_options objects")
+        entry_id = data.get("id")
+        if not isinstance(entry_id, str) or not isinstance(data.get("name"), str):
+            raise InvalidPayload("malformed recurring entry: id and name must be strings")
         try:
             return cls(
-                id=str(data["id"]),
+                id=entry_id,
                 name=str(data["name"]),
-                args=list(data.get("args") or []),
-                kwargs=dict(data.get("kwargs") or {}),
+                args=args,
+                kwargs=kwargs,
                 queue=str(data.get("queue", DEFAULT_QUEUE)),
                 interval=None if data.get("interval") is None else float(data["interval"]),
                 cron=data.get("cron"),
@@ -118,7 +128,9 @@ class RecurringEntry:
                 last_task_id=data.get("last_task_id"),
                 last_run=None if data.get("last_run") is None else float(data["last_run"]),
                 created_at=float(data.get("created_at", 0.0)),
-                task_options=dict(data.get("task_options") or {}),
+                task_options=options,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except InvalidPayload:
+            raise
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidPayload(f"malformed recurring entry: {exc!r}") from exc

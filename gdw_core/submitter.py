@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gdw_core.codec import check_args
-from gdw_core.errors import InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
 from gdw_core.registry import LOCAL_PREFIX, NAME_RE, TaskDefaults
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 TaskRef = Callable[..., Any] | str
 _UNKNOWN = TaskDefaults()  # the defaults of a task known only by its name (marker, compared by identity)
 
+#: what submitting a caller-given id that already exists does: raise DuplicateTask, or return the id
+IF_EXISTS = ("error", "skip")
+
 
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
@@ -35,14 +39,19 @@ class TaskOptions:
     timeout: float | None = None
     retry: RetryPolicy | None = None
     secret: bool | None = None
+    #: a caller-given ``task_id`` that already exists: "error" raises DuplicateTask (nothing
+    #: enqueued, the existing task untouched); "skip" returns the existing id (idempotent submit)
+    if_exists: str = "error"
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise InvalidSchedule(f"timeout must be a positive number of seconds, got {self.timeout}")
-        if self.task_id is not None and (not isinstance(self.task_id, str) or not self.task_id):
-            raise InvalidTask("task_id must be a non-empty string")
-        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
-            raise InvalidTask("queue must be a non-empty string")
+        if self.task_id is not None:
+            check_task_id(self.task_id)
+        if self.queue is not None:
+            check_queue_name(self.queue)
+        if self.if_exists not in IF_EXISTS:
+            raise InvalidTask(f"if_exists must be one of {', '.join(IF_EXISTS)}, got {self.if_exists!r}")
         if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
             raise InvalidTask(f"priority must be an int, got {self.priority!r}")
 
@@ -62,6 +71,7 @@ class Submitter:
     def __init__(self, queue: TaskQueue, options: TaskOptions | None = None) -> None:
         self._q = queue
         self._options = options or TaskOptions()
+        self._limits: PayloadLimits = queue.payload_limits
 
     # -- building records ------------------------------------------------------------------
     def _resolve(self, task: TaskRef) -> tuple[str, TaskDefaults, list[Any], dict[str, Any]]:
@@ -106,7 +116,7 @@ class Submitter:
         name, defaults, pre_args, pre_kwargs = self._resolve(task)
         all_args = [*pre_args, *args]
         all_kwargs = {**pre_kwargs, **kwargs}
-        check_args(all_args, all_kwargs)
+        check_args(all_args, all_kwargs, self._limits)
         o = self._options
         policy = o.retry or defaults.retry or self._q.retry_policy
         # a task known here only by name: its own @task retry policy and timeout are the worker's
@@ -119,7 +129,7 @@ class Submitter:
             args=all_args,
             kwargs=all_kwargs,
             status=TaskStatus.SCHEDULED if scheduled else TaskStatus.PENDING,
-            queue=o.queue or defaults.queue or self._q.default_queue,
+            queue=o.queue or check_queue_name(defaults.queue or self._q.default_queue),
             priority=o.priority if o.priority is not None else (defaults.priority or 0),
             max_retries=policy.max_retries,
             retry=None if worker_decides else self._q.policy_dict(policy),
@@ -136,13 +146,29 @@ class Submitter:
             raise QueueClosed("the task queue is shut down; nothing was enqueued")
         if not q.opened:
             await q.open_storage()
-        await q.storage.enqueue(records, q.queue_size)
+        given = self._options.task_id
+        if given is not None:
+            # a caller-given id: look first, as the storage refuses an id only within its queue
+            # (Redis keeps each queue under its own hash tag); the enqueue below catches a race
+            existing = await q.storage.get(given)
+            if existing is not None:
+                return self._exists(given, existing.status)
+        created = await q.storage.enqueue(records, q.queue_size)
+        if given is not None and not all(created):
+            existing = await q.storage.get(given)
+            return self._exists(given, existing.status if existing is not None else "unreadable")
         return [r.id for r in records]
+
+    def _exists(self, task_id: str, status: str) -> list[str]:
+        if self._options.if_exists == "skip":
+            return [task_id]
+        raise DuplicateTask(task_id, str(status))
 
     # -- the API ---------------------------------------------------------------------------
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
-        With a caller-given task id, submitting again does not create a second task."""
+        A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
+        enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
         return (await self._put([self.build(task, args, kwargs)]))[0]
 
     async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:
@@ -150,11 +176,14 @@ class Submitter:
         if self._options.task_id is not None:
             raise InvalidTask("submit_many cannot take a single task_id")
         records = []
-        for call in calls:
-            if isinstance(call, dict):
-                records.append(self.build(task, (), call))
-            else:
-                records.append(self.build(task, tuple(call), {}))
+        for i, call in enumerate(calls):
+            try:
+                if isinstance(call, dict):
+                    records.append(self.build(task, (), call))
+                else:
+                    records.append(self.build(task, tuple(call), {}))
+            except InvalidPayload as exc:  # the whole batch is refused, saying which call is bad
+                raise InvalidPayload(f"submit_many call {i}: {exc}; nothing was enqueued") from exc
         return await self._put(records) if records else []
 
     async def schedule(self, task: TaskRef, delay: float | timedelta, /, *args: Any, **kwargs: Any) -> str:
@@ -192,6 +221,9 @@ class Submitter:
             raise InvalidSchedule("interval must be > 0")
         if cron is not None:
             cron = check_cron(cron)
+        given = entry_id if entry_id is not None else self._options.task_id
+        if given is not None:
+            check_entry_id(given)
         q = self._q
         if q.closed:
             raise QueueClosed("the task queue is shut down")
@@ -199,7 +231,7 @@ class Submitter:
             await q.open_storage()
         now = await q.storage.now()
         entry = RecurringEntry(
-            id=entry_id or self._options.task_id or f"rec-{os.urandom(6).hex()}",
+            id=given or f"rec-{os.urandom(6).hex()}",
             name=probe.name,
             args=probe.args,
             kwargs=probe.kwargs,

@@ -28,7 +28,10 @@ def _no_constants(name: str) -> Any:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_no_constants)
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise usage(f"JSON nested too deeply ({len(text):,} characters): nothing was submitted") from None
 
 
 def json_value(text: str, where: str) -> Any:

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3  # cannot reach Redis (down, wrong address, TLS, wrong password, ACL denial)
     NOT_FOUND = 4  # no such task / worker / recurring entry; or (--strict) no worker has the name
     TIMEOUT = 5  # --wait-timeout passed before the task ended
+    DUPLICATE = 6  # submit --id: a task with that id already exists (nothing enqueued)
     INTERNAL = 70  # a bug in gdw (EX_SOFTWARE); GDW_DEBUG=1 shows the traceback
 
 
@@ -20,9 +21,10 @@ Exit codes:
   0  ok (submit --wait: the task completed)
   1  the task failed or was cancelled, or the action did not apply
   2  usage error (bad name, JSON, duration, time, cron, flags): nothing done
-  3  cannot reach Redis (down, wrong address, TLS, password, ACL denial)
-  4  not found: task, worker, recurring entry (--strict: task name)
+  3  cannot reach Redis (down, not Redis, wrong address, TLS, password, ACL)
+  4  not found: task, worker, queue, recurring entry (--strict: task name)
   5  --wait-timeout passed before the task ended
+  6  submit --id: a task with that id exists (--if-exists skip accepts it)
   70 internal error (a bug; GDW_DEBUG=1 shows the traceback)
 \b
 Redis: --redis or GDW_REDIS_URL (default localhost:6379);

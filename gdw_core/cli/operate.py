@@ -6,20 +6,29 @@ from typing import Annotated
 
 import typer
 
-from gdw_core.cli import arguments, output
+from gdw_core.cli import arguments, output, overview
 from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run
+from gdw_core.errors import QueueNotFound
+from gdw_core.limits import check_queue_name
 from gdw_core.record import DEFAULT_QUEUE
 
 QueueName = Annotated[str, typer.Argument(help="The queue.")]
 
 
-def pause(queue: QueueName = DEFAULT_QUEUE, json_out: Json = False, redis: Redis = None) -> None:
-    """Stop workers claiming from QUEUE (running tasks finish; submitting still works)."""
+def pause(
+    queue: QueueName = DEFAULT_QUEUE,
+    create: Annotated[bool, typer.Option("--create", help="Pause it even if no task or worker uses it yet.")] = False,
+    json_out: Json = False,
+    redis: Redis = None,
+) -> None:
+    """Stop workers claiming from QUEUE (running tasks finish; submitting still works).
+
+    A queue no task or worker uses is refused (a typo must not make a phantom queue) unless --create."""
     url = resolve_url(redis)
-    run(_set_paused(url, queue, True, json_out), url)
+    run(_set_paused(url, queue, True, json_out, create), url)
 
 
 def resume(queue: QueueName = DEFAULT_QUEUE, json_out: Json = False, redis: Redis = None) -> None:
@@ -28,14 +37,20 @@ def resume(queue: QueueName = DEFAULT_QUEUE, json_out: Json = False, redis: Redi
     run(_set_paused(url, queue, False, json_out), url)
 
 
-async def _set_paused(url: str, queue_name: str, paused: bool, json_out: bool) -> int:
+async def _set_paused(url: str, queue_name: str, paused: bool, json_out: bool, create: bool = False) -> int:
     if not queue_name.strip():
         raise usage("the queue name must not be empty")
+    check_queue_name(queue_name)
     async with producer(url) as queue:
-        if paused:
-            await queue.control.pause(queue_name)
-        else:
-            await queue.control.resume(queue_name)
+        try:
+            if paused:
+                await queue.control.pause(queue_name, create=create)
+            else:
+                await queue.control.resume(queue_name)
+        except QueueNotFound:
+            what = "nothing was paused (--create pauses it anyway)" if paused else "nothing to resume"
+            message = f"no queue named {queue_name!r}: it has no tasks and no worker serves it; {what}"
+            raise CliError(message, ExitCode.NOT_FOUND) from None
         if json_out:
             output.print_json({"queue": queue_name, "paused": paused})
         else:
@@ -66,7 +81,8 @@ def shutdown(
 
 async def _shutdown(url: str, worker: str | None, timeout: float, now: bool, json_out: bool) -> int:
     async with producer(url) as queue:
-        live = [w for w in await queue.inspect.workers() if w.state != "stopped"]
+        found, _ = await overview.judged_workers(queue.inspect)
+        live = overview.live(found)
         targets = [w for w in live if worker is None or w.id == worker]
         if worker is not None and not targets:
             raise CliError(f"no live worker with id {worker!r} (see gdw workers)", ExitCode.NOT_FOUND)

@@ -1,30 +1,57 @@
-"""Views of the whole system: ``workers`` and ``stats``."""
+"""Views of the whole system: ``workers`` and ``stats``. Both count live workers the same way:
+from :meth:`Inspector.workers`, whose state says ``dead`` for a stale heartbeat."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
+from gdw_core import lifecycle
 from gdw_core.cli import output
 from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run
+from gdw_core.inspect import Inspector
+from gdw_core.workerinfo import WorkerInfo
+
+LIVE = ("running", "draining")
+
+
+async def judged_workers(inspect: Inspector) -> tuple[list[WorkerInfo], float]:
+    """Every worker record with its state judged on the storage's clock (stale heartbeat =>
+    ``dead``), and that clock's now."""
+    now = await inspect.now()
+    found = []
+    for w in await inspect.workers():
+        state = lifecycle.worker_state(w, now)  # the inspector's own verdict, made sure of
+        found.append(w if state == w.state else dataclasses.replace(w, state=state))
+    return found, now
+
+
+def live(workers: Sequence[WorkerInfo]) -> list[WorkerInfo]:
+    return [w for w in workers if w.state in LIVE]
 
 
 def workers(json_out: Json = False, redis: Redis = None) -> None:
-    """List the workers: host, pid, state, queues, busy slots, processed and failed counts."""
+    """List the workers: live, draining, stopped and dead ones (last seen, what they held)."""
     url = resolve_url(redis)
     run(_workers(url, json_out), url)
 
 
 async def _workers(url: str, json_out: bool) -> int:
     async with producer(url) as queue:
-        found = await queue.inspect.workers()
+        found, now = await judged_workers(queue.inspect)
         if json_out:
-            output.print_json({"workers": [w.to_dict() for w in found]})
+            output.print_json({"workers": [w.to_dict() for w in found], "live": len(live(found))})
         elif not found:
             output.make_console(stderr=True).print("no workers", markup=False)
         else:
-            output.make_console().print(output.workers_table(found, await queue.inspect.now()))
+            console = output.make_console()
+            console.print(output.workers_table(found, now))
+            for line in output.dead_worker_lines(found, now):
+                console.print(line, markup=False)
+            console.print(f"{len(live(found))} live worker(s)", markup=False)
         return 0
 
 
@@ -38,18 +65,25 @@ async def _stats(url: str, json_out: bool) -> int:
     async with producer(url) as queue:
         queues = await queue.inspect.queues()
         totals = {str(k): v for k, v in (await queue.inspect.counts()).items()}
-        util = await queue.inspect.utilization()
-        live = [w for w in await queue.inspect.workers() if w.state != "stopped"]
+        found, _ = await judged_workers(queue.inspect)
+        alive = live(found)
+        busy = sum(w.busy for w in alive)
+        slots = sum(w.concurrency for w in alive)
+        claimed = sum(w.claimed for w in alive)
+        ratio = busy / slots if slots else 0.0
+        dead = sum(1 for w in found if w.state == "dead")
         doc: dict[str, Any] = {
             "counts": totals,
             "queues": [
                 {"name": q.name, "paused": q.paused, "counts": dict(q.counts), "oldest_pending_at": q.oldest_pending_at}
                 for q in queues
             ],
-            "workers": len(live),
-            "busy": util.busy,
-            "slots": util.total,
-            "utilization": round(util.ratio, 4),
+            "workers": len(alive),
+            "dead_workers": dead,
+            "busy": busy,
+            "claimed": claimed,
+            "slots": slots,
+            "utilization": round(ratio, 4),
         }
         if json_out:
             output.print_json(doc)
@@ -58,7 +92,8 @@ async def _stats(url: str, json_out: bool) -> int:
         rows["all queues"] = totals
         console = output.make_console()
         console.print(output.counts_table(rows, {q.name: q.paused for q in queues}))
-        console.print(
-            f"{len(live)} live worker(s), {util.busy}/{util.total} slots busy ({util.ratio:.0%})", markup=False
-        )
+        line = f"{len(alive)} live worker(s), {busy}/{slots} slots busy ({ratio:.0%}), {claimed} claimed ahead"
+        if dead:
+            line += f"; {dead} dead (see gdw workers)"
+        console.print(line, markup=False)
         return 0

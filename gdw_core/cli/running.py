@@ -11,7 +11,16 @@ from typing import Any, NoReturn
 
 import typer
 
-from gdw_core import GdwError, InvalidPayload, InvalidSchedule, InvalidTask, StorageUnavailable, TaskNotFound
+from gdw_core import (
+    DuplicateTask,
+    GdwError,
+    InvalidPayload,
+    InvalidSchedule,
+    InvalidTask,
+    QueueNotFound,
+    StorageUnavailable,
+    TaskNotFound,
+)
 from gdw_core.cli.connection import redact, secret_of
 from gdw_core.cli.exitcodes import CliError, ExitCode
 from gdw_core.cli.output import clean
@@ -45,7 +54,9 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
         import redis.exceptions as rx
     except ImportError:  # pragma: no cover - redis is a dependency
         return ()
-    return (rx.ConnectionError, rx.TimeoutError, rx.AuthenticationError, rx.AuthorizationError, rx.ResponseError)
+    # RedisError last: anything else the client raises (InvalidResponse, "Protocol error" from a
+    # port that is not Redis) is about the connection, never a bug of gdw
+    return (rx.ConnectionError, rx.TimeoutError, rx.AuthenticationError, rx.AuthorizationError, rx.RedisError)
 
 
 def _is_auth(cause: BaseException | None, text: str) -> bool:
@@ -70,20 +81,28 @@ def explain(exc: BaseException, url: str | None) -> tuple[str, ExitCode]:
     text = _scrub(str(exc) or type(exc).__name__, url)
     if isinstance(exc, CliError):
         return _scrub(exc.message, url), exc.code
-    if isinstance(exc, TaskNotFound):
+    if isinstance(exc, (TaskNotFound, QueueNotFound)):
         return text, ExitCode.NOT_FOUND
+    if isinstance(exc, DuplicateTask):
+        return text, ExitCode.DUPLICATE
     if isinstance(exc, (InvalidSchedule, InvalidTask, InvalidPayload)):
         return text, ExitCode.USAGE
+    if isinstance(exc, RecursionError):  # data, never a reason to call it a bug of gdw
+        return f"a value is nested too deeply to handle: {text}", ExitCode.USAGE
     if isinstance(exc, StorageUnavailable):  # its message names the address
         if _is_auth(exc.__cause__, text):
             return text.replace("cannot reach", "credentials refused by", 1), ExitCode.UNREACHABLE
         return text if "Redis" in text else f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
     redis_errors = _redis_errors()
     if redis_errors and isinstance(exc, redis_errors):
+        import redis.exceptions as rx
+
         if _is_auth(exc, text):
             return f"{where} refused the credentials or the command: {text}", ExitCode.UNREACHABLE
         if type(exc).__name__ == "ResponseError":
             return f"{where} answered with an error: {text}", ExitCode.UNREACHABLE
+        if not isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):
+            return f"{where} did not answer like a Redis server: {text}", ExitCode.UNREACHABLE
         return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE
     if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
         return f"cannot reach {where}: {text}", ExitCode.UNREACHABLE

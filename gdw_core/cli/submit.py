@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from gdw_core import TaskQueue, TaskRecord, TaskStatus
-from gdw_core.cli import arguments, output
+from gdw_core import DuplicateTask, InvalidTask, TaskQueue, TaskRecord, TaskStatus
+from gdw_core.cli import arguments, output, overview
 from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run, warn
 from gdw_core.cli.watching import follow
+from gdw_core.limits import check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import DEFAULT_QUEUE
+from gdw_core.submitter import IF_EXISTS
 
 HELP = """Submit a task by name (MODULE:FUNC): now, later, at a time or on a schedule.
 
@@ -58,7 +61,10 @@ def submit(
     base_delay: Annotated[str | None, typer.Option("--base-delay", help="Backoff base delay (1s).")] = None,
     max_delay: Annotated[str | None, typer.Option("--max-delay", help="Backoff cap (1m).")] = None,
     timeout: Annotated[str | None, typer.Option("--timeout", help="Fail an attempt running longer.")] = None,
-    task_id: Annotated[str | None, typer.Option("--id", help="Task id (recurring: entry id); idempotent.")] = None,
+    task_id: Annotated[str | None, typer.Option("--id", help="Task id (recurring: entry id).")] = None,
+    if_exists: Annotated[
+        str, typer.Option("--if-exists", help="--id already taken: error (exit 6) | skip (keep it, exit 0).")
+    ] = "error",
     priority: Annotated[int | None, typer.Option("--priority", help="Higher runs first.")] = None,
     queue: Annotated[str | None, typer.Option("--queue", help="Queue name (default: the task's).")] = None,
     wait: Annotated[
@@ -73,7 +79,7 @@ def submit(
     url = resolve_url(redis)
     plan = _plan(
         name, args or [], kw or [], args_json, kwargs_json, in_, at, every, cron, retries, backoff,
-        base_delay, max_delay, timeout, task_id, priority, queue, wait, wait_timeout,
+        base_delay, max_delay, timeout, task_id, priority, queue, wait, wait_timeout, if_exists,
     )  # fmt: skip
     run(_submit(url, plan, strict, json_out), url)
 
@@ -92,6 +98,7 @@ class Plan:
     options: dict[str, Any]
     wait: bool
     wait_timeout: float | None
+    if_exists: str = "error"
 
 
 def _plan(
@@ -114,6 +121,7 @@ def _plan(
     queue: str | None,
     wait: bool,
     wait_timeout: str | None,
+    if_exists: str = "error",
 ) -> Plan:
     when = [flag for flag, v in (("--in", in_), ("--at", at), ("--every", every), ("--cron", cron)) if v is not None]
     if len(when) > 1:
@@ -126,6 +134,11 @@ def _plan(
         raise usage("--id must not be empty")
     if queue is not None and not queue.strip():
         raise usage("--queue must not be empty")
+    if if_exists not in IF_EXISTS:
+        raise usage(f"--if-exists {if_exists!r}: use one of {', '.join(IF_EXISTS)}")
+    recurring = every is not None or cron is not None
+    _grammar("--id", task_id, check_entry_id if recurring else check_task_id)
+    _grammar("--queue", queue, check_queue_name)
     checked_name = arguments.task_name(name)
     args, kwargs = arguments.call_arguments(positional, kw, args_json, kwargs_json)
     policy = arguments.retry_policy(
@@ -152,11 +165,21 @@ def _plan(
         options=options,
         wait=wait,
         wait_timeout=arguments.duration(wait_timeout, "--wait-timeout"),
+        if_exists=if_exists,
     )
 
 
+def _grammar(flag: str, value: str | None, check: Callable[[str], str]) -> None:
+    if value is not None:
+        try:
+            check(value)
+        except InvalidTask as exc:
+            raise usage(f"{flag}: {exc}") from None
+
+
 async def _check_name(queue: TaskQueue, name: str, target_queue: str, strict: bool) -> None:
-    workers = await queue.inspect.workers()
+    found, _ = await overview.judged_workers(queue.inspect)
+    workers = overview.live(found)  # a dead worker's allowlist runs nothing
     if any(name in w.tasks for w in workers):
         return
     serving = [w for w in workers if target_queue in w.queues]
@@ -184,12 +207,20 @@ async def _submit(url: str, plan: Plan, strict: bool, json_out: bool) -> int:
             )
             _report_recurring(entry_id, plan, json_out)
             return 0
-        if plan.delay is not None:
-            task_id = await sub.schedule(plan.name, plan.delay, *plan.args, **plan.kwargs)
-        elif plan.at is not None:
-            task_id = await sub.schedule_at(plan.name, plan.at, *plan.args, **plan.kwargs)
-        else:
-            task_id = await sub.submit(plan.name, *plan.args, **plan.kwargs)
+        try:
+            if plan.delay is not None:
+                task_id = await sub.schedule(plan.name, plan.delay, *plan.args, **plan.kwargs)
+            elif plan.at is not None:
+                task_id = await sub.schedule_at(plan.name, plan.at, *plan.args, **plan.kwargs)
+            else:
+                task_id = await sub.submit(plan.name, *plan.args, **plan.kwargs)
+        except DuplicateTask as exc:
+            if plan.if_exists != "skip":
+                message = f"task {exc.task_id!r} already exists ({exc.status}); nothing was submitted"
+                raise CliError(f"{message} (--if-exists skip keeps the existing one)", ExitCode.DUPLICATE) from None
+            task_id = exc.task_id
+            if not json_out:
+                warn(f"task {exc.task_id!r} already exists ({exc.status}): kept it, nothing new submitted")
         rec = await queue.inspect.task(task_id)
         if not plan.wait:
             if json_out:

@@ -18,6 +18,7 @@ from gdw_core.cli.running import run
 #: ``ls`` without --state: the live states first, then recent history
 LS_ORDER = (
     TaskStatus.RUNNING,
+    TaskStatus.CLAIMED,
     TaskStatus.RETRYING,
     TaskStatus.PENDING,
     TaskStatus.SCHEDULED,
@@ -71,7 +72,7 @@ def ls(
     json_out: Json = False,
     redis: Redis = None,
 ) -> None:
-    """List tasks by state (default: running, retrying, pending, scheduled, then recent history)."""
+    """List tasks by state (default: running, claimed, retrying, pending, scheduled, then recent history)."""
     url = resolve_url(redis)
     try:
         states = (TaskStatus(state.strip().lower()),) if state is not None else LS_ORDER
@@ -109,7 +110,7 @@ async def _cancel(url: str, task_id: str, json_out: bool) -> int:
         after = await queue.control.cancel(task_id)
         if after is TaskStatus.CANCELLED:
             code, text = ExitCode.OK, "cancelled"
-        elif after is TaskStatus.RUNNING:
+        elif after in (TaskStatus.RUNNING, TaskStatus.CLAIMED):
             code, text = ExitCode.OK, "cancel requested: its worker stops it (within a second)"
         else:
             code, text = ExitCode.TASK_FAILED, f"not cancelled: it already ended {after}"

@@ -8,13 +8,18 @@ import math
 from rich.console import Console
 
 from gdw_core import TaskQueue, TaskRecord, TaskStatus
-from gdw_core.cli.output import clean, relative, short
+from gdw_core.cli.output import attempts_text, clean, elapsed, relative, short
+from gdw_core.duration import format_duration
 
 
 def describe(rec: TaskRecord, now: float) -> str:
     text = f"task {clean(rec.id)} {rec.status}"
     if rec.status is TaskStatus.RUNNING:
-        text += f" (attempt {rec.attempts} of {rec.max_attempts}, on {clean(rec.worker or '?')})"
+        ran = elapsed(rec, now)
+        since = f" for {format_duration(ran)}" if ran is not None else ""
+        text += f"{since} ({attempts_text(rec)}, on {clean(rec.worker or '?')})"
+    elif rec.status is TaskStatus.CLAIMED:
+        text += f" (by {clean(rec.worker or '?')}, waiting for a free slot: not started)"
     elif rec.status is TaskStatus.RETRYING:
         last = f" after {clean(rec.last_error)}" if rec.last_error else ""
         text += f" (next attempt {relative(rec.run_at, now)}{last})"

@@ -52,8 +52,13 @@ def test_submit_options_reach_the_record(runner: CliRunner, redis_url: str) -> N
     assert rec["kwargs"] == {"max_seconds": 2, "note": "hi"}
     assert (rec["queue"], rec["priority"], rec["timeout"], rec["max_retries"]) == ("slow", 7, 60.0, 5)
     assert rec["retry"]["strategy"] == "linear"
-    # the same id again does not make a second task
-    doc(gdw(runner, redis_url, *argv))
+    # the same id again does not make a second task: it is refused (exit 6), or kept with --if-exists skip
+    again = gdw(runner, redis_url, "submit", "demo_tasks:sleepy", "--kw", "note=other", "--id", "job-1")
+    assert again.exit_code == 6, again.output
+    errors = [line for line in again.stderr.splitlines() if line.startswith("gdw: error:")]
+    assert len(errors) == 1 and "'job-1' already exists (pending); nothing was submitted" in errors[0]
+    kept = doc(gdw(runner, redis_url, *argv, "--if-exists", "skip"))["submitted"]
+    assert kept["id"] == "job-1" and kept["kwargs"] == {"max_seconds": 2, "note": "hi"}
     assert len(doc(gdw(runner, redis_url, "ls", "--queue", "slow", "--json"))["tasks"]) == 1
 
 
@@ -129,7 +134,7 @@ def test_pause_resume_stats_workers(runner: CliRunner, redis_url: str) -> None:
     assert {q["name"]: q["paused"] for q in stats["queues"]}.get("q1") is True
     assert "(paused)" in gdw(runner, redis_url, "stats").stdout
     assert doc(gdw(runner, redis_url, "resume", "q1", "--json")) == {"queue": "q1", "paused": False}
-    assert doc(gdw(runner, redis_url, "workers", "--json")) == {"workers": []}
+    assert doc(gdw(runner, redis_url, "workers", "--json")) == {"workers": [], "live": 0}
 
 
 def test_unreachable_redis_says_where_without_password(runner: CliRunner) -> None:

@@ -68,8 +68,8 @@ async def test_priorities_then_fifo_and_several_queues(redis_storage: RedisStora
 
 async def test_idempotent_submit_with_a_task_id(redis_storage: RedisStorage) -> None:
     producer = TaskQueue(worker_count=0, storage=redis_storage)
-    first = await producer.options(task_id="once").submit("proc_tasks:quick", 1)
-    again = await producer.options(task_id="once").submit("proc_tasks:quick", 2)
+    first = await producer.options(task_id="once", if_exists="skip").submit("proc_tasks:quick", 1)
+    again = await producer.options(task_id="once", if_exists="skip").submit("proc_tasks:quick", 2)
     assert first == again == "once"
     assert (await redis_storage.counts())[S.PENDING] == 1
     got = await redis_storage.get("once")

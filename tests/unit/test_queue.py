@@ -94,8 +94,8 @@ async def test_options_never_collide_with_task_arguments() -> None:
 
 async def test_caller_given_id_is_idempotent() -> None:
     async with TaskQueue(worker_count=0, run_scheduler=False) as q:
-        assert await q.options(task_id="once").submit(add, 1) == "once"
-        assert await q.options(task_id="once").submit(add, 2) == "once"
+        assert await q.options(task_id="once", if_exists="skip").submit(add, 1) == "once"
+        assert await q.options(task_id="once", if_exists="skip").submit(add, 2) == "once"
         assert (await q.inspect.counts())[S.PENDING] == 1
 
 
