@@ -3,22 +3,31 @@ one page of tasks, the counters, the worker records — never a scan of everythi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from gdw_core import lifecycle
 from gdw_core.errors import TaskNotFound
 from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
-from gdw_core.status import TaskStatus
+from gdw_core.status import LEASED, TaskStatus
 from gdw_core.storage.protocol import QueueInfo, Storage
 from gdw_core.workerinfo import WorkerInfo
+
+#: at most this many of a dead worker's ``held`` ids are looked up by :meth:`Inspector.dead_holdings`
+DEAD_HOLDINGS_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
 class Utilization:
-    busy: int
-    total: int
+    """Slots of the live workers only (a dead or stopped worker's record counts for nothing)."""
+
+    busy: int  # tasks running (started) now
+    total: int  # slots
+    workers: int = 0  # live workers
+    claimed: int = 0  # tasks leased and waiting in live workers' buffers (not started)
 
     @property
     def ratio(self) -> float:
@@ -52,17 +61,42 @@ class Inspector:
         return await self.storage.queues()
 
     async def workers(self) -> list[WorkerInfo]:
-        return await self.storage.workers()
+        """Every worker record the storage keeps (live, draining, stopped, dead), each with
+        ``state`` as :func:`gdw_core.lifecycle.worker_state` says on the storage's clock: a
+        worker whose heartbeat went stale reads ``"dead"`` whatever it last said."""
+        now = await self.storage.now()
+        return [_judged(w, now) for w in await self.storage.workers()]
+
+    async def live_workers(self) -> list[WorkerInfo]:
+        """The workers whose heartbeat is fresh (running or draining)."""
+        return [w for w in await self.workers() if w.state in _LIVE]
+
+    async def dead_holdings(self, info: WorkerInfo, limit: int = DEAD_HOLDINGS_MAX) -> list[TaskRecord]:
+        """For a dead worker: the tasks of its last ``held`` list that are still leased to it
+        (claimed or running under its id), i.e. what waits for lease recovery. Reads at most
+        ``limit`` records; empty for a worker that is not dead."""
+        if lifecycle.worker_state(info, await self.storage.now()) != "dead":
+            return []
+        out: list[TaskRecord] = []
+        for task_id in info.held[: max(0, min(limit, DEAD_HOLDINGS_MAX))]:
+            rec = await self.storage.get(task_id)
+            if rec is not None and rec.status in LEASED and rec.worker == info.id:
+                out.append(rec)
+        return out
 
     async def utilization(self) -> Utilization:
-        workers = await self.storage.workers()
-        live = [w for w in workers if w.state != "stopped"]
-        return Utilization(sum(w.busy for w in live), sum(w.concurrency for w in live))
+        live = await self.live_workers()
+        return Utilization(
+            sum(w.busy for w in live),
+            sum(w.concurrency for w in live),
+            len(live),
+            sum(w.claimed for w in live),
+        )
 
     async def registered_names(self) -> list[str]:
         """Task names some live worker advertises (what a submit form can offer)."""
         names: set[str] = set()
-        for w in await self.storage.workers():
+        for w in await self.live_workers():
             names.update(w.tasks)
         return sorted(names)
 
@@ -77,3 +111,11 @@ class Inspector:
             for event in batch:
                 cursor = event.id
                 yield event
+
+
+_LIVE = ("running", "draining")
+
+
+def _judged(info: WorkerInfo, now: float) -> WorkerInfo:
+    state = lifecycle.worker_state(info, now)
+    return info if state == info.state else dataclasses.replace(info, state=state)

@@ -5,27 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import itertools
+import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
-from gdw_core.errors import QueueFull, TaskNotFound
+from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
+from gdw_core.lifecycle import RECOVER_TO, RELEASE_TO, RETENTION_CLASS, Detail
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
-from gdw_core.status import TERMINAL, TRANSITIONS, TaskStatus, check_transition
-from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention
+from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, check_transition
+from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention, Start
+from gdw_core.storage.workerhistory import WorkerHistory
 from gdw_core.workerinfo import WorkerInfo
+
+log = logging.getLogger(__name__)
 
 S = TaskStatus
 # plain module constants: enum member lookups are slow on the hot path
-_PENDING, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.RUNNING, S.SCHEDULED, S.RETRYING
+_PENDING, _CLAIMED, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.CLAIMED, S.RUNNING, S.SCHEDULED, S.RETRYING
 _COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
 _VALUE = {s: s.value for s in S}
-_WAITING = (_PENDING, _SCHEDULED, _RETRYING)
+_WAITING = tuple(WAITING)
+_DELAYED = (_SCHEDULED, _RETRYING)  # waiting for a time (the delayed heap)
+# results of these types always encode: the storage-side safety net skips the trial encoding
+_PLAIN_RESULT = frozenset({str, int, bool, type(None)})
+_claim_attempts = lifecycle.attempts_after_claim
 _Opt = str | None
 EventRow = tuple[int, float, str, _Opt, _Opt, _Opt, _Opt, _Opt, int | None, _Opt]
 
@@ -37,6 +48,9 @@ class MemoryStorage:
     def __init__(self, clock: Clock | None = None, retention: Retention | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
         self.retention = retention or Retention()
+        # per finished status, its retention class's count and TTL (gdw_core.lifecycle.RETENTION_CLASS)
+        self._keep = {s: int(getattr(self.retention, f"{c}_count")) for s, c in RETENTION_CLASS.items()}
+        self._ttl = {s: float(getattr(self.retention, f"{c}_ttl")) for s, c in RETENTION_CLASS.items()}
         self._tasks: dict[str, TaskRecord] = {}
         self._index: dict[TaskStatus, dict[str, None]] = {s: {} for s in TaskStatus}
         self._counts: dict[str, dict[TaskStatus, int]] = {}
@@ -46,7 +60,7 @@ class MemoryStorage:
         self._seq = itertools.count()
         self._token = itertools.count(1)
         self._paused: set[str] = set()
-        self._workers: dict[str, WorkerInfo] = {}
+        self._workers = WorkerHistory()
         self._commands: list[Command] = []
         self._command_cursor: dict[str, int] = {}
         self._recurring: dict[str, RecurringEntry] = {}
@@ -160,7 +174,7 @@ class MemoryStorage:
         while delayed and moved < limit:
             run_at, _, task_id = delayed[0]
             rec = self._tasks.get(task_id)
-            if rec is None or rec.status not in (_SCHEDULED, _RETRYING) or rec.run_at != run_at:
+            if rec is None or rec.status not in _DELAYED or rec.run_at != run_at:
                 heapq.heappop(delayed)  # stale entry (cancelled, retried now, purged)
                 continue
             if run_at > now:
@@ -184,14 +198,14 @@ class MemoryStorage:
             _, _, task_id = heapq.heappop(best)
             rec = self._tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
-                continue
-            rec.attempts += 1
+                continue  # stale entry (cancelled, purged)
+            rec.attempts = _claim_attempts(rec.attempts)
             rec.worker = worker_id
-            rec.started_at = now
+            rec.started_at = None  # set by the start mark
             token = next(self._token)
             deadline = now + lease
             self._leases[task_id] = (worker_id, token, deadline)
-            self._move(rec, _RUNNING, now)
+            self._move(rec, _CLAIMED, now)
             out.append(Lease(rec, token, deadline))
         return out
 
@@ -216,27 +230,75 @@ class MemoryStorage:
                 await asyncio.wait_for(self._work.wait(), remaining)
 
     def _held(self, task_id: str, token: int) -> TaskRecord | None:
+        """The record if ``token`` is its current lease and it is claimed or running."""
         lease = self._leases.get(task_id)
         if lease is None or lease[1] != token:
             return None
         rec = self._tasks.get(task_id)
-        if rec is None or rec.status is not _RUNNING:
+        if rec is None or (rec.status is not _RUNNING and rec.status is not _CLAIMED):
             return None
         return rec
+
+    async def start(self, marks: Sequence[Start]) -> list[bool]:
+        now = self.clock.now()
+        out: list[bool] = []
+        for mark in marks:
+            try:
+                rec = self._held(mark.task_id, mark.token)
+                if rec is None:
+                    out.append(False)
+                    continue
+                if rec.status is _CLAIMED:
+                    started_at = now - max(0.0, float(mark.started_ago))  # read the mark before any change
+                    budget = rec.max_retries if mark.max_retries is None else max(0, int(mark.max_retries))
+                    rec.started_at = started_at
+                    rec.max_retries = budget
+                    self._move(rec, _RUNNING, now)
+                out.append(True)  # already running under this token: nothing new to record
+            except (TypeError, ValueError, AttributeError) as exc:
+                log.warning("start mark %r refused: %s", mark, exc)
+                out.append(False)
+        return out
 
     async def complete(self, acks: Sequence[Ack]) -> list[bool]:
         now = self.clock.now()
         out: list[bool] = []
         for ack in acks:
-            rec = self._held(ack.task_id, ack.token)
-            if rec is None:
+            try:
+                rec = self._held(ack.task_id, ack.token)
+                if rec is None:
+                    out.append(False)
+                    continue
+                result = ack.result
+                if type(result) not in _PLAIN_RESULT and not self._encodes(rec, ack, now):
+                    out.append(False)
+                    continue
+                if rec.status is _CLAIMED:
+                    rec.started_at = now - max(0.0, ack.started_ago)
+                rec.result = result
+                rec.finished_at = now
+                self._move(rec, _COMPLETED, now)
+                out.append(True)
+            except (TypeError, ValueError, AttributeError) as exc:  # a garbage ack fails alone
+                log.warning("ack %r refused: %s", ack, exc)
                 out.append(False)
-                continue
-            rec.result = ack.result
-            rec.finished_at = now
-            self._move(rec, _COMPLETED, now)
-            out.append(True)
         return out
+
+    def _encodes(self, rec: TaskRecord, ack: Ack, now: float) -> bool:
+        """The storage-side safety net: a result that cannot be stored fails its own task."""
+        try:
+            codec.dumps(ack.result, "the task's result")
+            return True
+        except InvalidPayload as exc:
+            message = str(exc)
+        except RecursionError:
+            message = "the task's result is nested too deep to encode"
+        if rec.status is _CLAIMED:
+            rec.started_at = now - max(0.0, ack.started_ago)
+        rec.errors.append(AttemptError(rec.attempts, Detail.INVALID, message, "", now, rec.worker))
+        rec.finished_at = now
+        self._move(rec, _FAILED, now, Detail.INVALID)
+        return False
 
     async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
         rec = self._held(task_id, token)
@@ -260,6 +322,7 @@ class MemoryStorage:
         if rec is None:
             return False
         now = self.clock.now()
+        error.at = error.at or now
         rec.errors.append(error)
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, error.type)
@@ -270,14 +333,19 @@ class MemoryStorage:
         if rec is None:
             return False
         now = self.clock.now()
-        if error is None:
-            rec.attempts -= 1
-        else:
-            rec.errors.append(error)
+        rec.attempts = lifecycle.attempts_after_release(rec.attempts)
+        if error is not None:
+            rec.errors.append(dataclasses.replace(error, at=error.at or now, counted=False))
         self._leases.pop(task_id, None)
+        target = RELEASE_TO[rec.status]
         rec.run_at = now
-        self._move(rec, _RETRYING, now, "released")
-        self._push_delayed(rec)
+        if target is _PENDING:
+            rec.started_at = None  # it never started
+            self._move(rec, target, now, Detail.RELEASED)
+            self._push_pending(rec)
+        else:
+            self._move(rec, target, now, Detail.RELEASED)
+            self._push_delayed(rec)
         return True
 
     async def progress(self, task_id: str, token: int, value: Any) -> bool:
@@ -290,44 +358,54 @@ class MemoryStorage:
 
     async def heartbeat(self, info: WorkerInfo, held: Mapping[str, int], lease: float) -> HeartbeatReply:
         now = self.clock.now()
-        info.last_seen = now
-        self._workers[info.id] = info
+        self._forget(self._workers.beat(info, now))
         lost: set[str] = set()
         cancel: set[str] = set()
         for task_id, token in held.items():
             current = self._leases.get(task_id)
-            if current is None or current[1] != token:
+            rec = self._tasks.get(task_id)
+            if current is None or current[1] != token or rec is None:
                 lost.add(task_id)
                 continue
             self._leases[task_id] = (current[0], token, now + lease)
-            if self._tasks[task_id].cancel_requested:
+            if rec.cancel_requested:
                 cancel.add(task_id)
         cursor = self._command_cursor.get(info.id, 0)
-        commands = tuple(c for c in self._commands[cursor:] if c.worker is None or c.worker == info.id)
+        commands = tuple(c for c in self._commands[cursor:] if lifecycle.targets(c, info.id))
         self._command_cursor[info.id] = len(self._commands)
         return HeartbeatReply(frozenset(lost), frozenset(cancel), commands, frozenset(self._paused))
 
     async def remove_worker(self, worker_id: str) -> None:
-        self._workers.pop(worker_id, None)
+        self._forget(self._workers.stop(worker_id, self.clock.now()))
+
+    def _forget(self, worker_ids: list[str]) -> None:
+        for worker_id in worker_ids:
+            self._command_cursor.pop(worker_id, None)
 
     # -- time-driven -------------------------------------------------------------------------
     async def promote_due(self, limit: int = 1000) -> float | None:
-        return self._promote(self.clock.now(), limit)
+        next_due = self._promote(self.clock.now(), limit)
+        for entry in self._recurring.values():
+            if next_due is None or entry.next_run < next_due:
+                next_due = entry.next_run
+        return next_due
 
     async def recover_expired(self, limit: int = 1000) -> list[str]:
         now = self.clock.now()
         expired = [tid for tid, (_, _, deadline) in self._leases.items() if deadline <= now][:limit]
         for task_id in expired:
-            rec = self._tasks[task_id]
             worker = self._leases.pop(task_id)[0]
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.status not in LEASED:
+                continue  # nothing leased any more: the stale lease alone is dropped
             err = AttemptError(rec.attempts, "LeaseExpired", f"lease held by {worker} expired", "", now, worker)
             rec.errors.append(err)
-            if rec.attempts >= rec.max_attempts:
+            if lifecycle.is_poison(rec.attempts, rec.max_retries):
                 rec.finished_at = now
-                self._move(rec, _FAILED, now, "poison: attempts spent through lost leases")
+                self._move(rec, _FAILED, now, Detail.POISON)
             else:
                 rec.run_at = now
-                self._move(rec, _RETRYING, now, "lease expired")
+                self._move(rec, RECOVER_TO, now, Detail.LEASE_EXPIRED)
                 self._push_delayed(rec)
         return expired
 
@@ -360,7 +438,7 @@ class MemoryStorage:
         return created
 
     def _retain(self, status: TaskStatus) -> None:
-        keep = self.retention.completed_count if status is _COMPLETED else self.retention.failed_count
+        keep = self._keep[status]
         index = self._index[status]
         while len(index) > keep:
             self._drop(next(iter(index)))
@@ -373,14 +451,14 @@ class MemoryStorage:
     async def purge_expired(self) -> int:
         now = self.clock.now()
         dropped = 0
-        for status, ttl in (
-            (_COMPLETED, self.retention.completed_ttl),
-            (_FAILED, self.retention.failed_ttl),
-            (_CANCELLED, self.retention.failed_ttl),
-        ):
+        for status, ttl in self._ttl.items():
             index = self._index[status]
             for task_id in list(index):
-                finished = self._tasks[task_id].finished_at or 0.0
+                rec = self._tasks.get(task_id)
+                if rec is None:
+                    del index[task_id]  # an id pointing nowhere: dropped alone
+                    continue
+                finished = rec.finished_at or 0.0
                 if finished + ttl > now:
                     break  # finished in order: the rest are younger
                 self._drop(task_id)
@@ -395,8 +473,8 @@ class MemoryStorage:
         now = self.clock.now()
         if rec.status in _WAITING:
             rec.finished_at = now
-            self._move(rec, _CANCELLED, now, "cancelled by operator")
-        elif rec.status is _RUNNING and not rec.cancel_requested:
+            self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
+        elif rec.status in LEASED and not rec.cancel_requested:
             rec.cancel_requested = True
             self._emit("cancel_requested", rec, None, now)
         return rec.status
@@ -405,11 +483,11 @@ class MemoryStorage:
         rec = self._tasks.get(task_id)
         if rec is None:
             raise TaskNotFound(task_id)
-        if rec.status not in (_SCHEDULED, _RETRYING):
+        if rec.status not in _DELAYED:
             return False
         now = self.clock.now()
         rec.run_at = now
-        self._move(rec, _PENDING, now, "retry now")
+        self._move(rec, _PENDING, now, Detail.RETRY_NOW)
         self._push_pending(rec)
         return True
 
@@ -456,9 +534,12 @@ class MemoryStorage:
             heaps = [h for q, h in self._pending.items() if queue is None or q == queue]
             entries = heapq.nsmallest(offset + limit, itertools.chain.from_iterable(heaps))
             ids: Any = (e[2] for e in entries)
-        elif status in (_SCHEDULED, _RETRYING):
+        elif status in _DELAYED:
             ids = sorted(self._index[status], key=lambda t: self._tasks[t].run_at)
-        elif status is _RUNNING:
+        elif status is _CLAIMED:  # lease order: the soonest deadline first
+            leases = self._leases
+            ids = sorted(self._index[status], key=lambda t: leases[t][2] if t in leases else 0.0)
+        elif status is _RUNNING:  # start order
             ids = iter(self._index[status])
         else:
             ids = reversed(self._index[status])
@@ -490,7 +571,9 @@ class MemoryStorage:
         return infos
 
     async def workers(self) -> list[WorkerInfo]:
-        return list(self._workers.values())
+        """Every record of the bounded history (live, draining, stopped, dead), as the workers
+        said it; :mod:`gdw_core.inspect` decides which are dead."""
+        return self._workers.records(self.clock.now())
 
     async def recurring(self) -> list[RecurringEntry]:
         return sorted(self._recurring.values(), key=lambda e: e.next_run)
@@ -514,3 +597,4 @@ class MemoryStorage:
             skip = max(0, start - first + 1)
             rows = list(itertools.islice(self._events, skip, skip + limit))
         return [Event(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
+

@@ -12,7 +12,7 @@ import pytest
 
 from gdw_core import AttemptError, QueueFull, RecurringEntry, TaskNotFound, TaskRecord, TaskStatus
 from gdw_core.status import TRANSITIONS
-from gdw_core.storage.protocol import Ack, Command, Storage
+from gdw_core.storage.protocol import Ack, Command, Start, Storage
 from gdw_core.workerinfo import WorkerInfo
 
 S = TaskStatus
@@ -65,10 +65,14 @@ async def test_claim_leases_counts_an_attempt_and_completes_with_token(storage: 
     r = rec()
     await storage.enqueue([r])
     lease = await claim_one(storage)
-    assert lease.task.id == r.id and lease.task.status is S.RUNNING and lease.task.attempts == 1
+    assert lease.task.id == r.id and lease.task.status is S.CLAIMED and lease.task.attempts == 1
     assert lease.deadline > await storage.now()
+    claimed = await storage.get(r.id)
+    assert claimed is not None and claimed.status is S.CLAIMED and claimed.worker == W
+    assert claimed.started_at is None  # not started until its start mark
+    assert await storage.start([Start(r.id, lease.token)]) == [True]
     running = await storage.get(r.id)
-    assert running is not None and running.status is S.RUNNING and running.worker == W
+    assert running is not None and running.status is S.RUNNING and running.started_at is not None
     assert await storage.complete([Ack(r.id, lease.token, {"ok": [1, 2]})]) == [True]
     done = await storage.get(r.id)
     assert done is not None and done.status is S.COMPLETED and done.result == {"ok": [1, 2]}
@@ -84,6 +88,13 @@ async def test_stale_token_is_refused_everywhere(storage: Storage) -> None:
     assert await storage.fail(r.id, bad, err(), 1.0) is None
     assert await storage.release(r.id, bad, None) is False
     assert await storage.progress(r.id, bad, 0.5) is False
+    assert await storage.start([Start(r.id, bad)]) == [False]
+    assert (await storage.get(r.id)).status is S.CLAIMED  # type: ignore[union-attr]
+    assert await storage.start([Start(r.id, lease.token)]) == [True]
+    assert await storage.complete([Ack(r.id, bad, 1)]) == [False]
+    assert await storage.fail(r.id, bad, err(), 1.0) is None
+    assert await storage.release(r.id, bad, None) is False
+    assert await storage.cancel_running(r.id, bad, err(kind="TaskCancelled")) is False
     assert (await storage.get(r.id)).status is S.RUNNING  # type: ignore[union-attr]
 
 
@@ -174,20 +185,23 @@ async def test_release_unstarted_does_not_count_the_attempt(storage: Storage) ->
     await storage.enqueue([r])
     lease = await claim_one(storage)
     assert await storage.release(r.id, lease.token, None) is True
-    await storage.promote_due()
-    got = await storage.get(r.id)
+    got = await storage.get(r.id)  # claimed -> pending at once: no promotion needed
     assert got is not None and got.status is S.PENDING and got.attempts == 0 and got.errors == []
+    assert got.started_at is None
 
 
-async def test_release_interrupted_records_the_attempt(storage: Storage) -> None:
+async def test_release_interrupted_gives_the_attempt_back_with_an_uncounted_note(storage: Storage) -> None:
     r = rec()
     await storage.enqueue([r])
     lease = await claim_one(storage)
+    assert await storage.start([Start(r.id, lease.token)]) == [True]
     assert await storage.release(r.id, lease.token, err(kind="Interrupted")) is True
+    got = await storage.get(r.id)
+    assert got is not None and got.status is S.RETRYING and got.run_at <= await storage.now()
     await storage.promote_due()
     got = await storage.get(r.id)
-    assert got is not None and got.status is S.PENDING and got.attempts == 1
-    assert [e.type for e in got.errors] == ["Interrupted"]
+    assert got is not None and got.status is S.PENDING and got.attempts == 0
+    assert [(e.type, e.counted) for e in got.errors] == [("Interrupted", False)]
 
 
 async def test_scheduled_by_delay_becomes_pending_only_when_due(storage: Storage) -> None:
@@ -232,6 +246,7 @@ async def test_cancel_running_asks_its_worker_through_the_heartbeat(storage: Sto
     r = rec()
     await storage.enqueue([r])
     lease = await claim_one(storage)
+    assert await storage.start([Start(r.id, lease.token)]) == [True]
     assert await storage.cancel(r.id) is S.RUNNING
     assert (await storage.get(r.id)).cancel_requested is True  # type: ignore[union-attr]
     info = WorkerInfo(W, "host", 1, ["default"], 1)
@@ -319,7 +334,8 @@ async def test_heartbeat_extends_leases_and_publishes_the_worker(storage: Storag
     assert workers[W].host == "host-1" and workers[W].pid == 4242 and workers[W].busy == 1
     assert workers[W].tasks == ["demo_tasks:fast"] and workers[W].last_seen > 0
     await storage.remove_worker(W)
-    assert W not in {w.id for w in await storage.workers()}
+    kept = {w.id: w for w in await storage.workers()}[W]  # kept as history, not deleted
+    assert (kept.state, kept.busy, kept.claimed, kept.held) == ("stopped", 0, 0, [])
 
 
 async def test_commands_reach_the_targeted_worker_once(storage: Storage) -> None:
@@ -404,14 +420,15 @@ async def test_events_follow_the_transition_table(storage: Storage) -> None:
     r = rec()
     await storage.enqueue([r])
     lease = await claim_one(storage)
+    await storage.start([Start(r.id, lease.token)])
     await storage.fail(r.id, lease.token, err(), 0.0)
     await storage.promote_due()
     lease = await claim_one(storage)
     await storage.complete([Ack(r.id, lease.token, 42)])
     events = [e for e in await storage.read_events(start, 100) if e.task_id == r.id]
     assert [(e.old, e.kind) for e in events] == [
-        (None, "pending"), ("pending", "running"), ("running", "retrying"),
-        ("retrying", "pending"), ("pending", "running"), ("running", "completed")]
+        (None, "pending"), ("pending", "claimed"), ("claimed", "running"), ("running", "retrying"),
+        ("retrying", "pending"), ("pending", "claimed"), ("claimed", "completed")]
     for e in events[1:]:
         assert S(e.kind) in TRANSITIONS[S(e.old)]  # type: ignore[arg-type]
     assert all(e.name == r.name and e.queue == "default" for e in events)
