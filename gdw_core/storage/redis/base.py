@@ -65,6 +65,7 @@ class RedisBase:
             self._client = Shielded(make_client(self._address, self._options))
             if self.cluster:
                 await self._client.initialize()
+            await self._client.ping()  # refused credentials / not Redis: a clear error now
             # scripts are loaded lazily, on the first NOSCRIPT (a read-only user can open and read)
             if self.fast_lane and not self.cluster and not self._address.url.startswith("rediss"):
                 lane = FastLane(self._address.url)
