@@ -51,8 +51,13 @@ def _malformed(task_id: str, queue: str, h: dict[str, str], exc: Exception) -> T
         status = TaskStatus(h.get("st", "failed"))
     except (ValueError, TypeError):
         status = TaskStatus.FAILED
-    err = AttemptError(0, "InvalidPayload", str(exc), "", 0.0)
-    return TaskRecord(id=task_id, name=h.get("n") or "?", status=status, queue=queue, errors=[err])
+    errors = [AttemptError(0, "InvalidPayload", str(exc), "", 0.0)]
+    try:  # what the storage already recorded about it (e.g. why it was failed) comes first
+        stored = loads(h["errs"], "errors") if h.get("errs") else []
+        errors = [AttemptError.from_dict(e) for e in stored if isinstance(e, dict)] + errors
+    except (InvalidPayload, ValueError, TypeError, RecursionError):
+        pass
+    return TaskRecord(id=task_id, name=h.get("n") or "?", status=status, queue=queue, errors=errors)
 
 
 class RedisReader(RedisBase):
