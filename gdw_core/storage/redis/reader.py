@@ -282,7 +282,7 @@ class RedisReader(RedisBase):
 
 
 def _event(event_id: str, f: dict[str, Any]) -> Event:
-    ms = _stream_key(event_id)[0]
+    ms = _stream_key(event_id)[0]  # ids are Redis's own: always "<ms>-<seq>"
     attempt = f.get("a")
     return Event(
         id=event_id,
@@ -293,7 +293,7 @@ def _event(event_id: str, f: dict[str, Any]) -> Event:
         name=f.get("n") or None,
         queue=f.get("q") or None,
         worker=f.get("w") or None,
-        attempt=int(attempt) if attempt not in (None, "") else None,
+        attempt=int(attempt) if isinstance(attempt, str) and attempt.isdigit() else None,
         detail=f.get("d") or None,
     )
 

@@ -521,8 +521,8 @@ class RedisStorage(RedisReader):
     @guarded
     async def remove_recurring(self, entry_id: str) -> bool:
         queues = await self._all_queues(fresh=True)
-        replies = await self._run_many([self._call("recurring_remove", q, "rec", entry_id) for q in queues])
-        return any(int(r) for r in replies)
+        calls = [self._call("recurring_remove", q, "rec", entry_id) for q in queues]
+        return any(int(r) for _, r in await self._each_queue("recurring removal", queues, calls))
 
 
 def _json_object(raw: str) -> dict[str, Any]:
