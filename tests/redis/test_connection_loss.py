@@ -28,7 +28,8 @@ async def test_tasks_survive_dropped_connections(redis_server: RedisServer, capl
         ids = await queue.submit_many(nap, [(0.5,) for _ in range(4)])
 
         async def all_running() -> bool:
-            return (await storage.counts())[TaskStatus.RUNNING] == 4
+            counts = await storage.counts()
+            return counts[TaskStatus.CLAIMED] + counts[TaskStatus.RUNNING] == 4  # leased, started or not
 
         while not await all_running():
             await asyncio.sleep(0.02)

@@ -8,9 +8,10 @@ import asyncio
 import pytest
 
 from gdw_core import GdwError, InvalidTask, StorageUnavailable, TaskQueue
+from gdw_core.lifecycle import WORKER_HISTORY_SECONDS
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import Ack, Command, Retention
+from gdw_core.storage.protocol import Ack, Command, Retention, Start
 from gdw_core.storage.redis import RedisStorage
 from gdw_core.workerinfo import WorkerInfo
 from tests.support.redis_server import RedisServer, free_port
@@ -107,6 +108,7 @@ async def test_cancel_running_and_commands_reach_the_worker(redis_storage: Redis
     s = redis_storage
     await s.enqueue([rec("r")])
     [lease] = await s.claim("w", ["default"], 1, 30, 0)
+    assert await s.start([Start("r", lease.token)]) == [True]
     info = WorkerInfo("w", "h", 1, ["default"], 1, started_at=1.0)
     await s.heartbeat(info, {"r": lease.token}, 30)
     assert await s.cancel("r") is S.RUNNING
@@ -127,8 +129,12 @@ async def test_worker_records_expire_and_are_listed(redis_storage: RedisStorage,
     [listed] = await s.workers()
     assert (listed.id, listed.pid, listed.busy, listed.processed) == ("w1", 42, 2, 7)
     assert listed.last_seen > 0
-    assert 0 < int(redis_server.cli("pttl", s.keys.worker("w1"))) <= 60_000
-    redis_server.cli("del", s.keys.worker("w1"))  # as if it expired: a dead worker
+    # kept as history well after it stops beating (semantics 9), bounded by the history window
+    assert 60_000 < int(redis_server.cli("pttl", s.keys.worker("w1"))) <= WORKER_HISTORY_SECONDS * 1000
+    await s.remove_worker("w1")
+    [stopped] = await s.workers()
+    assert (stopped.id, stopped.state, stopped.busy, stopped.held) == ("w1", "stopped", 0, [])
+    redis_server.cli("del", s.keys.worker("w1"))  # as if it expired: beyond the history window
     assert await s.workers() == []
 
 

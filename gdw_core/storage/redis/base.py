@@ -3,9 +3,13 @@ the per-queue script arguments, the queue list and where a task id lives."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+from redis.exceptions import ResponseError
+
+from gdw_core.limits import check_queue_name, valid_queue_name
 from gdw_core.storage.protocol import Retention
 from gdw_core.storage.redis.address import RedisAddress
 from gdw_core.storage.redis.connection import make_client
@@ -13,6 +17,8 @@ from gdw_core.storage.redis.keys import Keys
 from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.scripts import Call, Scripts
 from gdw_core.storage.redis.shielded import Shielded
+
+log = logging.getLogger("gdw.redis")
 
 #: how many task id -> queue entries a storage remembers before starting over
 _WHERE_LIMIT = 200_000
@@ -46,6 +52,7 @@ class RedisBase:
         self._known: set[str] = set()  # queues this process registered in the queue list
         self._queue_cache: tuple[float, list[str]] = (0.0, [])
         self._where: dict[str, str] = {}  # task id -> queue, for calls that give only the id
+        self._bad_names: set[str] = set()  # queue names in storage already logged as invalid
 
     @property
     def client(self) -> Any:
@@ -58,7 +65,8 @@ class RedisBase:
             self._client = Shielded(make_client(self._address, self._options))
             if self.cluster:
                 await self._client.initialize()
-            await self._scripts.load(self._client)
+            await self._client.ping()  # refused credentials / not Redis: a clear error now
+            # scripts are loaded lazily, on the first NOSCRIPT (a read-only user can open and read)
             if self.fast_lane and not self.cluster and not self._address.url.startswith("rediss"):
                 lane = FastLane(self._address.url)
                 await lane.execute([("PING",)])
@@ -97,9 +105,20 @@ class RedisBase:
     async def _run_many(self, calls: list[Call]) -> list[Any]:
         return await self._scripts.run_many(self.client, calls)
 
+    async def _each_queue(self, what: str, queues: list[str], calls: list[Call]) -> list[tuple[str, Any]]:
+        """One call per queue in one round trip; a queue whose call fails is logged and left out,
+        the others' results are returned as (queue, result)."""
+        out = []
+        for queue, res in zip(queues, await self._scripts.run_each(self.client, calls), strict=True):
+            if isinstance(res, Exception):
+                log.error("%s of queue %r failed (the other queues proceed): %s", what, queue, res)
+                continue
+            out.append((queue, res))
+        return out
+
     # -- queues and task locations ------------------------------------------------------------
     async def _register_queue(self, queue: str) -> None:
-        self.keys.prefix(queue)  # validates the name
+        check_queue_name(queue)
         if queue not in self._known:
             await self.client.sadd(self.keys.queues, queue)
             self._known.add(queue)
@@ -107,9 +126,28 @@ class RedisBase:
     async def _all_queues(self, fresh: bool = False) -> list[str]:
         at, cached = self._queue_cache
         if fresh or time.monotonic() - at > 1.0:
-            cached = list(await self.client.smembers(self.keys.queues))
+            try:
+                names = await self.client.smembers(self.keys.queues)
+            except ResponseError as exc:  # the queue list itself is not a set
+                log.error("the queue list %s cannot be read: %s", self.keys.queues, exc)
+                names = set()
+            cached = self._valid_names(names)
             self._queue_cache = (time.monotonic(), cached)
         return sorted(set(cached) | self._known)
+
+    def _valid_names(self, names: Any) -> list[str]:
+        """The names that follow the queue-name grammar; each bad one is logged once, with why."""
+        good = []
+        for name in names:
+            if valid_queue_name(name):
+                good.append(name)
+            elif name not in self._bad_names:
+                self._bad_names.add(name)
+                try:
+                    check_queue_name(name)
+                except Exception as exc:
+                    log.error("skipping a queue stored under an invalid name: %s", exc)
+        return good
 
     def _remember(self, task_id: str, queue: str) -> None:
         if len(self._where) >= _WHERE_LIMIT:

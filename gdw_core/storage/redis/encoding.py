@@ -9,6 +9,7 @@ from typing import Any
 
 from gdw_core.codec import dumps, loads
 from gdw_core.errors import InvalidPayload
+from gdw_core.limits import DEFAULT_LIMITS, check_depth
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 
@@ -48,23 +49,30 @@ def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
 
 def error_args(error: AttemptError) -> tuple[str, str]:
     """An attempt error as a JSON prefix ending in ``"at":`` and its time ('' = the script's now)."""
-    body = dumps(
-        {
-            "attempt": error.attempt,
-            "type": error.type,
-            "message": error.message,
-            "traceback": error.traceback,
-            "worker": error.worker,
-        },
-        "attempt error",
-    )
+    fields: dict[str, Any] = {
+        "attempt": error.attempt,
+        "type": error.type,
+        "message": error.message,
+        "traceback": error.traceback,
+        "worker": error.worker,
+    }
+    if not error.counted:
+        fields["counted"] = False
+    body = dumps(fields, "attempt error")
     return body[:-1] + ',"at":', (repr(float(error.at)) if error.at else "")
 
 
 def _static(task_id: str, d: str | None) -> dict[str, Any]:
     if not d:
         raise InvalidPayload(f"task {task_id}: stored record has no payload")
-    data = loads(d, f"stored payload of task {task_id}")
+    if d.count("[") + d.count("{") > DEFAULT_LIMITS.max_depth:  # only then can it be too deep
+        try:
+            data = loads(d, f"stored payload of task {task_id}")
+        except RecursionError:
+            raise InvalidPayload(f"task {task_id}: stored payload is nested too deep to decode") from None
+        check_depth(data, f"task {task_id}: stored payload")
+    else:
+        data = loads(d, f"stored payload of task {task_id}")
     if not isinstance(data, dict):
         raise InvalidPayload(f"task {task_id}: stored payload must be a JSON object, got {type(data).__name__}")
     return data
@@ -77,17 +85,22 @@ def _float(value: Any) -> float | None:
 
 
 def from_claim(task_id: str, d: str, attempts: int, times: str, worker: str, deadline: float) -> TaskRecord:
+    """The record of a task just claimed (status claimed, not started). InvalidPayload when its
+    payload cannot be read: bad JSON, too deep, not an object, fields of the wrong type."""
     data = _static(task_id, d)
     created, _, run_at = times.partition("|")
-    data.update(
-        id=task_id,
-        status="running",
-        attempts=int(attempts),
-        created_at=float(created or 0),
-        run_at=float(run_at or 0),
-        worker=worker,
-    )
-    rec = TaskRecord.from_dict(data)
+    try:
+        data.update(
+            id=task_id,
+            status="claimed",
+            attempts=int(attempts),
+            created_at=float(created or 0),
+            run_at=float(run_at or 0),
+            worker=worker,
+        )
+        rec = TaskRecord.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise InvalidPayload(f"task {task_id}: malformed stored record: {exc}") from exc
     if not rec.name:
         raise InvalidPayload(f"task {task_id}: empty task name")
     return rec
@@ -98,6 +111,8 @@ def from_hash(task_id: str, h: Mapping[str, str]) -> TaskRecord:
     data = _static(task_id, h.get("d"))
     try:
         errors = loads(h["errs"], "errors") if h.get("errs") else []
+        if h.get("mx"):  # the effective retry budget (the worker's @task policy, set at start)
+            data["max_retries"] = int(h["mx"])
         data.update(
             id=task_id,
             status=TaskStatus(h.get("st", "pending")),
@@ -112,6 +127,6 @@ def from_hash(task_id: str, h: Mapping[str, str]) -> TaskRecord:
             progress=loads(h["prog"], "progress") if h.get("prog") else None,
             cancel_requested=h.get("creq") == "1",
         )
-    except (ValueError, TypeError) as exc:
+        return TaskRecord.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise InvalidPayload(f"task {task_id}: malformed stored record: {exc}") from exc
-    return TaskRecord.from_dict(data)

@@ -4,8 +4,8 @@ list, paused queues, control events) start with ``<namespace>:{<namespace>}:g:``
 
 from __future__ import annotations
 
-from gdw_core.errors import InvalidTask
 from gdw_core.lifecycle import INDEX as LIFECYCLE_INDEX
+from gdw_core.limits import check_queue_name
 
 #: what the per-queue scripts index under their prefix, by status (the one table in lifecycle)
 INDEX = {status.value: suffix for status, suffix in LIFECYCLE_INDEX.items()}
@@ -27,8 +27,7 @@ class Keys:
     def prefix(self, queue: str) -> str:
         p = self._prefix.get(queue)
         if p is None:
-            if not queue or "{" in queue or "}" in queue:
-                raise InvalidTask(f"queue name must be non-empty and without braces, got {queue!r}")
+            check_queue_name(queue)  # InvalidTask saying why
             p = self._prefix[queue] = f"{self.namespace}:{{{queue}}}:"
         return p
 

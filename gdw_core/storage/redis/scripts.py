@@ -1,6 +1,10 @@
-"""The Lua scripts (``scripts/*.lua``, one per state change), loaded by SHA and run with EVALSHA,
-singly or many in one pipelined round trip. Each script is sent with the shared prelude
-(``scripts/_prelude.lua``: the transition table and helpers) in front of it."""
+"""The Lua scripts (``scripts/*.lua``, one per state change), run by SHA with EVALSHA, singly or
+many in one pipelined round trip. Each script body is the tables generated from the lifecycle
+rules (:func:`gdw_core.lifecycle.lua_tables`: the transition table, indexes, release and recovery
+targets, event details), then the shared helpers (``scripts/_prelude.lua``), then the script.
+
+Scripts are loaded lazily: the first NOSCRIPT reply loads them all (SCRIPT LOAD) and the call is
+sent again, so opening a storage needs no SCRIPT permission (a read-only user can open and read)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from gdw_core.lifecycle import lua_tables
 from gdw_core.storage.redis.lane import FastLane, as_error
 
 NAMES = (
     "enqueue",
     "claim",
+    "start",
     "complete",
     "fail",
     "cancel_running",
@@ -34,6 +40,7 @@ NAMES = (
     "recurring_add",
     "recurring_remove",
     "worker_beat",
+    "worker_stop",
     "command",
 )
 
@@ -58,11 +65,16 @@ def script_text(name: str) -> str:
     return resources.files("gdw_core.storage.redis").joinpath("scripts", f"{name}.lua").read_text("utf-8")
 
 
+def prelude() -> str:
+    """What every script body starts with: the generated tables, then ``_prelude.lua``."""
+    return lua_tables() + script_text("_prelude")
+
+
 def _load_all() -> dict[str, Script]:
-    prelude = script_text("_prelude")
+    head = prelude()
     out = {}
     for name in NAMES:
-        body = prelude + "\n" + script_text(name)
+        body = head + "\n" + script_text(name)
         out[name] = Script(name, body, hashlib.sha1(body.encode()).hexdigest())
     return out
 
@@ -76,8 +88,9 @@ class Scripts:
     def evalsha(self, call: Call) -> tuple[Any, ...]:
         return ("EVALSHA", self.by_name[call.script].sha, 1, call.key, *call.args)
 
-    async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call]) -> list[Any]:
-        return await self._finish(lane, client, calls, await lane.execute([self.evalsha(c) for c in calls]))
+    async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call], raising: bool = True) -> list[Any]:
+        results = await lane.execute([self.evalsha(c) for c in calls])
+        return await self._finish(lane, client, calls, results, raising)
 
     async def run_stream(self, client: Any, calls: Iterator[Call]) -> list[Any]:
         """Like :meth:`run_many`, but each call is written as soon as it is built, so Redis runs
@@ -93,15 +106,18 @@ class Scripts:
         results = [as_error(r) if isinstance(r, ResponseError) else r for r in [await f for f in futs]]
         return await self._finish(lane, client, sent, results)
 
-    async def _finish(self, lane: FastLane, client: Any, calls: list[Call], results: list[Any]) -> list[Any]:
+    async def _finish(
+        self, lane: FastLane, client: Any, calls: list[Call], results: list[Any], raising: bool = True
+    ) -> list[Any]:
         if any(isinstance(r, NoScriptError) for r in results):
             await self.load(client)
             for i, res in enumerate(results):
                 if isinstance(res, NoScriptError):
                     results[i] = (await lane.execute([self.evalsha(calls[i])]))[0]
-        for res in results:
-            if isinstance(res, Exception):
-                raise res
+        if raising:
+            for res in results:
+                if isinstance(res, Exception):
+                    raise res
         return results
 
     async def load(self, client: Any) -> None:
@@ -122,14 +138,22 @@ class Scripts:
     async def run_many(self, client: Any, calls: list[Call]) -> list[Any]:
         """All calls in one pipelined round trip (not a transaction: each script is atomic on its
         own). Raises the first error a script returned."""
+        results = await self.run_each(client, calls)
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
+        return results
+
+    async def run_each(self, client: Any, calls: list[Call]) -> list[Any]:
+        """Like :meth:`run_many`, but a script's error reply is returned in its place (a
+        ResponseError) instead of raised, so one failing call never hides the others' results.
+        Connection trouble still raises."""
         if not calls:
             return []
         if self.lane is not None:
-            return await self._via_lane(self.lane, client, calls)
-        if len(calls) == 1:
-            return [await self.run(client, calls[0])]
-        if self.cluster:  # redis-py's cluster pipeline refuses EVALSHA: send them concurrently
-            return list(await asyncio.gather(*(self.run(client, c) for c in calls)))
+            return await self._via_lane(self.lane, client, calls, raising=False)
+        if len(calls) == 1 or self.cluster:  # redis-py's cluster pipeline refuses EVALSHA
+            return list(await asyncio.gather(*(self._run_or_error(client, c) for c in calls)))
         pipe = client.pipeline(transaction=False)
         for call in calls:
             pipe.evalsha(self.by_name[call.script].sha, 1, call.key, *call.args)
@@ -137,10 +161,11 @@ class Scripts:
         for i, res in enumerate(results):
             if isinstance(res, NoScriptError):
                 await self.load(client)
-                results[i] = await self.run(client, calls[i])
-        for res in results:
-            if isinstance(res, ResponseError):
-                raise res
-            if isinstance(res, Exception):
-                raise res
+                results[i] = await self._run_or_error(client, calls[i])
         return results
+
+    async def _run_or_error(self, client: Any, call: Call) -> Any:
+        try:
+            return await self.run(client, call)
+        except ResponseError as exc:
+            return exc

@@ -7,19 +7,21 @@ Delivery is at-least-once: a task whose worker dies is run again once its lease 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from gdw_core.codec import dumps
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.failure import describe
+from gdw_core.lifecycle import STALE_BEATS, STALE_MIN, WORKER_HISTORY_MAX, WORKER_HISTORY_SECONDS
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Retention
+from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Retention, Start
 from gdw_core.storage.redis.address import parse_url
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
@@ -33,6 +35,8 @@ log = logging.getLogger("gdw.redis")
 #: tasks per enqueue script call (a batch is several calls in one pipeline)
 _ENQUEUE_CHUNK = 100
 _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
+#: how long a worker record is kept after its last beat (the history window), milliseconds
+_HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
 class RedisStorage(RedisReader):
@@ -127,23 +131,27 @@ class RedisStorage(RedisReader):
     async def _claimed(
         self, worker_id: str, queue: str, reply: list[Any], lease: float
     ) -> tuple[list[Lease], float | None]:
-        """Leases from a claim.lua reply; malformed entries are failed here, not handed out."""
+        """Leases from a claim.lua reply. An entry whose payload passed the script's checks but
+        cannot be decoded here (bad JSON, too deep, wrong field types) is failed with an
+        InvalidPayload error and not handed out; the other leases of the batch are kept."""
         next_due = float(reply[0]) if reply[0] else None
         leases: list[Lease] = []
-        broken: list[tuple[str, int, InvalidPayload]] = []
+        broken: list[tuple[str, int, int, InvalidPayload]] = []
         for j in range(1, len(reply), 6):
             task_id, token, deadline = reply[j], int(reply[j + 1]), float(reply[j + 2])
             self._remember(task_id, queue)
             try:
                 rec = from_claim(task_id, reply[j + 3], int(reply[j + 4]), reply[j + 5], worker_id, deadline)
             except InvalidPayload as exc:
-                broken.append((task_id, token, exc))
+                broken.append((task_id, token, int(reply[j + 4]), exc))
                 continue
-            rec.started_at = deadline - lease
             leases.append(Lease(rec, token, deadline))
-        for task_id, token, problem in broken:  # hand-written / corrupted entries fail here, cleanly
-            log.error("task %s in queue %s has a malformed payload: %s", task_id, queue, problem)
-            await self._fail_in(queue, task_id, token, describe(problem, 1, worker_id), None)
+        for task_id, token, attempt, problem in broken:  # hand-written / corrupted entries fail here
+            log.error("task %s in queue %s cannot be read; failing it: %s", task_id, queue, problem)
+            try:
+                await self._fail_in(queue, task_id, token, describe(problem, attempt, worker_id), None)
+            except Exception as exc:  # its lease expires and recovery records it: the batch stands
+                log.error("could not record task %s as failed: %s", task_id, exc)
         return leases, next_due
 
     @guarded
@@ -211,34 +219,79 @@ class RedisStorage(RedisReader):
         except Exception as exc:  # the leases expire and are recovered: at-least-once
             log.warning("could not hand back a claim interrupted by shutdown: %s", exc)
 
-    def _acks_by_queue(self, acks: Sequence[Ack]) -> dict[str, list[int]]:
+    def _by_queue(self, task_ids: Sequence[str]) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {}
-        for i, ack in enumerate(acks):
-            queue = self._where.get(ack.task_id)
+        for i, task_id in enumerate(task_ids):
+            queue = self._where.get(task_id)
             if queue is not None:
                 groups.setdefault(queue, []).append(i)
         return groups
 
-    @guarded
-    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
-        out = [False] * len(acks)
-        unknown = [a for a in acks if a.task_id not in self._where]
-        for ack in unknown:
-            await self._locate(ack.task_id)
-        groups = self._acks_by_queue(acks)
+    async def _batched(self, script: str, task_ids: Sequence[str], args_of: Any) -> list[bool]:
+        """One script call per queue (chunks of _ENQUEUE_CHUNK items) in one round trip; per item
+        True when the script returned 1. A queue whose call fails is logged and gives False for
+        its items only."""
+        out = [False] * len(task_ids)
+        for task_id in task_ids:
+            if task_id not in self._where:
+                await self._locate(task_id)
         calls, order = [], []
-        for queue, idx in groups.items():
+        for queue, idx in self._by_queue(task_ids).items():
             for start in range(0, len(idx), _ENQUEUE_CHUNK):
                 part = idx[start : start + _ENQUEUE_CHUNK]
                 args: list[Any] = []
                 for i in part:
-                    ack = acks[i]
-                    args.extend((ack.task_id, ack.token, dumps(ack.result, f"result of task {ack.task_id}")))
-                calls.append(self._call("complete", queue, "c", *args))
-                order.append(part)
-        for part, flags in zip(order, await self._run_many(calls), strict=True):
+                    args.extend(args_of(i))
+                calls.append(self._call(script, queue, "c" if script == "complete" else "r", *args))
+                order.append((queue, part))
+        for (queue, part), flags in zip(order, await self._scripts.run_each(self.client, calls), strict=True):
+            if isinstance(flags, Exception):
+                log.error("%s of %d task(s) in queue %r failed: %s", script, len(part), queue, flags)
+                continue
             for i, flag in zip(part, flags, strict=True):
                 out[i] = flag == 1
+        return out
+
+    @guarded
+    async def start(self, marks: Sequence[Start]) -> list[bool]:
+        if not marks:
+            return []
+
+        def args_of(i: int) -> tuple[Any, ...]:
+            m = marks[i]
+            mx = "" if m.max_retries is None else int(m.max_retries)
+            return (m.task_id, int(m.token), repr(float(m.started_ago)), mx)
+
+        return await self._batched("start", [m.task_id for m in marks], args_of)
+
+    @guarded
+    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+        if not acks:
+            return []
+        encoded: list[str | None] = []
+        for ack in acks:
+            try:
+                encoded.append(dumps(ack.result, f"result of task {ack.task_id}"))
+            except (InvalidPayload, RecursionError) as exc:
+                encoded.append(None)
+                log.error("task %s returned a result that cannot be stored; failing it: %s", ack.task_id, exc)
+                problem = exc
+                if not isinstance(exc, InvalidPayload):
+                    problem = InvalidPayload(f"result of task {ack.task_id} is nested too deep to encode")
+                try:
+                    await self.fail(ack.task_id, ack.token, describe(problem, 0, None), None)
+                except Exception as exc2:  # its lease expires and recovery records it
+                    log.error("could not record task %s as failed: %s", ack.task_id, exc2)
+        good = [i for i, e in enumerate(encoded) if e is not None]
+
+        def args_of(j: int) -> tuple[Any, ...]:
+            ack = acks[good[j]]
+            return (ack.task_id, int(ack.token), encoded[good[j]], repr(float(ack.started_ago)))
+
+        flags = await self._batched("complete", [acks[i].task_id for i in good], args_of)
+        out = [False] * len(acks)
+        for j, i in enumerate(good):
+            out[i] = flags[j]
         return out
 
     async def _fail_in(
@@ -270,7 +323,9 @@ class RedisStorage(RedisReader):
         queue = await self._locate(task_id)
         if queue is None:
             return False
-        prefix, at = error_args(error) if error is not None else ("", "")
+        # a release never spends the attempt: its note says so (counted=False)
+        note = dataclasses.replace(error, counted=False) if error is not None else None
+        prefix, at = error_args(note) if note is not None else ("", "")
         return bool(await self._run("release", queue, "t:" + task_id, task_id, token, prefix, at))
 
     @guarded
@@ -291,13 +346,24 @@ class RedisStorage(RedisReader):
                 lost.add(task_id)
                 continue
             by_queue.setdefault(queue, []).extend((task_id, token))
-        ttl_ms = int(max(2 * lease, 10.0) * 1000)
         cursor = f"{int(info.started_at * 1000)}-0" if info.started_at > 0 else "0-0"
-        beat_args = (*self._global_args(), info.id, dumps(info.to_dict()), ttl_ms, cursor)
+        beat_args = (
+            *self._global_args(),
+            info.id,
+            dumps(info.to_dict()),
+            _HISTORY_MS,
+            cursor,
+            WORKER_HISTORY_SECONDS,
+            WORKER_HISTORY_MAX,
+            STALE_BEATS,
+            STALE_MIN,
+        )
         calls = [Call("worker_beat", self.keys.workers, beat_args)]
         calls += [self._call("heartbeat", q, "r", repr(float(lease)), *pairs) for q, pairs in by_queue.items()]
-        replies = await self._run_many(calls)
+        replies = await self._scripts.run_each(self.client, calls)
         beat = replies[0]
+        if isinstance(beat, Exception):
+            raise beat
         info.last_seen = float(beat[0])
         npaused = int(beat[1])
         paused = frozenset(beat[2 : 2 + npaused])
@@ -312,7 +378,10 @@ class RedisStorage(RedisReader):
             if command.worker is None or command.worker == info.id:
                 commands.append(command)
         cancel: set[str] = set()
-        for reply in replies[1:]:
+        for (queue, pairs), reply in zip(by_queue.items(), replies[1:], strict=True):
+            if isinstance(reply, Exception):  # that queue's leases are not extended this time
+                log.error("lease extension in queue %r failed (%d task(s)): %s", queue, len(pairs) // 2, reply)
+                continue
             nlost = int(reply[1])
             lost.update(reply[2 : 2 + nlost])
             cancel.update(reply[2 + nlost :])
@@ -320,32 +389,30 @@ class RedisStorage(RedisReader):
 
     @guarded
     async def remove_worker(self, worker_id: str) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zrem(self.keys.workers, worker_id)
-        pipe.delete(self.keys.worker(worker_id))
-        pipe.delete(self.keys.cursor(worker_id))
-        await pipe.execute()
+        """The record stays, as history, with state "stopped" (see worker_stop.lua)."""
+        args = (*self._global_args(), worker_id, _HISTORY_MS)
+        await self._scripts.run(self.client, Call("worker_stop", self.keys.workers, args))
 
     # -- time-driven -------------------------------------------------------------------------
     @guarded
     async def promote_due(self, limit: int = 1000) -> float | None:
         queues = await self._all_queues()
-        replies = await self._run_many([self._call("promote", q, "ds", limit) for q in queues])
-        due = [float(r) for r in replies if r]
+        calls = [self._call("promote", q, "ds", limit) for q in queues]
+        due = [float(r) for _, r in await self._each_queue("promotion", queues, calls) if r]
         return min(due) if due else None
 
     @guarded
     async def recover_expired(self, limit: int = 1000) -> list[str]:
         queues = await self._all_queues()
-        replies = await self._run_many([self._call("recover", q, "r", limit) for q in queues])
-        return [task_id for ids in replies for task_id in ids]
+        calls = [self._call("recover", q, "r", limit) for q in queues]
+        return [task_id for _, ids in await self._each_queue("lease recovery", queues, calls) for task_id in ids]
 
     @guarded
     async def purge_expired(self) -> int:
         r = self.retention
         queues = await self._all_queues()
         calls = [self._call("purge", q, "c", r.completed_ttl, r.failed_ttl, 10_000) for q in queues]
-        return sum(int(n) for n in await self._run_many(calls))
+        return sum(int(n) for _, n in await self._each_queue("purge", queues, calls))
 
     @guarded
     async def fire_recurring(self, limit: int = 100) -> list[str]:
@@ -356,21 +423,29 @@ class RedisStorage(RedisReader):
         pipe = self.client.pipeline(transaction=False)
         for q in queues:
             pipe.zrange(self.keys.prefix(q) + "recdue", 0, limit - 1, withscores=True)
-        flat = await pipe.execute()
-        due = [
-            (q, entry_id, tick) for q, rows in zip(queues, flat, strict=True) for entry_id, tick in rows if tick <= now
-        ]
+        due: list[tuple[str, str, float]] = []
+        for q, rows in zip(queues, await pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(rows, Exception):
+                log.error("recurring schedule of queue %r cannot be read (other queues proceed): %s", q, rows)
+                continue
+            due.extend((q, entry_id, tick) for entry_id, tick in rows if tick <= now)
         created: list[str] = []
         for q, entry_id, tick in due[:limit]:
-            raw = await self.client.hget(self.keys.prefix(q) + "rec", entry_id)
-            if raw is None:
-                continue
             try:
-                entry = RecurringEntry.from_dict(_json_object(raw))
-            except (InvalidPayload, ValueError) as exc:
-                log.error("recurring entry %s is malformed (%s); removing its schedule", entry_id, exc)
-                await self._run("recurring_remove", q, "rec", entry_id)
+                task_id = await self._fire_one(q, entry_id, tick, now)
+            except ResponseError as exc:  # one bad entry or queue: logged, the rest fire
+                log.error("recurring entry %s of queue %r could not fire: %s", entry_id, q, exc)
                 continue
+            if task_id is not None:
+                created.append(task_id)
+        return created
+
+    async def _fire_one(self, q: str, entry_id: str, tick: float, now: float) -> str | None:
+        raw = await self.client.hget(self.keys.prefix(q) + "rec", entry_id)
+        if raw is None:
+            return None
+        try:
+            entry = RecurringEntry.from_dict(_json_object(raw))
             following = entry.following(tick, now)
             task_id = tick_id(entry.id, tick)
             rec = TaskRecord(
@@ -382,23 +457,28 @@ class RedisStorage(RedisReader):
                 recurring_id=entry.id,
                 **entry.task_options,
             )
-            fired = await self._run(
-                "fire_recurring",
-                q,
-                "recdue",
-                entry_id,
-                repr(float(tick)),
-                repr(float(following)),
-                task_id,
-                static_json(rec),
-                rec.name,
-                int(rec.priority),
-                int(rec.max_retries),
-            )
-            if fired == 1:
-                self._remember(task_id, q)
-                created.append(task_id)
-        return created
+            payload = static_json(rec)
+        except (InvalidPayload, ValueError, TypeError, KeyError, RecursionError) as exc:
+            log.error("recurring entry %s is malformed (%s); removing its schedule", entry_id, exc)
+            await self._run("recurring_remove", q, "rec", entry_id)
+            return None
+        fired = await self._run(
+            "fire_recurring",
+            q,
+            "recdue",
+            entry_id,
+            repr(float(tick)),
+            repr(float(following)),
+            task_id,
+            payload,
+            rec.name,
+            int(rec.priority),
+            int(rec.max_retries),
+        )
+        if fired == 1:
+            self._remember(task_id, q)
+            return task_id
+        return None
 
     # -- control -----------------------------------------------------------------------------
     @guarded
@@ -441,8 +521,8 @@ class RedisStorage(RedisReader):
     @guarded
     async def remove_recurring(self, entry_id: str) -> bool:
         queues = await self._all_queues(fresh=True)
-        replies = await self._run_many([self._call("recurring_remove", q, "rec", entry_id) for q in queues])
-        return any(int(r) for r in replies)
+        calls = [self._call("recurring_remove", q, "rec", entry_id) for q in queues]
+        return any(int(r) for _, r in await self._each_queue("recurring removal", queues, calls))
 
 
 def _json_object(raw: str) -> dict[str, Any]:

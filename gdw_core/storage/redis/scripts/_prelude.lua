@@ -9,7 +9,8 @@
 --   ARGV[5] KEEPF  failed / cancelled tasks kept
 --   script-specific arguments start at ARGV[6]
 -- Keys under P: t:<id> task hash; p pending zset (score: -priority*1e12 + seq); ds scheduled and
--- dr retrying zsets (score: run-at); r running zset (score: lease deadline); c / f / x completed,
+-- dr retrying zsets (score: run-at); k claimed and r running zsets (score: lease deadline);
+-- c / f / x completed,
 -- failed, cancelled zsets (score: finished-at); ev event stream; wake list of wake tokens; seq
 -- counter; paused flag; rec / recdue recurring entries.
 -- Task hash fields: d (JSON: name, args, kwargs, queue, priority, max_retries, retry, timeout,
@@ -17,19 +18,9 @@
 -- token, w worker, cr created, run run-at, sa started, fa finished, dl lease deadline, res result
 -- JSON, errs JSON array of attempt errors, prog progress JSON, creq cancel requested.
 
--- THE transition table; must equal gdw_core.status.TRANSITIONS (a test compares them)
-local ALLOWED = {
-  scheduled = {pending = true, cancelled = true},
-  pending = {running = true, cancelled = true},
-  running = {completed = true, retrying = true, failed = true, cancelled = true},
-  retrying = {pending = true, cancelled = true},
-  completed = {},
-  failed = {},
-  cancelled = {},
-}
-local INDEX = {scheduled = 'ds', pending = 'p', running = 'r', retrying = 'dr',
-               completed = 'c', failed = 'f', cancelled = 'x'}
-local TERMINAL = {completed = true, failed = true, cancelled = true}
+-- ALLOWED (the transition table), INDEX, TERMINAL, LEASED, RETENTION_CLASS, RELEASE_TO,
+-- RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and sent in
+-- front of this text (scripts.py); they are never written here by hand.
 local FINISHED = 0  -- tasks finished so far by this script call
 
 local P, Q, MAXEV, KEEPC, KEEPF = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -65,7 +56,7 @@ end
 -- keep at most `keep` tasks in a finished index, deleting the oldest records
 local function retain(status)
   local keep = KEEPF
-  if status == 'completed' then keep = KEEPC end
+  if RETENTION_CLASS[status] == 'completed' then keep = KEEPC end
   local idx = P .. INDEX[status]
   local over = redis.call('ZCARD', idx) - keep
   if over > 0 then
@@ -97,11 +88,38 @@ local function move(id, old, new, score, detail, name, worker, att)
   return true
 end
 
--- The fields {status, token, name, worker, attempts} of the task at ``key`` if it is running
--- under the fencing token ``token``; nil when the token is stale or the task is not running.
+-- HMGET that never raises: the fields, or nil and what is wrong with the key ('missing' when
+-- there is no such key, 'a <type> key' when it is not a hash).
+local function fields(key, ...)
+  local f = redis.pcall('HMGET', key, ...)
+  if type(f) == 'table' and f.err then
+    return nil, 'a ' .. redis.call('TYPE', key).ok .. ' key'
+  end
+  return f
+end
+
+-- an integer field (attempts, token) that is absent (0) or holds an integer; nil when garbage
+local function int_field(v)
+  if not v then return 0 end
+  local n = tonumber(v)
+  if n == nil or n ~= math.floor(n) or n ~= n then return nil end
+  return n
+end
+
+-- a number field that is absent (default) or numeric; nil when garbage
+local function num_field(v, default)
+  if not v or v == '' then return default end
+  local n = tonumber(v)
+  if n == nil or n ~= n then return nil end
+  return n
+end
+
+-- The fields {status, token, name, worker, attempts} of the task at ``key`` if it is leased
+-- (claimed or running) under the fencing token ``token``; nil when the token is stale, the task
+-- is not leased or the key is not a task hash.
 local function held(key, token)
-  local f = redis.call('HMGET', key, 'st', 'tok', 'n', 'w', 'att')
-  if f[1] ~= 'running' or f[2] ~= token then
+  local f = fields(key, 'st', 'tok', 'n', 'w', 'att')
+  if not f or not LEASED[f[1]] or f[2] ~= token then
     return nil
   end
   return f
@@ -121,6 +139,79 @@ end
 local function error_json(prefix, at, t)
   if at == '' then at = fmt(t) end
   return prefix .. at .. '}'
+end
+
+-- whether a string is valid UTF-8 (cheap for ASCII: one find)
+local function utf8_ok(s)
+  if not string.find(s, '[\128-\255]') then return true end
+  local rest = string.gsub(s, '[\240-\244][\128-\191][\128-\191][\128-\191]', '')
+  rest = string.gsub(rest, '[\224-\239][\128-\191][\128-\191]', '')
+  rest = string.gsub(rest, '[\194-\223][\128-\191]', '')
+  return not string.find(rest, '[\128-\255]')
+end
+
+-- what is wrong with a task's `d` field (nil: it looks like a record's JSON object)
+local function payload_problem(d)
+  if not d or d == '' then return 'the record has no payload (field d is missing)' end
+  if string.sub(d, 1, 1) ~= '{' then return 'the payload is not a JSON object' end
+  if not utf8_ok(d) then return 'the payload is not valid UTF-8' end
+  return nil
+end
+
+-- a record that cannot be read, found in the index of status `old`, ends failed with an
+-- InvalidPayload error saying what is wrong (its worker never sees it)
+local function invalid(id, old, reason, t, name, worker, att)
+  local key = P .. 't:' .. id
+  local err = {attempt = tonumber(att) or 0, type = 'InvalidPayload', message = reason, traceback = '', at = t}
+  if worker and worker ~= '' then err.worker = worker end
+  add_error(key, cjson.encode(err))
+  redis.call('HSET', key, 'st', old, 'fa', fmt(t))
+  redis.call('HDEL', key, 'dl')
+  if not move(id, old, 'failed', t, DETAIL.INVALID, name or '?', worker, att) then
+    redis.call('ZREM', P .. INDEX[old], id)
+    redis.call('ZADD', P .. INDEX.failed, t, id)
+    redis.call('HSET', key, 'st', 'failed')
+  end
+end
+
+-- the key of task `id` is not a hash: move it aside (P .. 'bad:' .. id) and put a failed record
+-- saying so in its place
+local function quarantine(id, old, what, t)
+  local key = P .. 't:' .. id
+  redis.call('RENAME', key, P .. 'bad:' .. id)
+  redis.call('HSET', key, 'd', '{"name":"?","args":[],"kwargs":{},"queue":' .. cjson.encode(Q) .. '}',
+             'n', '?', 'st', old, 'cr', fmt(t), 'run', fmt(t))
+  invalid(id, old, 'the task key held ' .. what .. ', not a task hash; moved to ' .. P .. 'bad:' .. id, t)
+end
+
+-- the fields of task `id` found in the index of status `old`, or nil when it cannot be used: a
+-- missing record is dropped from the index, a non-hash key is quarantined, a record in another
+-- status is a stale index entry (dropped), a record with no or an unknown status is failed.
+local function indexed(id, old, t, ...)
+  local key = P .. 't:' .. id
+  local f, what = fields(key, 'st', ...)
+  if not f then
+    quarantine(id, old, what, t)
+    return nil
+  end
+  local st = f[1]
+  if not st then
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('ZREM', P .. INDEX[old], id)
+    else
+      invalid(id, old, 'the record has no status field', t)
+    end
+    return nil
+  end
+  if INDEX[st] == nil then
+    invalid(id, old, 'the record has an unknown status ' .. string.format('%q', string.sub(st, 1, 40)), t)
+    return nil
+  end
+  if st ~= old then
+    redis.call('ZREM', P .. INDEX[old], id)  -- stale entry (record moved on, purged or hand-edited)
+    return nil
+  end
+  return f
 end
 
 -- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks
@@ -149,27 +240,30 @@ local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, cre
   return 1
 end
 
--- due scheduled / retrying tasks become pending; returns when the next one is due (or nil)
+-- due scheduled / retrying tasks become pending; returns when the next one is due (or nil).
+-- A record that cannot be read fails alone (see `indexed`); the others are promoted.
 local function promote(t, limit)
   local moved = 0
-  for _, old in ipairs({'ds', 'dr'}) do
-    local status = 'scheduled'
-    if old == 'dr' then status = 'retrying' end
-    local due = redis.call('ZRANGE', P .. old, '-inf', t, 'BYSCORE', 'LIMIT', 0, limit - moved)
+  for _, status in ipairs({'scheduled', 'retrying'}) do
+    local idx = P .. INDEX[status]
+    local due = redis.call('ZRANGE', idx, '-inf', t, 'BYSCORE', 'LIMIT', 0, limit - moved)
     for _, id in ipairs(due) do
-      local f = redis.call('HMGET', P .. 't:' .. id, 'st', 'pri', 'n', 'att')
-      if f[1] == status then
-        move(id, status, 'pending', pending_score(f[2]), nil, f[3], nil, f[4])
-        moved = moved + 1
-      else
-        redis.call('ZREM', P .. old, id)  -- stale entry (record purged or hand-edited)
+      local f = indexed(id, status, t, 'pri', 'n', 'att')
+      if f then
+        local pri = num_field(f[2], 0)
+        if pri == nil then
+          invalid(id, status, 'the priority field is not a number', t, f[3], nil, f[4])
+        else
+          move(id, status, 'pending', pending_score(pri), nil, f[3], nil, f[4])
+          moved = moved + 1
+        end
       end
     end
   end
   if moved > 0 then wake() end
   local next_due = nil
-  for _, old in ipairs({'ds', 'dr'}) do
-    local first = redis.call('ZRANGE', P .. old, 0, 0, 'WITHSCORES')
+  for _, status in ipairs({'scheduled', 'retrying'}) do
+    local first = redis.call('ZRANGE', P .. INDEX[status], 0, 0, 'WITHSCORES')
     if #first > 0 then
       local s = tonumber(first[2])
       if next_due == nil or s < next_due then next_due = s end

@@ -1,17 +1,22 @@
--- complete: record successful outcomes (running -> completed) of one queue's tasks.
+-- complete: record successful outcomes (claimed | running -> completed) of one queue's tasks.
+-- A task still claimed (its start mark was never sent: it finished first) gets its start time
+-- from the ack (now - started_ago) and one event claimed -> completed.
 -- KEYS[1]  P .. 'c'
--- ARGV     common, then per ack 3 values: id, fencing token, result JSON
--- Returns  one integer per ack: 1 recorded, 0 refused (stale token, or not running)
+-- ARGV     common, then per ack 4 values: id, fencing token, result JSON, started_ago seconds
+-- Returns  one integer per ack: 1 recorded, 0 refused (stale token, not leased, not a task hash)
 local t = now()
 local out = {}
-for i = 6, #ARGV, 3 do
+for i = 6, #ARGV, 4 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
   local f = held(key, ARGV[i + 1])
   if f then
     redis.call('HSET', key, 'res', ARGV[i + 2], 'fa', fmt(t))
+    if f[1] == 'claimed' then
+      redis.call('HSET', key, 'sa', fmt(t - math.max(0, tonumber(ARGV[i + 3]) or 0)))
+    end
     redis.call('HDEL', key, 'dl')
-    move(id, 'running', 'completed', t, nil, f[3], f[4], f[5])
+    move(id, f[1], 'completed', t, nil, f[3], f[4], f[5])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -1,8 +1,8 @@
--- fail: record a failed attempt: running -> retrying (due after a delay) or -> failed.
+-- fail: record a failed attempt: claimed | running -> retrying (due after a delay) or -> failed.
 -- KEYS[1]  P .. 't:' .. id
 -- ARGV     common, [6] id, [7] fencing token, [8] error JSON prefix (ends with '"at":'),
 --          [9] error time ('' = now), [10] error type (event detail), [11] retry delay seconds ('' = fail for good)
--- Returns  the new status ('retrying' | 'failed'), or '' when the token is stale / not running
+-- Returns  the new status ('retrying' | 'failed'), or '' when the token is stale / not leased / not a task hash
 local t = now()
 local id = ARGV[6]
 local key = P .. 't:' .. id
@@ -14,10 +14,10 @@ add_error(key, error_json(ARGV[8], ARGV[9], t))
 redis.call('HDEL', key, 'dl')
 if ARGV[11] == '' then
   redis.call('HSET', key, 'fa', fmt(t))
-  move(id, 'running', 'failed', t, ARGV[10], f[3], f[4], f[5])
+  move(id, f[1], 'failed', t, ARGV[10], f[3], f[4], f[5])
   return 'failed'
 end
 local run_at = t + math.max(0, tonumber(ARGV[11]))
 redis.call('HSET', key, 'run', fmt(run_at))
-move(id, 'running', 'retrying', run_at, ARGV[10], f[3], f[4], f[5])
+move(id, f[1], 'retrying', run_at, ARGV[10], f[3], f[4], f[5])
 return 'retrying'

@@ -5,22 +5,25 @@
 -- ARGV     common, [6] entry id, [7] expected tick (as stored), [8] following run (epoch s),
 --          [9] task id, [10] d (record JSON), [11] name, [12] priority, [13] max_retries
 -- Returns  1 enqueued, 2 skipped (previous run still going, overlap not allowed),
---          0 someone else fired it / the entry is gone / the task id exists
+--          0 someone else fired it / the entry is gone or malformed / the task id exists
 local t = now()
 local entry_id = ARGV[6]
 local current = redis.call('ZSCORE', P .. 'recdue', entry_id)
-local raw = redis.call('HGET', P .. 'rec', entry_id)
-if not current or not raw or fmt(tonumber(current)) ~= fmt(tonumber(ARGV[7])) or tonumber(current) > t then
+local raw = redis.pcall('HGET', P .. 'rec', entry_id)
+if type(raw) ~= 'string' or not current or fmt(tonumber(current)) ~= fmt(tonumber(ARGV[7])) or tonumber(current) > t then
   return 0
 end
-local entry = cjson.decode(raw)
+local decoded, entry = pcall(cjson.decode, raw)
+if not decoded or type(entry) ~= 'table' then
+  return 0  -- a malformed entry fires nothing (the caller logs it and removes its schedule)
+end
 local following = tonumber(ARGV[8])
 entry.next_run = following
 redis.call('ZADD', P .. 'recdue', following, entry_id)
 local last = entry.last_task_id
 if type(last) == 'string' and not entry.allow_overlap then
-  local st = redis.call('HGET', P .. 't:' .. last, 'st')
-  if st and not TERMINAL[st] then
+  local st = redis.pcall('HGET', P .. 't:' .. last, 'st')
+  if type(st) == 'string' and not TERMINAL[st] then
     redis.call('HSET', P .. 'rec', entry_id, cjson.encode(entry))
     emit('skipped', last, nil, entry.name, nil, nil, 'recurring ' .. entry_id .. ': previous run still ' .. st)
     return 2

@@ -1,18 +1,19 @@
--- heartbeat: extend the leases a worker holds in one queue, in one step.
+-- heartbeat: extend the leases (claimed or running) a worker holds in one queue, in one step.
 -- KEYS[1]  P .. 'r'
 -- ARGV     common, [6] lease seconds, then pairs: task id, fencing token
 -- Returns  { paused (1|0), number of lost ids, lost ids..., ids with a cancel request... }
---          lost = no longer running under this token (recovered, maybe re-claimed)
+--          lost = no longer leased under this token (recovered, maybe re-claimed), or its key
+--          is not a task hash
 local t = now()
 local deadline = t + tonumber(ARGV[6])
 local lost, cancel = {}, {}
 for i = 7, #ARGV, 2 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
-  local f = redis.call('HMGET', key, 'st', 'tok', 'creq')
-  if f[1] == 'running' and f[2] == ARGV[i + 1] then
+  local f = fields(key, 'st', 'tok', 'creq')
+  if f and LEASED[f[1]] and f[2] == ARGV[i + 1] then
     redis.call('HSET', key, 'dl', fmt(deadline))
-    redis.call('ZADD', P .. 'r', deadline, id)
+    redis.call('ZADD', P .. INDEX[f[1]], deadline, id)
     if f[3] == '1' then cancel[#cancel + 1] = id end
   else
     lost[#lost + 1] = id

@@ -1,7 +1,7 @@
 -- progress: store a running task's progress value (no status change).
 -- KEYS[1]  P .. 't:' .. id
 -- ARGV     common, [6] id, [7] fencing token, [8] progress JSON
--- Returns  1 stored, 0 stale token / not running
+-- Returns  1 stored, 0 stale token / not leased / not a task hash
 local id = ARGV[6]
 local key = P .. 't:' .. id
 local f = held(key, ARGV[7])

@@ -1,31 +1,39 @@
--- recover: running tasks of one queue whose lease expired go back to retrying (due now; the
--- attempt stays counted and a LeaseExpired error is recorded) or, when the attempts are spent
--- (a poison task that keeps killing its workers), to failed.
+-- recover: claimed or running tasks of one queue whose lease expired go to RECOVER_TO (retrying,
+-- due now; the attempt stays counted and a LeaseExpired error is recorded) or, when the attempts
+-- are spent (a poison task that keeps killing its workers), to failed.
+-- A record that cannot be read fails alone with its reason (or is dropped when it is missing).
 -- KEYS[1]  P .. 'r'
 -- ARGV     common, [6] limit
 -- Returns  the recovered task ids
 local t = now()
-local expired = redis.call('ZRANGE', P .. 'r', '-inf', t, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[6]))
+local limit = tonumber(ARGV[6])
 local out = {}
-for _, id in ipairs(expired) do
-  local key = P .. 't:' .. id
-  local f = redis.call('HMGET', key, 'st', 'n', 'w', 'att', 'mx')
-  if f[1] ~= 'running' then
-    redis.call('ZREM', P .. 'r', id)  -- stale entry
-  else
-    local att = tonumber(f[4]) or 0
-    local worker = f[3] or ''
-    add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
-      message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
-    redis.call('HDEL', key, 'dl')
-    if att >= (tonumber(f[5]) or 0) + 1 then
-      redis.call('HSET', key, 'fa', fmt(t))
-      move(id, 'running', 'failed', t, 'poison: attempts spent through lost leases', f[2], worker, att)
-    else
-      redis.call('HSET', key, 'run', fmt(t))
-      move(id, 'running', 'retrying', t, 'lease expired', f[2], worker, att)
+for _, status in ipairs({'claimed', 'running'}) do
+  local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    local key = P .. 't:' .. id
+    local f = indexed(id, status, t, 'n', 'w', 'att', 'mx')
+    if f then
+      local att, mx = int_field(f[4]), int_field(f[5])
+      local worker = f[3] or ''
+      if att == nil or mx == nil then
+        local what = 'attempts'
+        if att ~= nil then what = 'max_retries' end
+        invalid(id, status, 'the ' .. what .. ' field is not an integer', t, f[2], worker, f[4])
+      else
+        add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
+          message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
+        redis.call('HDEL', key, 'dl')
+        if att >= mx + 1 then  -- lifecycle.is_poison
+          redis.call('HSET', key, 'fa', fmt(t))
+          move(id, status, 'failed', t, DETAIL.POISON, f[2], worker, att)
+        else
+          redis.call('HSET', key, 'run', fmt(t))
+          move(id, status, RECOVER_TO, t, DETAIL.LEASE_EXPIRED, f[2], worker, att)
+        end
+      end
+      out[#out + 1] = id
     end
-    out[#out + 1] = id
   end
 end
 if #out > 0 then wake() end

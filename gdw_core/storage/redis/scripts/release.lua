@@ -1,8 +1,10 @@
--- release: a worker gives a leased task back (shutdown): running -> retrying, due now.
+-- release: a worker gives a leased task back (a graceful drain) without spending an attempt:
+-- claimed -> pending (never started: back in the pending order with its priority), running ->
+-- retrying, due now (RELEASE_TO). The interruption, if sent, is kept as a note that did not count.
 -- KEYS[1]  P .. 't:' .. id
--- ARGV     common, [6] id, [7] fencing token, [8] error JSON prefix ('' = the attempt never
---          started: it is not counted), [9] error time ('' = now)
--- Returns  1 released, 0 stale token / not running
+-- ARGV     common, [6] id, [7] fencing token, [8] error JSON prefix ending in '"at":' ('' = no
+--          note), [9] error time ('' = now)
+-- Returns  1 released, 0 stale token / not leased / not a task hash
 local t = now()
 local id = ARGV[6]
 local key = P .. 't:' .. id
@@ -10,14 +12,20 @@ local f = held(key, ARGV[7])
 if not f then
   return 0
 end
-local att = f[5]
-if ARGV[8] == '' then
-  att = redis.call('HINCRBY', key, 'att', -1)
-else
+local att = math.max(0, (tonumber(f[5]) or 1) - 1)  -- attempts_after_release
+redis.call('HSET', key, 'att', att)
+if ARGV[8] ~= '' then
   add_error(key, error_json(ARGV[8], ARGV[9], t))
 end
-redis.call('HSET', key, 'run', fmt(t))
 redis.call('HDEL', key, 'dl')
-move(id, 'running', 'retrying', t, 'released', f[3], f[4], att)
+local to = RELEASE_TO[f[1]]
+local score = t
+if to == 'pending' then
+  score = pending_score(num_field(redis.call('HGET', key, 'pri'), 0) or 0)
+  redis.call('HDEL', key, 'w')
+else
+  redis.call('HSET', key, 'run', fmt(t))
+end
+move(id, f[1], to, score, DETAIL.RELEASED, f[3], f[4], att)
 wake()
 return 1

@@ -1,0 +1,199 @@
+"""Isolation on Redis (semantics §12): garbage injected next to good tasks in every kind of key
+fails alone, with its reason, or is skipped; the good tasks proceed and nothing raises."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import redis
+
+from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import Ack, Start
+from gdw_core.storage.redis import RedisStorage
+from gdw_core.workerinfo import WorkerInfo
+from tests.support.redis_server import RedisServer
+
+S = TaskStatus
+
+
+def rec(task_id: str, **kw: object) -> TaskRecord:
+    return TaskRecord(id=task_id, name="proc_tasks:quick", args=[1], **kw)  # type: ignore[arg-type]
+
+
+GOOD = [f"good{i}" for i in range(8)]
+
+
+def poison_pending(s: RedisStorage, server: RedisServer) -> dict[str, str]:
+    """Garbage of every shape in the default queue's pending index; what each one should say."""
+    t = lambda i: s.keys.task("default", i)  # noqa: E731
+    pending = s.keys.index("default", "pending")
+    server.cli("set", t("wrongtype"), "x")
+    server.cli("zadd", pending, "-5", "wrongtype")
+    server.cli("zadd", pending, "-5", "ghost")  # an id pointing nowhere
+    server.cli("hset", t("nod"), "st", "pending", "n", "m:f")
+    server.cli("zadd", pending, "-5", "nod")
+    for task_id, field, value in (("badatt", "att", "many"), ("badtok", "tok", "1.5"), ("badcr", "cr", "yesterday")):
+        server.cli("hset", t(task_id), "st", "pending", "n", "m:f", "d", '{"name":"m:f","args":[]}', field, value)
+        server.cli("zadd", pending, "-5", task_id)
+    return {
+        "wrongtype": "not a task hash",
+        "nod": "no payload",
+        "badatt": "attempts",
+        "badtok": "token",
+        "badcr": "created",
+    }
+
+
+async def test_claim_fails_each_garbage_entry_alone_and_claims_every_good_task(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    s = redis_storage
+    await s.enqueue([rec(i) for i in GOOD])
+    reasons = poison_pending(s, redis_server)
+    # payloads that pass the script's checks but not Python's decoding
+    deep = "[" * 1000 + "]" * 1000
+    for task_id, d in (("badjson", "{not json"), ("deep", '{"name":"m:f","args":' + deep + "}")):
+        await s.enqueue([rec(task_id, priority=5)])
+        redis_server.cli("hset", s.keys.task("default", task_id), "d", d)
+    redis_server.cli("hset", s.keys.task("default", "badutf"), "st", "pending", "n", "m:f")
+    redis_server.cli("zadd", s.keys.index("default", "pending"), "-5", "badutf")
+    raw = redis.Redis(port=redis_server.port)
+    raw.hset(s.keys.task("default", "badutf"), "d", b'{"name":"m:f","args":["\xff\xfe"]}')
+    raw.close()
+    reasons.update(badjson="not valid JSON", deep="deep", badutf="UTF-8")
+
+    leases = await s.claim("w", ["default"], 100, 30, 0)
+    assert sorted(lz.task.id for lz in leases) == sorted(GOOD)
+    assert all(lz.task.status is S.CLAIMED and lz.task.started_at is None for lz in leases)
+    for task_id, reason in reasons.items():
+        got = await s.get(task_id)
+        assert got is not None and got.status is S.FAILED, task_id
+        said = [e.message for e in got.errors if e.type == "InvalidPayload"]
+        assert any(reason in m for m in said), (task_id, got.errors)
+    assert redis_server.cli("type", f"{s.keys.prefix('default')}bad:wrongtype") == "string"  # moved aside
+    assert redis_server.cli("zscore", s.keys.index("default", "pending"), "ghost") in ("", None)
+    counts = await s.counts()
+    assert counts[S.CLAIMED] == len(GOOD) and counts[S.PENDING] == 0
+    assert counts[S.FAILED] == len(reasons)
+
+
+async def test_batch_paths_skip_garbage_records(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
+    s = redis_storage
+    await s.enqueue([rec(i) for i in GOOD])
+    leases = await s.claim("w", ["default"], 100, 0.2, 0)
+    tokens = {lz.task.id: lz.token for lz in leases}
+    # the first good task's key is replaced by garbage of the wrong type after its claim
+    redis_server.cli("del", s.keys.task("default", "good0"))
+    redis_server.cli("set", s.keys.task("default", "good0"), "x")
+    assert await s.start([Start(i, tokens[i]) for i in GOOD]) == [False] + [True] * 7
+    reply = await s.heartbeat(WorkerInfo("w", "h", 1, ["default"], 8), tokens, 30)
+    assert reply.lost == {"good0"}
+    flags = await s.complete([Ack(i, tokens[i], i) for i in GOOD[:4]])
+    assert flags == [False, True, True, True]
+    # cancel / retry_now on the garbage key: no exception, the key is moved aside and failed
+    assert await s.cancel("good0") is S.FAILED
+    got = await s.get("good0")
+    assert got is not None and got.status is S.FAILED and got.errors[-1].type == "InvalidPayload"
+    # recovery: a garbage running record next to expiring good ones
+    redis_server.cli("hset", s.keys.task("default", "good4"), "att", "lots")
+    redis_server.cli("zadd", s.keys.index("default", "running"), "0", "good4", "0", "good5", "0", "nowhere")
+    recovered = await s.recover_expired()
+    assert "good5" in recovered and "nowhere" not in recovered
+    g4, g5 = await s.get("good4"), await s.get("good5")
+    assert g4 is not None and g4.status is S.FAILED
+    assert any("attempts field is not an integer" in e.message for e in g4.errors)
+    assert g5 is not None and g5.status is S.RETRYING
+    assert (await s.get("good6")) is not None
+
+
+async def test_promote_and_purge_proceed_past_garbage(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
+    s = redis_storage
+    await s.enqueue([rec(f"sched{i}", status=S.SCHEDULED, delay=3600) for i in range(4)])
+    scheduled = s.keys.index("default", "scheduled")
+    redis_server.cli("set", s.keys.task("default", "junk"), "x")
+    redis_server.cli("zadd", scheduled, "0", "junk", "0", "ghost")
+    redis_server.cli("hset", s.keys.task("default", "sched1"), "pri", "high")
+    redis_server.cli("zadd", scheduled, "0", "sched0", "0", "sched1", "0", "sched2")
+    nxt = await s.promote_due()  # sched3 is still an hour away
+    assert nxt is not None and nxt > await s.now() + 3000
+    assert (await s.counts())[S.PENDING] == 2
+    junk, s1 = await s.get("junk"), await s.get("sched1")
+    assert junk is not None and junk.status is S.FAILED and s1 is not None and s1.status is S.FAILED
+    redis_server.cli("zadd", s.keys.index("default", "completed"), "0", "junk2")
+    assert await s.purge_expired() >= 1
+
+
+async def test_bad_queue_names_are_skipped_and_logged_once(
+    redis_storage: RedisStorage, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = redis_storage
+    await s.enqueue([rec("a"), rec("b", queue="other")])
+    redis_server.cli("sadd", s.keys.queues, "br{ace}s", "new\nline", "")
+    [lease] = await s.claim("w", ["default"], 1, 0.01, 0)
+    await asyncio.sleep(0.05)
+    with caplog.at_level(logging.ERROR, logger="gdw.redis"):
+        for _ in range(2):
+            s._queue_cache = (0.0, [])
+            assert {q.name for q in await s.queues()} == {"default", "other"}
+            assert (await s.counts())[S.PENDING] == 1
+            await s.promote_due()
+            await s.purge_expired()
+            await s.fire_recurring()
+            assert await s.list_tasks(S.PENDING) != []
+    assert await s.recover_expired() == [lease.task.id]
+    bad = [r for r in caplog.records if "invalid name" in r.getMessage()]
+    assert len(bad) == 3 and any("br{ace}s" in r.getMessage() for r in bad)
+
+
+async def test_one_failing_queue_does_not_stop_the_passes(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    s = redis_storage
+    await s.enqueue([rec("a"), rec("b", queue="broken")])
+    [la] = await s.claim("w", ["default"], 1, 0.01, 0)
+    await asyncio.sleep(0.05)
+    redis_server.cli("set", s.keys.index("broken", "running"), "x")  # the index itself is garbage
+    redis_server.cli("set", s.keys.index("broken", "scheduled"), "x")
+    s._queue_cache = (0.0, [])
+    assert await s.recover_expired() == [la.task.id]
+    await s.promote_due()  # recovered 'a' is due now: promoted, though 'broken' fails
+    a = await s.get("a")
+    assert a is not None and a.status is S.PENDING
+    assert (await s.counts())[S.PENDING] == 2  # the view survives the garbage index
+
+
+async def test_unencodable_result_fails_only_its_task(redis_storage: RedisStorage) -> None:
+    s = redis_storage
+    await s.enqueue([rec("x"), rec("y"), rec("z")])
+    leases = {lz.task.id: lz.token for lz in await s.claim("w", ["default"], 3, 30, 0)}
+    flags = await s.complete([Ack("x", leases["x"], 1), Ack("y", leases["y"], {1, 2}), Ack("z", leases["z"], 3)])
+    assert flags == [True, False, True]
+    y = await s.get("y")
+    assert y is not None and y.status is S.FAILED and y.errors[-1].type == "InvalidPayload"
+
+
+async def test_reads_survive_wrong_type_records(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
+    s = redis_storage
+    await s.enqueue([rec("ok")])
+    redis_server.cli("set", s.keys.task("default", "ghost"), "x")
+    redis_server.cli("zadd", s.keys.index("default", "pending"), "-1e15", "ghost")
+    tasks = await s.list_tasks(S.PENDING)
+    assert [t.id for t in tasks] == ["ghost", "ok"] and tasks[0].errors[0].type == "InvalidPayload"
+    got = await s.get("ghost")
+    assert got is not None and got.errors[0].type == "InvalidPayload"
+    redis_server.cli("set", s.keys.worker("wbad"), "{nope")
+    redis_server.cli("zadd", s.keys.workers, "1e12", "wbad")
+    await s.heartbeat(WorkerInfo("wgood", "h", 1, ["default"], 1), {}, 30)
+    assert [w.id for w in await s.workers()] == ["wgood"]
+    redis_server.cli("hset", s.keys.prefix("default") + "rec", "e1", "{nope")
+    assert await s.recurring() == []
+
+
+def test_attempt_error_note_of_release_is_not_counted() -> None:
+    from gdw_core.storage.redis.encoding import error_args
+
+    prefix, _ = error_args(AttemptError(1, "Interrupted", "x", "", 0.0, counted=False))
+    assert '"counted":false' in prefix
