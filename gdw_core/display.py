@@ -27,6 +27,7 @@ class StateLook:
     status: TaskStatus
     label: str  # the full name
     short: str  # fits a narrow column header
+    tiny: str  # fits an 80-column table of all eight states
     style: str  # a Rich style (colour; bold for the states that need attention)
 
     @property
@@ -37,14 +38,14 @@ class StateLook:
 
 #: the display order of states (tabs, bars, counts) and how each looks. The one table.
 STATES: tuple[StateLook, ...] = (
-    StateLook(TaskStatus.PENDING, "pending", "pending", "yellow"),
-    StateLook(TaskStatus.SCHEDULED, "scheduled", "sched", "cyan"),
-    StateLook(TaskStatus.CLAIMED, "claimed", "claimed", "blue"),
-    StateLook(TaskStatus.RUNNING, "running", "running", "bold bright_blue"),
-    StateLook(TaskStatus.RETRYING, "retrying", "retry", "bold magenta"),
-    StateLook(TaskStatus.COMPLETED, "completed", "done", "green"),
-    StateLook(TaskStatus.FAILED, "failed", "failed", "bold red"),
-    StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "dim"),
+    StateLook(TaskStatus.PENDING, "pending", "pending", "pend", "yellow"),
+    StateLook(TaskStatus.SCHEDULED, "scheduled", "sched", "sched", "cyan"),
+    StateLook(TaskStatus.CLAIMED, "claimed", "claimed", "claim", "blue"),
+    StateLook(TaskStatus.RUNNING, "running", "running", "run", "bold bright_blue"),
+    StateLook(TaskStatus.RETRYING, "retrying", "retry", "retry", "bold magenta"),
+    StateLook(TaskStatus.COMPLETED, "completed", "done", "done", "green"),
+    StateLook(TaskStatus.FAILED, "failed", "failed", "fail", "bold red"),
+    StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "canc", "dim"),
 )
 
 BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in STATES}
@@ -53,6 +54,8 @@ BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in STATES}
 STATUS_STYLE: dict[str, str] = {name: look.style for name, look in BY_STATUS.items()}
 #: ``status name -> short column label``
 SHORT_LABEL: dict[str, str] = {name: look.short for name, look in BY_STATUS.items()}
+#: ``status name -> tiny column label``
+TINY_LABEL: dict[str, str] = {name: look.tiny for name, look in BY_STATUS.items()}
 
 #: worker states as gdw_core.lifecycle.worker_state names them
 WORKER_STYLE: dict[str, str] = {

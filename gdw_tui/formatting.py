@@ -129,9 +129,10 @@ def progress_fraction(progress: Any) -> tuple[float, str] | None:
     return None
 
 
-def progress_bar(rec: TaskRecord, now: float, width: int = 10) -> Text | None:
-    """A bar with the count and an ETA (from the time spent so far), or None when the task's
-    progress is not a proportion."""
+def progress_bar(rec: TaskRecord, now: float, width: int = 10, room: int = 1000) -> Text | None:
+    """A bar with the count, the share and an ETA (from the time spent so far), or None when the
+    task's progress is not a proportion. In ``room`` cells the share, then the ETA, are left out
+    first; the ETA is kept before the share when only one fits."""
     found = progress_fraction(rec.progress)
     if found is None:
         return None
@@ -140,10 +141,16 @@ def progress_bar(rec: TaskRecord, now: float, width: int = 10) -> Text | None:
     out = Text()
     out.append("█" * cells, style="bright_blue")
     out.append("░" * (width - cells), style="blue")
-    out.append(f" {label} {fraction:.0%}")
+    out.append(f" {label}")
+    share = f" {fraction:.0%}"
+    eta = ""
     if rec.started_at is not None and 0 < fraction < 1:
         elapsed = max(0.0, now - rec.started_at)
-        out.append(f" ETA {ago(elapsed / fraction - elapsed)}", style="dim")
+        eta = f" ETA {ago(elapsed / fraction - elapsed)}"
+    if len(out) + len(share) + len(eta) <= room:
+        out.append(share)
+    if eta and len(out) + len(eta) <= room:
+        out.append(eta, style="dim")
     return out
 
 

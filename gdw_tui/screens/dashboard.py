@@ -95,7 +95,7 @@ class DashboardScreen(Screen[None]):
             with ContentSwitcher(initial="tasks", id="switcher"):
                 yield TasksTable(id="tasks")
                 yield RecurringTable(id="recurring")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

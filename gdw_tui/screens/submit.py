@@ -46,7 +46,7 @@ class SubmitScreen(ModalScreen[SubmitRequest | None]):
             else:
                 yield Label("task (no live worker advertises its tasks: type module:function)")
                 yield Input(placeholder="demo_tasks:fast", id="name")
-            yield Label('arguments (JSON: [1, "a"] for args, {"x": 1} for kwargs, or {"args": [..], "kwargs": {..}})')
+            yield Label('arguments, JSON: [1, "a"] args · {"x": 1} kwargs · {"args": [..], "kwargs": {..}}')
             yield Input(placeholder="[]", id="args")
             yield Static(id="args-check", classes="check")
             with Horizontal(classes="row"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from gdw_core import display
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
@@ -35,18 +36,40 @@ class TaskLayout:
     note: int
 
     @classmethod
-    def for_width(cls, width: int) -> TaskLayout:
+    def for_width(cls, width: int, with_worker: bool = True) -> TaskLayout:
+        """``with_worker``: the state's tasks are held by a worker (claimed, running)."""
         timing, attempt = 22, 7
         if width < NARROW:  # id, name, attempt, timing, note
             fixed = 10 + 16 + attempt + timing + 5 * PAD
             return cls(10, 16, 0, 0, max(12, width - fixed - 1))
         ident = 14 if width < 170 else 20
         name = 24 if width < 170 else 32
-        worker = 16 if width < 170 else 24
-        fixed = ident + name + worker + attempt + timing + 7 * PAD
+        worker = (16 if width < 170 else 24) if with_worker else 0
+        fixed = ident + name + worker + attempt + timing + (7 if with_worker else 6) * PAD
         rest = max(24, width - fixed - 1)
         args = max(12, rest * 2 // 5)
         return cls(ident, name, args, worker, rest - args)
+
+    def fitted(self, tasks: list[TaskRecord], now: float, width: int) -> TaskLayout:
+        """The same caps, shrunk to what these tasks' ids, names, workers and timings need; the
+        width saved goes to args and the note."""
+        if not tasks:
+            return self
+
+        def need(cap: int, header: int, values: list[int]) -> int:
+            return min(cap, max([header, *values])) if cap else 0
+
+        ident = need(self.id, 2, [len(t.id) for t in tasks])
+        name = need(self.name, 4, [len(t.name) for t in tasks])
+        worker = need(self.worker, 6, [len(t.worker or "") + 5 for t in tasks])
+        timing = max([20, *(len(fmt.timing_text(t, now).plain) for t in tasks)])
+        shown = 5 + (1 if self.args else 0) + (1 if self.worker else 0)
+        rest = max(12, width - (ident + name + worker + 7 + timing + shown * PAD) - 1)
+        if not self.args:
+            return TaskLayout(ident, name, 0, worker, rest)
+        args_need = max(len(fmt.args_text(t, 10_000).plain) for t in tasks)
+        args = min(max(12, rest * 2 // 5), max(4, args_need)) if args_need < rest // 2 else max(12, rest * 2 // 5)
+        return TaskLayout(ident, name, args, worker, max(12, rest - args - PAD))
 
     def columns(self) -> list[tuple[str, str]]:
         cols = [("id", "id"), ("name", "name")]
@@ -55,7 +78,10 @@ class TaskLayout:
         cols.append(("attempt", "attempt"))
         if self.worker:
             cols.append(("worker", "worker"))
-        cols += [("timing", "age / elapsed / next"), ("note", "progress / last error")]
+        if self.args:
+            cols += [("timing", "age / elapsed / next"), ("note", "progress / last error")]
+        else:
+            cols += [("timing", "age / next"), ("note", "progress / error")]
         return cols
 
 
@@ -66,10 +92,15 @@ class TasksTable(SyncedTable):
     def show(
         self, tasks: list[TaskRecord], now: float, dead_workers: set[str], match: Callable[[TaskRecord], bool]
     ) -> int:
-        """Show the tasks that match; returns how many are shown."""
-        layout = TaskLayout.for_width(self.size.width or 120)
+        """Show the tasks that match; returns how many are shown. The fixed columns take what their
+        content needs (up to their cap); args and the note share the rest."""
+        width = self.size.width or 120
+        leased = bool(tasks) and all(t.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for t in tasks)
+        cap = TaskLayout.for_width(width, with_worker=leased or not tasks)
+        chosen = [t for t in tasks if match(t)]
+        layout = cap.fitted(chosen, now, width)
         self.set_columns(layout.columns())
-        rows = [(t.id, task_cells(t, now, dead_workers, layout)) for t in tasks if match(t)]
+        rows = [(t.id, task_cells(t, now, dead_workers, layout)) for t in chosen]
         self.sync(rows)
         return len(rows)
 
@@ -85,7 +116,7 @@ def task_cells(t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLa
     if layout.worker:
         worker = safe.text(safe.shorten(t.worker or "", layout.worker))
         if t.status in (TaskStatus.RUNNING, TaskStatus.CLAIMED) and t.worker in dead_workers:
-            worker = Text.assemble(safe.text(safe.shorten(t.worker or "", layout.worker - 6)), (" dead", "bold red"))
+            worker = Text.assemble(safe.text(safe.shorten(t.worker or "", layout.worker - 5)), (" dead", "bold red"))
         cells.append(worker)
     cells += [fmt.timing_text(t, now), note_text(t, now, layout.note)]
     return cells
@@ -95,7 +126,7 @@ def note_text(t: TaskRecord, now: float, width: int = 32) -> Text:
     if t.cancel_requested and not t.status.terminal:
         return Text("cancel requested", style="yellow")
     if t.status is TaskStatus.RUNNING and t.progress is not None:
-        bar = fmt.progress_bar(t, now, width=max(4, min(20, width - 24)))
+        bar = fmt.progress_bar(t, now, width=max(4, min(20, width - 24)), room=width)
         if bar is not None:
             bar.truncate(width, overflow="ellipsis")
             return bar
@@ -140,7 +171,7 @@ class WorkersTable(SyncedTable):
     )
     COMPACT = (
         ("id", "worker"),
-        ("slots", "busy/clm/conc"),
+        ("slots", "b/c/conc"),
         ("seen", "last seen"),
         ("state", "state"),
         ("held", "held"),
@@ -158,15 +189,15 @@ class WorkersTable(SyncedTable):
             last = series[-1] if series else w.utilization
             seen = Text(f"{fmt.ago(now - w.last_seen)} ago", style="bold red" if dead else "dim")
             slots = f"{w.busy}/{w.claimed}/{w.concurrency}"
-            spark_w = 8 if narrow else 20
+            spark_w = 6 if narrow else 20
             util_cell = Text.assemble((fmt.spark(series, spark_w, 1.0), "green"), f" {last:4.0%}")
             if narrow:
                 cells: list[Cell] = [
-                    safe.text(safe.shorten(w.id, 20)),
+                    safe.text(safe.shorten(w.id, 18)),
                     slots,
                     seen,
                     fmt.worker_state_text(w, now),
-                    held_text(w, state, 16),
+                    held_text(w, state, 12),
                     util_cell,
                 ]
             else:
@@ -193,7 +224,8 @@ class QueuesTable(SyncedTable):
         cols = [("name", "queue")]
         if not narrow:
             cols.append(("flag", "state"))
-        cols += [(str(s), fmt.SHORT_LABEL[str(s)]) for s in fmt.STATES]
+        labels = display.TINY_LABEL if narrow else fmt.SHORT_LABEL
+        cols += [(str(s), labels[str(s)]) for s in fmt.STATES]
         if not narrow:
             cols.append(("oldest", "oldest"))
         cols.append(("bar", "share"))
