@@ -229,6 +229,8 @@ class DashboardScreen(Screen[None]):
     def _show_empty(self, shown: int, words: str) -> None:
         empty = self.query_one("#empty", Static)
         empty.display = shown == 0
+        for table in self.query("#tasks, #recurring").results(DataTable):
+            table.show_header = shown > 0
         if shown == 0:
             empty.update(Text(words, style="dim italic"))
 

@@ -67,8 +67,14 @@ class TaskLayout:
         rest = max(12, width - (ident + name + worker + 7 + timing + shown * PAD) - 1)
         if not self.args:
             return TaskLayout(ident, name, 0, worker, rest)
-        args_need = max(len(fmt.args_text(t, 10_000).plain) for t in tasks)
-        args = min(max(12, rest * 2 // 5), max(4, args_need)) if args_need < rest // 2 else max(12, rest * 2 // 5)
+        args_need = max(4, *(len(fmt.args_text(t, 10_000).plain) for t in tasks))
+        note_need = max(12, *(len(note_text(t, now, 10_000).plain) for t in tasks))
+        if args_need + note_need + PAD <= rest:  # both whole
+            args = args_need
+        elif note_need + PAD + 12 <= rest * 3 // 5:  # the note is short: args take the rest
+            args = rest - note_need - PAD
+        else:  # share: args two fifths at most, never more than they need
+            args = max(12, min(args_need, rest * 2 // 5))
         return TaskLayout(ident, name, args, worker, max(12, rest - args - PAD))
 
     def columns(self) -> list[tuple[str, str]]:
@@ -232,11 +238,11 @@ class QueuesTable(SyncedTable):
         return cols
 
     def on_mount(self) -> None:
-        self.set_columns(self.column_set((self.size.width or 120) < 100))
+        self.set_columns(self.column_set((self.size.width or 120) < NARROW))
 
     def show(self, queues: list[QueueInfo], now: float) -> None:
         width = self.size.width or 120
-        narrow = width < 100
+        narrow = width < NARROW
         self.set_columns(self.column_set(narrow))
         rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
