@@ -197,6 +197,8 @@ def errors_view(rec: TaskRecord) -> RenderableType:
     for e in rec.errors:
         head = Text(f"attempt {e.attempt}  ", style="bold red")
         head.append(safe.clean(f"{e.type}: {e.message}"), style="red")
+        if not e.counted:
+            head.append("  (interrupted: the attempt was not spent)", style="yellow")
         head.append(f"  at {fmt.clock_time(e.at)}", style="dim")
         if e.worker:
             head.append(f"  on {safe.clean(e.worker)}", style="dim")
