@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url))
         app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only)
     app.run()
-    return 0
+    # an unhandled error inside the app sets a non-zero return code: pass it on
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

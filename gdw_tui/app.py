@@ -1,31 +1,36 @@
 """The dashboard application: owns the data source, follows the event stream, tracks the
-connection, and pushes the dashboard screen. Screens do the drawing; actions live with them."""
+connection, and pushes the dashboard screen. Screens get what they need when they are built, and
+learn of storage changes by a :class:`~gdw_tui.messages.StorageChanged` message."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
-from textual.app import App, SystemCommand
-from textual.screen import Screen
+from textual.app import App
+from textual.binding import Binding
 
 from gdw_core.events import Event
 from gdw_core.queue import TaskQueue
+from gdw_tui.actions import Actions
 from gdw_tui.demo import DemoWorkload
-from gdw_tui.history import Throughput, Utilization
+from gdw_tui.history import History
+from gdw_tui.messages import StorageChanged
+from gdw_tui.options import Options
+from gdw_tui.palette import GdwCommands
+from gdw_tui.screens.dashboard import DashboardScreen
+from gdw_tui.screens.help import HelpScreen
 from gdw_tui.source import DataSource
-
-EVENTS_KEPT = 5000
 
 
 class GdwApp(App[None]):
     CSS_PATH = ["styles/app.tcss", "styles/dashboard.tcss", "styles/modals.tcss"]
     TITLE = "gdw"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {GdwCommands}
+    BINDINGS = [Binding("question_mark,f1", "help", "Help", key_display="?")]
 
     def __init__(
         self,
@@ -38,21 +43,16 @@ class GdwApp(App[None]):
         refresh_interval: float = 1.0,
         follow_events: bool = True,
         close_queue: bool = True,
+        page_size: int = 100,
     ) -> None:
         super().__init__()
+        self.options = Options(read_only, queue_name, refresh_interval, page_size)
         self.source = DataSource(queue, queue_name=queue_name, clock=clock)
-        self.read_only = read_only
+        self.actions = Actions(queue, read_only=read_only)
+        self.history = History()
         self.demo = demo
-        self.refresh_interval = refresh_interval
         self.follow_events = follow_events
         self.close_queue = close_queue
-        self.throughput = Throughput()
-        self.utilization = Utilization()
-        self.recent: deque[Event] = deque(maxlen=EVENTS_KEPT)
-        #: bumped on every event; screens redraw when it moves
-        self.changes = 0
-        self.connected: bool | None = None
-        self.last_error = ""
         self.sub_title = queue.storage.address + (" · read-only" if read_only else "")
 
     @property
@@ -60,14 +60,12 @@ class GdwApp(App[None]):
         return self.source.queue
 
     async def on_mount(self) -> None:
-        from gdw_tui.screens.dashboard import DashboardScreen
-
         if self.demo is not None:
             await self.demo.start()
         else:
             with contextlib.suppress(Exception):
                 await self.source.open()
-        await self.push_screen(DashboardScreen())
+        await self.push_screen(DashboardScreen(self.source, self.options, self.actions, self.history))
         if self.follow_events:
             self.run_worker(self._follow_events(), name="events", group="events", exclusive=True)
 
@@ -93,29 +91,19 @@ class GdwApp(App[None]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.set_connection(False, exc)
+                if self.source.set_connection(False, exc):
+                    self.announce()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
     def on_storage_event(self, event: Event) -> None:
-        self.recent.append(event)
-        self.throughput.add(event)
-        self.changes += 1
+        self.history.add(event)
+        self.announce(event)
 
-    def set_connection(self, ok: bool, error: BaseException | None = None) -> None:
-        if error is not None:
-            detail = str(error) or ("no answer in time" if isinstance(error, TimeoutError) else "")
-            self.last_error = f"{type(error).__name__}: {detail}"
-        if ok != self.connected:
-            self.connected = ok
-            self.changes += 1
+    def announce(self, event: Event | None = None) -> None:
+        """Tell the screen on top that storage changed."""
+        self.screen.post_message(StorageChanged(event))
 
-    def events_for(self, task_id: str) -> list[Event]:
-        return [e for e in self.recent if e.task_id == task_id]
-
-    # -- the command palette ------------------------------------------------------------------
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        commands = getattr(screen, "palette_commands", None)
-        if commands is not None:
-            yield from commands()
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.options))

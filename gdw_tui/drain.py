@@ -27,7 +27,8 @@ class Drain:
         return [
             w
             for w in workers
-            if w.state != "stopped" and (w.id == self.worker if self.worker is not None else w.id in self.known)
+            if w.state not in ("stopped", "dead")
+            and (w.id == self.worker if self.worker is not None else w.id in self.known)
         ]
 
     def finished(self, workers: list[WorkerInfo]) -> bool:

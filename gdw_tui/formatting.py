@@ -1,50 +1,25 @@
-"""How task, worker and queue values read on screen. Pure functions of a record and "now"."""
+"""How task, worker and queue values read on screen. Pure functions of a record and "now".
+State names, short labels and colours come from :mod:`gdw_core.display` (shared with the CLI)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 
-from gdw_core.duration import format_duration
+from gdw_core import display
+from gdw_core.lifecycle import worker_state
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.workerinfo import WorkerInfo
 from gdw_tui import safe
 
-STATUS_STYLE: dict[str, str] = {
-    "scheduled": "cyan",
-    "pending": "yellow",
-    "running": "bold blue",
-    "retrying": "bold magenta",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "dim",
-}
-
+STATUS_STYLE = display.STATUS_STYLE
+SHORT_LABEL = display.SHORT_LABEL
 #: display order of states (tabs, bars, counts)
-STATES: tuple[TaskStatus, ...] = (
-    TaskStatus.PENDING,
-    TaskStatus.SCHEDULED,
-    TaskStatus.RUNNING,
-    TaskStatus.RETRYING,
-    TaskStatus.COMPLETED,
-    TaskStatus.FAILED,
-    TaskStatus.CANCELLED,
-)
-
-SHORT_LABEL: dict[str, str] = {
-    "pending": "pending",
-    "scheduled": "sched",
-    "running": "running",
-    "retrying": "retry",
-    "completed": "done",
-    "failed": "failed",
-    "cancelled": "cancel",
-}
-
-#: a worker whose heartbeat is older than this many seconds is marked stale
-STALE_AFTER = 5.0
+STATES: tuple[TaskStatus, ...] = tuple(look.status for look in display.STATES)
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -66,7 +41,8 @@ def attempt_text(rec: TaskRecord) -> str:
 
 
 def ago(seconds: float) -> str:
-    return format_duration(max(0.0, seconds))
+    """A duration (milliseconds below a second)."""
+    return display.duration(seconds)
 
 
 def timing_text(rec: TaskRecord, now: float) -> Text:
@@ -76,8 +52,10 @@ def timing_text(rec: TaskRecord, now: float) -> Text:
         elapsed = now - rec.started_at
         if rec.timeout:
             style = "bold red" if elapsed > rec.timeout else ("yellow" if elapsed > 0.8 * rec.timeout else "")
-            return Text(f"{ago(elapsed)} / {format_duration(rec.timeout)}", style=style)
+            return Text(f"{ago(elapsed)} / {ago(rec.timeout)}", style=style)
         return Text(f"{ago(elapsed)} running")
+    if st is TaskStatus.CLAIMED:
+        return Text(f"claimed, waiting {ago(now - max(rec.created_at, rec.run_at or 0.0))}", style="blue")
     if st is TaskStatus.RETRYING:
         nxt = min(rec.attempts + 1, rec.max_attempts)
         return Text(f"retry {nxt}/{rec.max_attempts} in {ago(rec.run_at - now)}", style="magenta")
@@ -109,30 +87,90 @@ def spark(values: list[float], width: int, top: float | None = None) -> str:
     return "".join(out).rjust(width)
 
 
-def stacked_bar(counts: dict[str, int], width: int) -> Text:
+def stacked_bar(counts: Mapping[str, int], width: int) -> Text:
     """One bar whose segments are the states' shares (non-empty states get at least one cell)."""
     total = sum(counts.get(str(s), 0) for s in STATES)
     bar = Text()
     if total <= 0:
         return Text("·" * width, style="dim")
     used = 0
-    for s in STATES:
-        n = counts.get(str(s), 0)
+    for look in display.STATES:
+        n = counts.get(str(look.status), 0)
         if n <= 0:
             continue
         cells = max(1, round(width * n / total))
         cells = min(cells, width - used)
         if cells <= 0:
             break
-        bar.append("█" * cells, style=STATUS_STYLE[str(s)].replace("bold ", ""))
+        bar.append("█" * cells, style=look.colour)
         used += cells
     if used < width:
         bar.append(" " * (width - used))
     return bar
 
 
+# -- progress -------------------------------------------------------------------------------------
+def progress_fraction(progress: Any) -> tuple[float, str] | None:
+    """``(fraction done, label)`` from what a task reported: ``{"done": 12, "of": 30}``,
+    ``{"percent": 40}``, a number 0..1, or None when it is not a proportion."""
+    try:
+        if isinstance(progress, Mapping):
+            if "of" in progress and "done" in progress:
+                done, of = float(progress["done"]), float(progress["of"])
+                if of > 0:
+                    return min(1.0, max(0.0, done / of)), f"{progress['done']}/{progress['of']}"
+            if "percent" in progress:
+                pct = float(progress["percent"])
+                return min(1.0, max(0.0, pct / 100)), f"{pct:g}%"
+        elif isinstance(progress, int | float) and not isinstance(progress, bool) and 0 <= progress <= 1:
+            return float(progress), f"{progress:.0%}"
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def progress_bar(rec: TaskRecord, now: float, width: int = 10, room: int = 1000) -> Text | None:
+    """A bar with the count, the share and an ETA (from the time spent so far), or None when the
+    task's progress is not a proportion. In ``room`` cells the share, then the ETA, are left out
+    first; the ETA is kept before the share when only one fits."""
+    found = progress_fraction(rec.progress)
+    if found is None:
+        return None
+    fraction, label = found
+    cells = round(width * fraction)
+    out = Text()
+    out.append("█" * cells, style="bright_blue")
+    out.append("░" * (width - cells), style="blue")
+    out.append(f" {label}")
+    share = f" {fraction:.0%}"
+    eta = ""
+    if rec.started_at is not None and 0 < fraction < 1:
+        elapsed = max(0.0, now - rec.started_at)
+        eta = f" ETA {ago(elapsed / fraction - elapsed)}"
+    if len(out) + len(share) + len(eta) <= room:
+        out.append(share)
+    if eta and len(out) + len(eta) <= room:
+        out.append(eta, style="dim")
+    return out
+
+
+# -- workers --------------------------------------------------------------------------------------
+def worker_state_of(w: WorkerInfo, now: float) -> str:
+    """running | draining | stopped | dead (a stale heartbeat without a goodbye)."""
+    return worker_state(w, now)
+
+
 def worker_is_stale(w: WorkerInfo, now: float) -> bool:
-    return w.state != "stopped" and now - w.last_seen > STALE_AFTER
+    return worker_state_of(w, now) == "dead"
+
+
+def worker_is_live(w: WorkerInfo, now: float) -> bool:
+    return worker_state_of(w, now) in ("running", "draining")
+
+
+def worker_state_text(w: WorkerInfo, now: float) -> Text:
+    state = worker_state_of(w, now)
+    return Text(state, style=display.WORKER_STYLE.get(state, ""))
 
 
 def clock_time(ts: float) -> str:

@@ -69,3 +69,19 @@ class Utilization:
 
     def series(self, worker_id: str) -> list[float]:
         return list(self.by_worker.get(worker_id, ()))
+
+
+class History:
+    """What the dashboard has seen since it started: recent events, throughput, utilization."""
+
+    def __init__(self, events_kept: int = 5000) -> None:
+        self.recent: deque[Event] = deque(maxlen=events_kept)
+        self.throughput = Throughput()
+        self.utilization = Utilization()
+
+    def add(self, event: Event) -> None:
+        self.recent.append(event)
+        self.throughput.add(event)
+
+    def events_for(self, task_id: str) -> list[Event]:
+        return [e for e in self.recent if e.task_id == task_id]

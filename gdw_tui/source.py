@@ -75,6 +75,22 @@ class DataSource:
         self.queue_name = queue_name
         self.clock = clock
         self.skew = 0.0
+        #: None until the first answer, then whether the last read reached the storage
+        self.connected: bool | None = None
+        #: the full reason of the last connection failure ("AuthenticationError: ...")
+        self.last_error = ""
+
+    def set_connection(self, ok: bool, error: BaseException | None = None) -> bool:
+        """Record whether the storage answered; True when that changed."""
+        if error is not None:
+            detail = str(error) or ("no answer in time" if isinstance(error, TimeoutError) else "")
+            cause = error.__cause__ or error.__context__
+            if cause is not None and str(cause) and str(cause) not in detail:
+                detail = f"{detail} ({type(cause).__name__}: {cause})" if detail else f"{type(cause).__name__}: {cause}"
+            self.last_error = f"{type(error).__name__}: {detail}"
+        changed = ok != self.connected
+        self.connected = ok
+        return changed
 
     @property
     def address(self) -> str:
@@ -86,12 +102,12 @@ class DataSource:
     async def open(self) -> None:
         await self.queue.open_storage()
 
-    async def read(self, status: TaskStatus, limit: int = PAGE) -> Snapshot:
+    async def read(self, status: TaskStatus, limit: int = PAGE, offset: int = 0) -> Snapshot:
         """One refresh. A storage that does not answer within ``read_timeout`` seconds counts as
         gone (TimeoutError), so the dashboard says so instead of waiting on it."""
-        return await asyncio.wait_for(self._read(status, limit), self.read_timeout)
+        return await asyncio.wait_for(self._read(status, limit, offset), self.read_timeout)
 
-    async def _read(self, status: TaskStatus, limit: int) -> Snapshot:
+    async def _read(self, status: TaskStatus, limit: int, offset: int) -> Snapshot:
         inspect = self.queue.inspect
         storage_now = await inspect.now()
         self.skew = storage_now - self.clock()
@@ -99,11 +115,18 @@ class DataSource:
         if self.queue_name is not None:
             queues = [q for q in queues if q.name == self.queue_name]
         workers = await inspect.workers()
-        tasks = await inspect.tasks(status, self.queue_name, 0, min(limit, PAGE))
+        tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
         return Snapshot(self.now(), queues, sorted(workers, key=lambda w: w.id), tasks, status, recurring)
+
+    async def running_tasks(self, limit: int = PAGE) -> list[TaskRecord]:
+        """Claimed and running tasks (what a shutdown would interrupt), one page of each."""
+        inspect = self.queue.inspect
+        claimed = await inspect.tasks(TaskStatus.CLAIMED, self.queue_name, 0, limit)
+        running = await inspect.tasks(TaskStatus.RUNNING, self.queue_name, 0, limit)
+        return running + claimed
 
     async def task(self, task_id: str) -> TaskRecord:
         return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)

@@ -4,112 +4,163 @@ Operator actions start here; each asks first when it destroys something and repo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterator
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, Tab, Tabs
 
+from gdw_core.errors import TaskNotFound
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
+from gdw_tui.actions import MUTATING, Actions, Outcome, ShutdownChoice, cancel_question, perform
 from gdw_tui.drain import Drain
-from gdw_tui.source import Snapshot, is_connection_error
+from gdw_tui.history import History
+from gdw_tui.messages import StorageChanged
+from gdw_tui.options import Options
+from gdw_tui.paging import Pager
+from gdw_tui.screens.confirm import ConfirmScreen
+from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.shutdown import ShutdownScreen
+from gdw_tui.screens.submit import SubmitScreen
+from gdw_tui.source import DataSource, Snapshot, is_connection_error
+from gdw_tui.submitting import SubmitRequest
 from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel
 from gdw_tui.widgets.tables import QueuesTable, RecurringTable, TasksTable, WorkersTable
 
-if TYPE_CHECKING:
-    from gdw_tui.app import GdwApp
-
 RECURRING = "recurring"
 TABS: tuple[str, ...] = (*(str(s) for s in fmt.STATES), RECURRING)
-#: actions that change something; all of them are off in --read-only
-MUTATING = frozenset({"submit", "cancel", "retry_now", "toggle_pause", "shutdown"})
+SHORT_TAB: dict[str, str] = {**fmt.SHORT_LABEL, RECURRING: "recur"}
+#: the least time between two reads when storage keeps changing (seconds)
+MIN_READ_GAP = 0.1
 
 
 class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("s", "submit", "Submit"),
         Binding("c", "cancel", "Cancel"),
-        Binding("r", "retry_now", "Retry now"),
-        Binding("p", "toggle_pause", "Pause/resume"),
-        Binding("d", "shutdown", "Drain/shutdown"),
+        Binding("r", "retry_now", "Retry"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("d", "shutdown", "Drain"),
         Binding("slash", "filter", "Filter"),
-        Binding("enter", "details", "Details", show=False),
         Binding("q", "app.quit", "Quit"),
-        *(Binding(str(i + 1), f"show_state('{name}')", name, show=False) for i, name in enumerate(TABS)),
+        Binding("enter", "details", "Details", show=False),
+        Binding("g", "goto", "Go to task id", show=False),
+        Binding("o", "sort", "Sort: age / name / attempts", show=False),
+        Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
+        Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
+        *(Binding(str(i + 1), f"show_state('{name}')", f"show {name}", show=False) for i, name in enumerate(TABS)),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, source: DataSource, options: Options, actions: Actions, history: History) -> None:
         super().__init__()
+        self.source = source
+        self.options = options
+        self.actions = actions
+        self.history = history
         self.shown: str = str(TaskStatus.RUNNING)
         self.snapshot: Snapshot | None = None
         self.filter_text = ""
         self.drain: Drain | None = None
-        self._seen = -1
+        self.pager = Pager(options.page_size)
         self._last_read = -1e9
         self._reading = False
+        self._again = False
         self._last_read_error = ""
-
-    @property
-    def gdw(self) -> GdwApp:
-        return cast("GdwApp", self.app)
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="statusbar"):
-            yield ConnectionBadge(self.gdw.source.address, id="badge")
+            yield ConnectionBadge(self.source.address, id="badge")
             yield Static(id="summary")
+        yield Static(id="conn-error")
         yield DrainBanner(id="drain-banner")
         with Horizontal(id="top"):
             yield QueuesTable(id="queues")
             yield ThroughputPanel(id="throughput")
         yield WorkersTable(id="workers")
         yield Tabs(*(Tab(name, id=f"tab-{name}") for name in TABS), active=f"tab-{self.shown}", id="states")
-        yield Input(placeholder="filter: id, name, args, worker or error text (esc clears)", id="filter")
-        with ContentSwitcher(initial="tasks", id="lists"):
-            yield TasksTable(id="tasks")
-            yield RecurringTable(id="recurring")
-        yield Footer()
+        yield Input(placeholder="filter this page: id, name, args, worker or error text (esc clears)", id="filter")
+        yield Input(placeholder="go to task id (enter opens it, esc closes)", id="goto")
+        with Vertical(id="lists"):
+            yield Static(id="empty")
+            with ContentSwitcher(initial="tasks", id="switcher"):
+                yield TasksTable(id="tasks")
+                yield RecurringTable(id="recurring")
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#goto", Input).display = False
+        self.query_one("#conn-error", Static).display = False
         self.query_one("#drain-banner", DrainBanner).display = False
         self.query_one("#queues").border_title = "queues"
         self.query_one("#throughput").border_title = "throughput"
         self.query_one("#workers").border_title = "workers"
-        self.query_one("#lists").border_title = "tasks"
-        self.set_interval(0.1, self._tick)
+        self.query_one("#lists").border_title = f"{self.shown} tasks"
+        self._layout_for(self.size.width, self.size.height)
+        self.set_interval(self.options.refresh_interval, self.request_read)
         self.query_one("#tasks", TasksTable).focus()
-        self.run_worker(self.reload(), group="read")
+        self.request_read()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout_for(event.size.width, event.size.height)
+        self.render_snapshot()
+
+    def _layout_for(self, width: int, height: int) -> None:
+        self.set_class(width < 120, "-narrow")
+        self.set_class(height < 32, "-short")
+        tabs = self.query_one("#states", Tabs)
+        for i, name in enumerate(TABS):
+            tabs.query_one(f"#tab-{name}", Tab).label = self._tab_label(i, name)
+
+    def _tab_label(self, index: int, name: str, count: int | None = None) -> str:
+        label = SHORT_TAB[name] if self.has_class("-narrow") else name
+        return f"{index + 1} {label}" + ("" if count is None else f" {count}")
 
     # -- reading --------------------------------------------------------------------------------
-    def _tick(self) -> None:
-        app = self.gdw
-        due = asyncio.get_running_loop().time() - self._last_read >= app.refresh_interval
-        if not self._reading and (due or app.changes != self._seen):
-            self.run_worker(self.reload(), group="read")
+    def on_storage_changed(self, message: StorageChanged) -> None:
+        self.request_read()
+
+    def request_read(self) -> None:
+        """Read again soon: at once, or right after the read in progress (at most one read per
+        MIN_READ_GAP seconds however fast storage changes)."""
+        if self._reading:
+            self._again = True
+            return
+        wait = MIN_READ_GAP - (asyncio.get_running_loop().time() - self._last_read)
+        if wait > 0:
+            if not self._again:
+                self._again = True
+                self.set_timer(wait, self._read_later)
+            return
+        self.run_worker(self.reload(), group="read")
+
+    def _read_later(self) -> None:
+        self._again = False
+        self.request_read()
 
     async def reload(self) -> None:
         if self._reading:
+            self._again = True
             return
         self._reading = True
-        self._seen = self.gdw.changes
         self._last_read = asyncio.get_running_loop().time()
         try:
             status = TaskStatus(self.shown) if self.shown != RECURRING else TaskStatus.RUNNING
             try:
-                snap = await self.gdw.source.read(status)
+                snap = await self.source.read(status, self.pager.size, self.pager.offset)
             except Exception as exc:
                 if is_connection_error(exc):
-                    self.gdw.set_connection(False, exc)
+                    self.source.set_connection(False, exc)
                     self._show_connection()
                 else:  # storage answered, but with something unreadable: say so once, keep going
                     message = f"{type(exc).__name__}: {exc}"
@@ -118,19 +169,28 @@ class DashboardScreen(Screen[None]):
                         self.notify(safe.markup(message), title="cannot read this view", severity="error")
                 return
             self._last_read_error = ""
-            self.gdw.set_connection(True)
+            self.source.set_connection(True)
+            if self.shown != RECURRING:
+                self.pager.clamp(snap.counts().get(self.shown, 0))
+                snap.tasks = self.pager.order(snap.tasks)
             self.snapshot = snap
-            self.gdw.utilization.add(snap.workers)
+            self.history.utilization.add(snap.workers)
             self._show_connection()
             self.render_snapshot()
         finally:
             self._reading = False
+            if self._again:
+                self._again = False
+                self.set_timer(MIN_READ_GAP, self.request_read)
 
     def _show_connection(self) -> None:
         badge = self.query_one("#badge", ConnectionBadge)
-        ok = self.gdw.connected
-        badge.error = self.gdw.last_error
+        ok = self.source.connected
         badge.state = "connecting" if ok is None else ("connected" if ok else "disconnected")
+        reason = self.query_one("#conn-error", Static)
+        reason.display = ok is False and bool(self.source.last_error)
+        if reason.display:
+            reason.update(safe.text(f"{self.source.last_error} — retrying", "bold red"))
         self.set_class(ok is False, "-disconnected")
 
     def render_snapshot(self) -> None:
@@ -138,42 +198,69 @@ class DashboardScreen(Screen[None]):
         if snap is None:
             return
         now = snap.now
-        stale = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
+        dead = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
         self.query_one("#queues", QueuesTable).show(snap.queues, now)
-        self.query_one("#throughput", ThroughputPanel).show(self.gdw.throughput, now)
-        self.query_one("#workers", WorkersTable).show(snap.workers, now, self.gdw.utilization.series)
+        self.query_one("#throughput", ThroughputPanel).show(self.history.throughput, now)
+        workers = self.query_one("#workers", WorkersTable)
+        workers.show(snap.workers, now, self.history.utilization.series)
+        live = sum(1 for w in snap.workers if fmt.worker_is_live(w, now))
+        gone = len(snap.workers) - live
+        workers.border_title = f"workers: {live} live" + (f", {gone} stopped or dead" if gone else "")
+        lists = self.query_one("#lists")
         if self.shown == RECURRING:
-            self.query_one("#recurring", RecurringTable).show(snap.recurring, now)
+            shown = self.query_one("#recurring", RecurringTable).show(snap.recurring, now)
+            self._show_empty(shown, "no recurring entries")
+            lists.border_title = "recurring entries"
         elif snap.status == self.shown:
-            self.query_one("#tasks", TasksTable).show(snap.tasks, now, stale, self._matches)
+            shown = self.query_one("#tasks", TasksTable).show(snap.tasks, now, dead, self._matches)
+            needle = self.filter_text.strip()
+            if needle and snap.tasks:
+                self._show_empty(shown, f"no {self.shown} tasks on this page match “{safe.clean(needle)}”")
+            else:
+                self._show_empty(shown, f"no {self.shown} tasks")
+            page = self.pager.label(len(snap.tasks))
+            lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
+            more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
+            lists.border_subtitle = "[ ] pages · o sort · g go to id" if more else "o sort · g go to id"
         self._show_summary(snap)
         self._show_tabs(snap)
         self._show_drain(snap)
+
+    def _show_empty(self, shown: int, words: str) -> None:
+        empty = self.query_one("#empty", Static)
+        empty.display = shown == 0
+        for table in self.query("#tasks, #recurring").results(DataTable):
+            table.show_header = shown > 0
+        if shown == 0:
+            empty.update(Text(words, style="dim italic"))
 
     def _show_summary(self, snap: Snapshot) -> None:
         counts = snap.counts()
         paused = [q.name for q in snap.queues if q.paused]
         oldest = [q.oldest_pending_at for q in snap.queues if q.oldest_pending_at]
-        live = [w for w in snap.workers if w.state != "stopped"]
+        live = [w for w in snap.workers if fmt.worker_is_live(w, snap.now)]
+        dead = [w for w in snap.workers if fmt.worker_state_of(w, snap.now) == "dead"]
         out = Text()
         out.append(f"{len(live)} worker(s) ", style="bold")
-        out.append(f"{sum(w.busy for w in live)}/{sum(w.concurrency for w in live)} slots busy  ")
+        out.append(f"{sum(w.busy for w in live)}/{sum(w.concurrency for w in live)} busy  ")
+        if dead:
+            out.append(f"{len(dead)} dead  ", style="bold red")
         out.append(f"waiting {counts.get('pending', 0) + counts.get('scheduled', 0) + counts.get('retrying', 0)}  ")
         if oldest:
             out.append(f"oldest pending {fmt.ago(snap.now - min(oldest))}  ", style="yellow")
         if paused:
             out.append("PAUSED: " + ", ".join(safe.clean(p) for p in paused), style="bold yellow reverse")
-        if self.gdw.read_only:
+        if self.options.read_only:
             out.append("  read-only", style="bold cyan")
         self.query_one("#summary", Static).update(out)
 
     def _show_tabs(self, snap: Snapshot) -> None:
         counts = snap.counts()
         tabs = self.query_one("#states", Tabs)
-        for name in TABS:
+        for i, name in enumerate(TABS):
             n = len(snap.recurring) if name == RECURRING else counts.get(name, 0)
             tab = tabs.query_one(f"#tab-{name}", Tab)
-            label = f"{name} {n}"
+            label = self._tab_label(i, name, n)
             if str(tab.label) != label:
                 tab.label = label
 
@@ -204,7 +291,8 @@ class DashboardScreen(Screen[None]):
         name = (event.tab.id or "").removeprefix("tab-")
         if name and name != self.shown:
             self.shown = name
-            self.query_one("#lists", ContentSwitcher).current = "recurring" if name == RECURRING else "tasks"
+            self.pager.reset()
+            self.query_one("#switcher", ContentSwitcher).current = "recurring" if name == RECURRING else "tasks"
             self.query_one("#lists").border_title = "recurring entries" if name == RECURRING else f"{name} tasks"
             self.query_one("#tasks", TasksTable).clear()
             self.run_worker(self.reload(), group="read")
@@ -227,11 +315,52 @@ class DashboardScreen(Screen[None]):
         self.query_one("#tasks", TasksTable).focus()
 
     def key_escape(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display:
-            box.value = ""
-            box.display = False
-            self.query_one("#tasks", TasksTable).focus()
+        for box in self.query("#filter, #goto").results(Input):
+            if box.display:
+                box.value = ""
+                box.display = False
+        self.query_one("#tasks", TasksTable).focus()
+
+    def action_page(self, step: int) -> None:
+        if self.shown == RECURRING:
+            return
+        moved = self.pager.next() if step > 0 else self.pager.previous()
+        if not moved:
+            self.notify("no more pages that way", severity="warning", timeout=2)
+            return
+        self.request_read()
+
+    def action_sort(self) -> None:
+        order = self.pager.cycle_sort()
+        self.notify(f"sorted by {order}", timeout=2)
+        self.request_read()
+
+    def action_goto(self) -> None:
+        box = self.query_one("#goto", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#goto")
+    def _goto_done(self, event: Input.Submitted) -> None:
+        task_id = event.value.strip()
+        event.input.value = ""
+        event.input.display = False
+        self.query_one("#tasks", TasksTable).focus()
+        if not task_id:
+            return
+
+        async def find() -> None:
+            try:
+                await self.source.task(task_id)
+            except TaskNotFound:
+                self.notify(safe.markup(f"no task {task_id}"), title="go to task", severity="warning")
+                return
+            except Exception as exc:
+                self.notify(safe.markup(f"{type(exc).__name__}: {exc}"), title="go to task", severity="error")
+                return
+            self.open_task(task_id)
+
+        self.run_worker(find(), group="act")
 
     @on(DataTable.RowSelected, "#tasks")
     def _task_chosen(self, event: DataTable.RowSelected) -> None:
@@ -244,13 +373,11 @@ class DashboardScreen(Screen[None]):
             self.open_task(key)
 
     def open_task(self, task_id: str) -> None:
-        from gdw_tui.screens.detail import TaskDetailScreen
-
-        self.app.push_screen(TaskDetailScreen(task_id))
+        self.app.push_screen(TaskDetailScreen(task_id, self.source, self.options, self.actions, self.history))
 
     # -- actions --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in MUTATING and self.gdw.read_only)
+        return self.actions.allowed(action)
 
     def selected_task(self) -> str | None:
         if self.shown == RECURRING:
@@ -261,50 +388,26 @@ class DashboardScreen(Screen[None]):
         return key
 
     def target_queue(self) -> str:
-        if self.gdw.source.queue_name:
-            return self.gdw.source.queue_name
+        if self.source.queue_name:
+            return self.source.queue_name
         return self.query_one("#queues", QueuesTable).selected_key or DEFAULT_QUEUE
 
-    def act(self, work: Callable[[], Awaitable[Any]], done: Callable[[Any], str], title: str) -> None:
-        """Run one action; its outcome or its error becomes a notification."""
-
-        async def run() -> None:
-            try:
-                result = await work()
-            except Exception as exc:
-                self.notify(safe.markup(f"{type(exc).__name__}: {exc}"), title=f"{title} failed", severity="error")
-                return
-            self.notify(safe.markup(done(result)), title=title)
-            self.gdw.changes += 1
-
-        self.run_worker(run(), group="act")
-
     def action_submit(self) -> None:
-        from gdw_tui.screens.submit import SubmitScreen
-
         async def open_form() -> None:
             try:
-                names = await self.gdw.source.registered_names()
+                names = await self.source.registered_names()
             except Exception as exc:
                 self.notify(safe.markup(str(exc)), title="cannot read task names", severity="error")
                 return
-            self.app.push_screen(SubmitScreen(names, self.gdw.source.now, self.target_queue()), self._submitted)
+            self.app.push_screen(SubmitScreen(names, self.source.now, self.target_queue()), self._submitted)
 
         self.run_worker(open_form(), group="act")
 
-    def _submitted(self, request: Any) -> None:
-        if request is None:
-            return
-        kind = request.when.kind
-        self.act(
-            lambda: request.send(self.gdw.queue),
-            lambda ident: f"{'recurring entry' if kind in ('every', 'cron') else 'task'} {ident} ({request.name})",
-            "submitted",
-        )
+    def _submitted(self, request: SubmitRequest | None) -> None:
+        if request is not None:
+            perform(self, lambda: self.actions.submit(request), "submit")
 
     def action_cancel(self) -> None:
-        from gdw_tui.screens.confirm import ConfirmScreen
-
         if self.shown == RECURRING:
             entry = self.query_one("#recurring", RecurringTable).selected_key
             if entry is None:
@@ -314,11 +417,7 @@ class DashboardScreen(Screen[None]):
 
             def stop_entry(yes: bool | None) -> None:
                 if yes:
-                    self.act(
-                        lambda: self.gdw.queue.control.cancel_recurring(entry),
-                        lambda _: f"recurring entry {entry} removed",
-                        "stopped",
-                    )
+                    perform(self, lambda: self.actions.stop_recurring(entry), "stop")
 
             self.app.push_screen(ConfirmScreen("Stop recurring entry", question), stop_entry)
             return
@@ -328,65 +427,44 @@ class DashboardScreen(Screen[None]):
 
         def cancel(yes: bool | None) -> None:
             if yes:
-                self.act(
-                    lambda: self.gdw.queue.control.cancel(task_id),
-                    lambda st: f"task {task_id} is now {st}",
-                    "cancel",
-                )
+                perform(self, lambda: self.actions.cancel(task_id), "cancel")
 
-        self.app.push_screen(
-            ConfirmScreen("Cancel task", f"Cancel task {safe.markup(task_id)}? A running task is asked to stop."),
-            cancel,
-        )
+        self.app.push_screen(ConfirmScreen("Cancel task", cancel_question(task_id)), cancel)
 
     def action_retry_now(self) -> None:
         task_id = self.selected_task()
-        if task_id is None:
-            return
-
-        async def retry() -> bool:
-            return await self.gdw.queue.control.retry_now(task_id)
-
-        self.act(
-            retry,
-            lambda ok: f"task {task_id} is due now" if ok else f"task {task_id} is not scheduled or retrying",
-            "retry now",
-        )
+        if task_id is not None:
+            perform(self, lambda: self.actions.retry_now(task_id), "retry now")
 
     def action_toggle_pause(self) -> None:
         name = self.target_queue()
         snap = self.snapshot
         paused = any(q.name == name and q.paused for q in (snap.queues if snap else []))
-        control = self.gdw.queue.control
-        if paused:
-            self.act(lambda: control.resume(name), lambda _: f"queue {name} resumed", "resume")
-        else:
-            self.act(lambda: control.pause(name), lambda _: f"queue {name} paused: running tasks finish", "pause")
+        perform(self, lambda: self.actions.set_paused(name, not paused), "resume" if paused else "pause")
 
     def action_shutdown(self) -> None:
-        from gdw_tui.screens.shutdown import ShutdownScreen
-
         snap = self.snapshot
-        workers = [w for w in (snap.workers if snap else []) if w.state != "stopped"]
+        now = self.source.now()
+        workers = [w for w in (snap.workers if snap else []) if fmt.worker_is_live(w, now)]
         if not workers:
             self.notify("no live workers to shut down", severity="warning")
             return
         preselect = self.query_one("#workers", WorkersTable).selected_key
-        self.app.push_screen(ShutdownScreen(workers, preselect), self._shutdown_chosen)
+        self.app.push_screen(ShutdownScreen(workers, self.source, preselect), self._shutdown_chosen)
 
-    def _shutdown_chosen(self, choice: Any) -> None:
+    def _shutdown_chosen(self, choice: ShutdownChoice | None) -> None:
         if choice is None:
             return
         snap = self.snapshot
-        live = frozenset(w.id for w in (snap.workers if snap else []) if w.state != "stopped")
-        now = self.gdw.source.now()
+        now = self.source.now()
+        live = frozenset(w.id for w in (snap.workers if snap else []) if fmt.worker_is_live(w, now))
 
-        async def send() -> None:
-            await self.gdw.queue.control.shutdown(choice.worker, choice.timeout, choice.immediate)
+        async def send() -> Outcome:
+            outcome = await self.actions.shutdown(choice)
             self.drain = Drain(choice.worker, now + choice.timeout, choice.immediate, live)
+            return outcome
 
-        who = "all workers" if choice.worker is None else f"worker {choice.worker}"
-        self.act(send, lambda _: f"asked {who} to {'stop now' if choice.immediate else 'drain'}", "shutdown")
+        perform(self, send, "shutdown")
 
     # -- the command palette --------------------------------------------------------------------
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -396,11 +474,13 @@ class DashboardScreen(Screen[None]):
             ("Retry the selected task now", "A scheduled or retrying task becomes due now", "retry_now"),
             ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
-            ("Filter tasks", "Show only tasks matching some text", "filter"),
+            ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
+            ("Go to a task by id", "Open any task, on any page", "goto"),
+            ("Sort tasks", "Cycle the order: age, name, attempts", "sort"),
             ("Task details", "Everything about the selected task", "details"),
         ]
         for title, help_text, action in items:
-            if action in MUTATING and self.gdw.read_only:
+            if action in MUTATING and self.options.read_only:
                 continue
             yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
         for name in TABS:

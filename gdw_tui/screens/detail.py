@@ -3,9 +3,6 @@ the remaining backoff plan, and the transitions this dashboard has seen."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, cast
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -22,10 +19,12 @@ from gdw_core.retry import RetryPolicy
 from gdw_core.status import TaskStatus
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
-from gdw_tui.source import is_connection_error
-
-if TYPE_CHECKING:
-    from gdw_tui.app import GdwApp
+from gdw_tui.actions import Actions, cancel_question, perform
+from gdw_tui.history import History
+from gdw_tui.messages import StorageChanged
+from gdw_tui.options import Options
+from gdw_tui.screens.confirm import ConfirmScreen
+from gdw_tui.source import DataSource, is_connection_error
 
 
 class TaskDetailScreen(Screen[None]):
@@ -35,17 +34,18 @@ class TaskDetailScreen(Screen[None]):
         Binding("r", "retry_now", "Retry now"),
     ]
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(
+        self, task_id: str, source: DataSource, options: Options, actions: Actions, history: History
+    ) -> None:
         super().__init__()
         self.task_id = task_id
+        self.source = source
+        self.options = options
+        self.actions = actions
+        self.history = history
         self.record: TaskRecord | None = None
-        self._seen = -1
-        self._last = -1e9
         self._reading = False
-
-    @property
-    def gdw(self) -> GdwApp:
-        return cast("GdwApp", self.app)
+        self._again = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,36 +59,42 @@ class TaskDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = f"task {safe.clean(self.task_id)}"
-        self.set_interval(0.25, self._tick)
-        self.run_worker(self.reload(), group="read")
+        self.set_interval(self.options.refresh_interval, self.request_read)
+        self.request_read()
 
-    def _tick(self) -> None:
-        loop_now = asyncio.get_running_loop().time()
-        if not self._reading and (self.gdw.changes != self._seen or loop_now - self._last >= 1.0):
+    def on_storage_changed(self, message: StorageChanged) -> None:
+        if message.event is None or message.event.task_id == self.task_id:
+            self.request_read()
+
+    def request_read(self) -> None:
+        if self._reading:
+            self._again = True
+        else:
             self.run_worker(self.reload(), group="read")
 
     async def reload(self) -> None:
         self._reading = True
-        self._seen = self.gdw.changes
-        self._last = asyncio.get_running_loop().time()
         try:
             try:
-                rec = await self.gdw.source.task(self.task_id)
+                rec = await self.source.task(self.task_id)
             except TaskNotFound:
                 self.query_one("#fields", Static).update(Text("this task is gone (retention removed it)", "yellow"))
                 return
             except Exception as exc:
                 if is_connection_error(exc):
-                    self.gdw.set_connection(False, exc)
+                    self.source.set_connection(False, exc)
                     self.set_class(True, "-disconnected")
                 else:
                     self.query_one("#fields", Static).update(safe.text(f"cannot read this task: {exc}", "red"))
                 return
             self.set_class(False, "-disconnected")
             self.record = rec
-            self.show(rec, self.gdw.source.now(), self.gdw.events_for(self.task_id))
+            self.show(rec, self.source.now(), self.history.events_for(self.task_id))
         finally:
             self._reading = False
+            if self._again:
+                self._again = False
+                self.request_read()
 
     def show(self, rec: TaskRecord, now: float, events: list[Event]) -> None:
         self.query_one("#fields", Static).update(fields_table(rec, now))
@@ -98,42 +104,20 @@ class TaskDetailScreen(Screen[None]):
         self.query_one("#timeline", Static).update(timeline_view(events))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in ("cancel", "retry_now") and self.gdw.read_only)
+        return self.actions.allowed(action)
 
     def action_cancel(self) -> None:
-        from gdw_tui.screens.confirm import ConfirmScreen
-
         task_id = self.task_id
-
-        async def cancel() -> None:
-            try:
-                status = await self.gdw.queue.control.cancel(task_id)
-            except GdwError as exc:
-                self.notify(safe.markup(str(exc)), title="cancel failed", severity="error")
-                return
-            self.notify(safe.markup(f"task {task_id} is now {status}"), title="cancel")
-            self.gdw.changes += 1
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(cancel(), group="act")
+                perform(self, lambda: self.actions.cancel(task_id), "cancel")
 
-        self.app.push_screen(ConfirmScreen("Cancel task", f"Cancel task {safe.markup(task_id)}?"), answered)
+        self.app.push_screen(ConfirmScreen("Cancel task", cancel_question(task_id)), answered)
 
     def action_retry_now(self) -> None:
         task_id = self.task_id
-
-        async def retry() -> None:
-            try:
-                ok = await self.gdw.queue.control.retry_now(task_id)
-            except GdwError as exc:
-                self.notify(safe.markup(str(exc)), title="retry now failed", severity="error")
-                return
-            text = f"task {task_id} is due now" if ok else f"task {task_id} is not scheduled or retrying"
-            self.notify(safe.markup(text), title="retry now", severity="information" if ok else "warning")
-            self.gdw.changes += 1
-
-        self.run_worker(retry(), group="act")
+        perform(self, lambda: self.actions.retry_now(task_id), "retry now")
 
 
 def fields_table(rec: TaskRecord, now: float) -> Table:
@@ -153,14 +137,15 @@ def fields_table(rec: TaskRecord, now: float) -> Table:
     t.add_row("queue", safe.text(rec.queue))
     t.add_row("priority", str(rec.priority))
     t.add_row("attempts", f"{rec.attempts} of {rec.max_attempts}")
-    t.add_row("timeout", "-" if rec.timeout is None else f"{rec.timeout:g}s")
+    t.add_row("timeout", "-" if rec.timeout is None else fmt.ago(rec.timeout))
     t.add_row("worker", safe.text(rec.worker or "-"))
     t.add_row("created", when(rec.created_at))
     t.add_row("run at" if rec.status is not TaskStatus.RETRYING else "next retry", when(rec.run_at or None))
     t.add_row("started", when(rec.started_at))
     t.add_row("finished", when(rec.finished_at))
     if rec.progress is not None:
-        t.add_row("progress", safe.text(safe.json_text(rec.progress), "blue"))
+        bar = fmt.progress_bar(rec, now, width=30) if rec.status is TaskStatus.RUNNING else None
+        t.add_row("progress", bar if bar is not None else safe.text(safe.json_text(rec.progress), "blue"))
     if rec.recurring_id:
         t.add_row("recurring", safe.text(rec.recurring_id))
     if rec.cancel_requested:
@@ -212,6 +197,8 @@ def errors_view(rec: TaskRecord) -> RenderableType:
     for e in rec.errors:
         head = Text(f"attempt {e.attempt}  ", style="bold red")
         head.append(safe.clean(f"{e.type}: {e.message}"), style="red")
+        if not e.counted:
+            head.append("  (interrupted: the attempt was not spent)", style="yellow")
         head.append(f"  at {fmt.clock_time(e.at)}", style="dim")
         if e.worker:
             head.append(f"  on {safe.clean(e.worker)}", style="dim")

@@ -1,5 +1,7 @@
 """The submit form: a registered task name, JSON arguments checked as you type, and when to run
-(now / in / at / every / cron) with a preview of the next fire times."""
+(now / in / at / every / cron) with a preview of the next fire times. The form scrolls on a small
+terminal, so every field and button stays reachable. With no live worker to say what it runs, the
+task name is typed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -36,16 +38,15 @@ class SubmitScreen(ModalScreen[SubmitRequest | None]):
         self.default_queue = queue
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="wide"):
+        with VerticalScroll(id="dialog", classes="wide"):
             yield Static("Submit a task", classes="dialog-title")
-            yield Label("task")
-            yield Select(
-                [(safe.clean(n), n) for n in self.names],
-                prompt="pick a registered task",
-                id="name",
-                value=self.names[0] if self.names else Select.BLANK,
-            )
-            yield Label('arguments (JSON: [1, "a"] for args, {"x": 1} for kwargs, or {"args": [..], "kwargs": {..}})')
+            if self.names:
+                yield Label("task")
+                yield Select([(safe.clean(n), n) for n in self.names], allow_blank=False, id="name")
+            else:
+                yield Label("task (no live worker advertises its tasks: type module:function)")
+                yield Input(placeholder="demo_tasks:fast", id="name")
+            yield Label('arguments, JSON: [1, "a"] args · {"x": 1} kwargs · {"args": [..], "kwargs": {..}}')
             yield Input(placeholder="[]", id="args")
             yield Static(id="args-check", classes="check")
             with Horizontal(classes="row"):
@@ -61,7 +62,7 @@ class SubmitScreen(ModalScreen[SubmitRequest | None]):
                 yield Button("Back", id="back")
 
     def on_mount(self) -> None:
-        self.query_one("#args", Input).focus()
+        self.query_one("#args" if self.names else "#name", Input).focus()
         self._check_args()
         self._check_when()
 
@@ -115,8 +116,9 @@ class SubmitScreen(ModalScreen[SubmitRequest | None]):
             self.action_send()
 
     def action_send(self) -> None:
-        name = self.query_one("#name", Select).value
-        if not isinstance(name, str):
+        widget = self.query_one("#name")
+        name = widget.value.strip() if isinstance(widget, Input) else getattr(widget, "value", None)
+        if not isinstance(name, str) or not name:
             self.notify("pick a task name first", severity="warning")
             return
         if not self._check_args():

@@ -12,10 +12,10 @@ from gdw_tui.history import Throughput
 
 
 class ConnectionBadge(Static):
-    """``connected`` / ``disconnected`` (with the last error) / ``connecting``."""
+    """``connected`` / ``disconnected`` / ``connecting``. The full reason of a disconnection is
+    shown on its own line under the status bar (#conn-error), never cut."""
 
     state: reactive[str] = reactive("connecting", layout=True)
-    error: reactive[str] = reactive("", layout=True)
 
     def __init__(self, address: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -26,8 +26,6 @@ class ConnectionBadge(Static):
         style = {"connected": "bold green", "disconnected": "bold white on red", "connecting": "bold yellow"}
         out = Text.assemble((f" {label.get(self.state, self.state)} ", style.get(self.state, "")), " ")
         out.append(safe.clean(self.address), style="dim")
-        if self.state == "disconnected" and self.error:
-            out.append(f"  {safe.shorten(safe.clean(self.error), 60)} — retrying", style="red")
         return out
 
     def watch_state(self, state: str) -> None:

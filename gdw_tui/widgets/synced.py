@@ -1,6 +1,6 @@
 """A DataTable that takes whole pages of rows and updates itself in place: changed cells are
 updated, new rows added, gone rows removed, order fixed by a sort — the selection follows its row
-and nothing is cleared, so nothing flickers."""
+and nothing is cleared, so nothing flickers. Its columns can change with the width it has."""
 
 from __future__ import annotations
 
@@ -11,19 +11,38 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
 Cell = str | Text
+#: (key, label) pairs
+Columns = Sequence[tuple[str, str]]
 
 
 class SyncedTable(DataTable[Cell]):
-    """Subclasses define ``COLUMNS`` as (key, label) pairs."""
+    """Subclasses define ``COLUMNS`` as (key, label) pairs (or call :meth:`set_columns`)."""
 
-    COLUMNS: Sequence[tuple[str, str]] = ()
+    COLUMNS: Columns = ()
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._order: dict[str, int] = {}
+        # renderable foreground wins under the cursor: bars and sparklines keep their colours
+        super().__init__(
+            cursor_type="row",
+            zebra_stripes=True,
+            cursor_foreground_priority="renderable",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self._order: dict[int, int] = {}
+        self._columns: tuple[tuple[str, str], ...] = ()
 
     def on_mount(self) -> None:
-        for key, label in self.COLUMNS:
+        if not self._columns:
+            self.set_columns(self.COLUMNS)
+
+    def set_columns(self, columns: Columns) -> None:
+        """Use these columns (rows are dropped when they change; the next sync refills them)."""
+        wanted = tuple(columns)
+        if wanted == self._columns:
+            return
+        self.clear(columns=True)
+        self._columns = wanted
+        for key, label in wanted:
             self.add_column(label, key=key)
 
     @property
@@ -42,7 +61,7 @@ class SyncedTable(DataTable[Cell]):
         for row_key in list(self.rows):
             if row_key.value not in wanted:
                 self.remove_row(row_key)
-        columns = [key for key, _ in self.COLUMNS]
+        columns = [key for key, _ in self._columns]
         for key, cells in rows:
             if key in self.rows:
                 current = self.get_row(key)
@@ -54,8 +73,8 @@ class SyncedTable(DataTable[Cell]):
         order = {key: i for i, (key, _) in enumerate(rows)}
         current_order = [rk.value for rk in self._sorted_keys()]
         if current_order != [key for key, _ in rows]:
-            first = {_plain(cells[0]): key for key, cells in rows if cells}
-            self._order = {f: order[k] for f, k in first.items()}
+            # the sort key sees only cells: tell rows apart by their first cell object's identity
+            self._order = {id(self.get_row(key)[0]): order[key] for key in order if self.get_row(key)}
             self.sort(key=self._sort_key_for_row)
         if selected is not None and selected in self.rows:
             index = self.get_row_index(selected)
@@ -66,9 +85,7 @@ class SyncedTable(DataTable[Cell]):
         return sorted(self.rows, key=self.get_row_index)
 
     def _sort_key_for_row(self, values: tuple[Cell, ...]) -> int:
-        # rows are told apart by their first column (an id), mapped to the wanted position
-        first = _plain(values[0]) if values else ""
-        return self._order.get(first, len(self._order))
+        return self._order.get(id(values[0]), len(self._order)) if values else len(self._order)
 
 
 def _plain(cell: object) -> str:

@@ -1,12 +1,15 @@
 """The dashboard's tables: tasks, workers, queues and recurring entries. Each turns a page of
-records into rows of escaped cells and hands them to :class:`SyncedTable`."""
+records into rows of escaped cells and hands them to :class:`SyncedTable`. Columns share the width
+the table has by what they hold: fixed-size columns get what they need, args and errors the rest."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 
+from gdw_core import display
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
@@ -16,46 +19,126 @@ from gdw_tui import formatting as fmt
 from gdw_tui import safe
 from gdw_tui.widgets.synced import Cell, SyncedTable
 
+#: each column costs its content plus one cell of padding on each side
+PAD = 2
+#: below this many columns of table width the compact layouts are used
+NARROW = 110
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLayout:
+    """How wide each task column may be at one table width (0 = column not shown)."""
+
+    id: int
+    name: int
+    args: int
+    worker: int
+    note: int
+
+    @classmethod
+    def for_width(cls, width: int, with_worker: bool = True) -> TaskLayout:
+        """``with_worker``: the state's tasks are held by a worker (claimed, running)."""
+        timing, attempt = 22, 7
+        if width < NARROW:  # id, name, attempt, timing, note
+            fixed = 10 + 16 + attempt + timing + 5 * PAD
+            return cls(10, 16, 0, 0, max(12, width - fixed - 1))
+        ident = 14 if width < 170 else 20
+        name = 24 if width < 170 else 32
+        worker = (16 if width < 170 else 24) if with_worker else 0
+        fixed = ident + name + worker + attempt + timing + (7 if with_worker else 6) * PAD
+        rest = max(24, width - fixed - 1)
+        args = max(12, rest * 2 // 5)
+        return cls(ident, name, args, worker, rest - args)
+
+    def fitted(self, tasks: list[TaskRecord], now: float, width: int) -> TaskLayout:
+        """The same caps, shrunk to what these tasks' ids, names, workers and timings need; the
+        width saved goes to args and the note."""
+        if not tasks:
+            return self
+
+        def need(cap: int, header: int, values: list[int]) -> int:
+            return min(cap, max([header, *values])) if cap else 0
+
+        ident = need(self.id, 2, [len(t.id) for t in tasks])
+        name = need(self.name, 4, [len(t.name) for t in tasks])
+        worker = need(self.worker, 6, [len(t.worker or "") + 5 for t in tasks])
+        timing = max([20, *(len(fmt.timing_text(t, now).plain) for t in tasks)])
+        shown = 5 + (1 if self.args else 0) + (1 if self.worker else 0)
+        rest = max(12, width - (ident + name + worker + 7 + timing + shown * PAD) - 1)
+        if not self.args:
+            return TaskLayout(ident, name, 0, worker, rest)
+        args_need = max(4, *(len(fmt.args_text(t, 10_000).plain) for t in tasks))
+        note_need = max(12, *(len(note_text(t, now, 10_000).plain) for t in tasks))
+        if args_need + note_need + PAD <= rest:  # both whole
+            args = args_need
+        elif note_need + PAD + 12 <= rest * 3 // 5:  # the note is short: args take the rest
+            args = rest - note_need - PAD
+        else:  # share: args two fifths at most, never more than they need
+            args = max(12, min(args_need, rest * 2 // 5))
+        return TaskLayout(ident, name, args, worker, max(12, rest - args - PAD))
+
+    def columns(self) -> list[tuple[str, str]]:
+        cols = [("id", "id"), ("name", "name")]
+        if self.args:
+            cols.append(("args", "args"))
+        cols.append(("attempt", "attempt"))
+        if self.worker:
+            cols.append(("worker", "worker"))
+        if self.args:
+            cols += [("timing", "age / elapsed / next"), ("note", "progress / last error")]
+        else:
+            cols += [("timing", "age / next"), ("note", "progress / error")]
+        return cols
+
 
 class TasksTable(SyncedTable):
-    COLUMNS = (
-        ("id", "id"),
-        ("name", "name"),
-        ("args", "args"),
-        ("attempt", "attempt"),
-        ("worker", "worker"),
-        ("timing", "age / elapsed / next"),
-        ("note", "progress / last error"),
-    )
+    def on_mount(self) -> None:
+        self.set_columns(TaskLayout.for_width(self.size.width or 120).columns())
 
     def show(
-        self, tasks: list[TaskRecord], now: float, stale_workers: set[str], match: Callable[[TaskRecord], bool]
-    ) -> None:
-        self.sync([(t.id, task_cells(t, now, stale_workers)) for t in tasks if match(t)])
+        self, tasks: list[TaskRecord], now: float, dead_workers: set[str], match: Callable[[TaskRecord], bool]
+    ) -> int:
+        """Show the tasks that match; returns how many are shown. The fixed columns take what their
+        content needs (up to their cap); args and the note share the rest."""
+        width = self.size.width or 120
+        leased = bool(tasks) and all(t.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for t in tasks)
+        cap = TaskLayout.for_width(width, with_worker=leased or not tasks)
+        chosen = [t for t in tasks if match(t)]
+        layout = cap.fitted(chosen, now, width)
+        self.set_columns(layout.columns())
+        rows = [(t.id, task_cells(t, now, dead_workers, layout)) for t in chosen]
+        self.sync(rows)
+        return len(rows)
 
 
-def task_cells(t: TaskRecord, now: float, stale_workers: set[str]) -> list[Cell]:
-    worker = safe.text(safe.shorten(t.worker or "", 16))
-    if t.status is TaskStatus.RUNNING and t.worker in stale_workers:
-        worker = Text.assemble(safe.text(safe.shorten(t.worker or "", 8)), (" orphan?", "bold red"))
-    return [
-        safe.text(fmt.short_id(t.id, 12)),
-        safe.text(safe.shorten(t.name, 24), "bold"),
-        fmt.args_text(t, 28),
-        fmt.attempt_text(t),
-        worker,
-        fmt.timing_text(t, now),
-        note_text(t),
+def task_cells(t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLayout) -> list[Cell]:
+    cells: list[Cell] = [
+        safe.text(fmt.short_id(t.id, layout.id)),
+        safe.text(safe.shorten(t.name, layout.name), "bold"),
     ]
+    if layout.args:
+        cells.append(fmt.args_text(t, layout.args))
+    cells.append(fmt.attempt_text(t))
+    if layout.worker:
+        worker = safe.text(safe.shorten(t.worker or "", layout.worker))
+        if t.status in (TaskStatus.RUNNING, TaskStatus.CLAIMED) and t.worker in dead_workers:
+            worker = Text.assemble(safe.text(safe.shorten(t.worker or "", layout.worker - 5)), (" dead", "bold red"))
+        cells.append(worker)
+    cells += [fmt.timing_text(t, now), note_text(t, now, layout.note)]
+    return cells
 
 
-def note_text(t: TaskRecord) -> Text:
+def note_text(t: TaskRecord, now: float, width: int = 32) -> Text:
     if t.cancel_requested and not t.status.terminal:
         return Text("cancel requested", style="yellow")
     if t.status is TaskStatus.RUNNING and t.progress is not None:
-        return safe.text(safe.shorten("progress " + safe.json_text(t.progress), 32), "blue")
+        bar = fmt.progress_bar(t, now, width=max(4, min(20, width - 24)), room=width)
+        if bar is not None:
+            bar.truncate(width, overflow="ellipsis")
+            return bar
+        return safe.text(safe.shorten("progress " + safe.json_text(t.progress), width), "blue")
     if t.status is TaskStatus.COMPLETED:
-        return safe.text(safe.shorten("→ " + safe.json_text(t.result), 32), "green")
+        return safe.text(safe.shorten("→ " + safe.json_text(t.result), width), "green")
     err = t.last_error
     if err is not None and t.status in (
         TaskStatus.RETRYING,
@@ -63,74 +146,116 @@ def note_text(t: TaskRecord) -> Text:
         TaskStatus.CANCELLED,
         TaskStatus.PENDING,
     ):
-        return safe.text(safe.shorten(safe.clean(str(err)), 32), "red")
+        return safe.text(safe.shorten(safe.clean(str(err)), width), "red")
     return Text("")
 
 
+def held_text(w: WorkerInfo, state: str, width: int) -> Text:
+    """What a worker holds; for a dead one, the ids it held when it was last seen."""
+    if state == "dead":
+        if not w.held:
+            return Text("nothing", style="dim")
+        ids = safe.shorten(", ".join(safe.clean(h) for h in w.held), max(4, width - 4 - len(str(len(w.held)))))
+        return Text.assemble((f"{len(w.held)}: ", "bold red"), (ids, "red"))
+    return Text(str(len(w.held)) if w.held else "-", style="dim" if not w.held else "")
+
+
 class WorkersTable(SyncedTable):
-    COLUMNS = (
+    WIDE = (
         ("id", "worker"),
         ("host", "host"),
         ("pid", "pid"),
         ("queues", "queues"),
-        ("slots", "busy/conc"),
+        ("slots", "busy/claimed/conc"),
         ("done", "processed"),
         ("failed", "failed"),
         ("up", "uptime"),
         ("seen", "last seen"),
         ("state", "state"),
+        ("held", "held"),
         ("util", "utilization"),
+    )
+    COMPACT = (
+        ("id", "worker"),
+        ("slots", "b/c/conc"),
+        ("seen", "last seen"),
+        ("state", "state"),
+        ("held", "held"),
+        ("util", "util"),
     )
 
     def show(self, workers: list[WorkerInfo], now: float, util: Callable[[str], list[float]]) -> None:
+        narrow = (self.size.width or 120) < NARROW
+        self.set_columns(self.COMPACT if narrow else self.WIDE)
         rows: list[tuple[str, list[Cell]]] = []
         for w in workers:
-            stale = fmt.worker_is_stale(w, now)
-            state = Text("STALE", style="bold red reverse") if stale else safe.text(w.state, _state_style(w.state))
+            state = fmt.worker_state_of(w, now)
+            dead = state == "dead"
             series = util(w.id)
             last = series[-1] if series else w.utilization
-            rows.append(
-                (
-                    w.id,
-                    [
-                        safe.text(safe.shorten(w.id, 22)),
-                        safe.text(safe.shorten(w.host, 16)),
-                        str(w.pid),
-                        safe.text(safe.shorten(",".join(w.queues), 14)),
-                        f"{w.busy}/{w.concurrency}",
-                        str(w.processed),
-                        Text(str(w.failed), style="red" if w.failed else ""),
-                        fmt.ago(now - w.started_at) if w.started_at else "-",
-                        Text(f"{fmt.ago(now - w.last_seen)} ago", style="bold red" if stale else "dim"),
-                        state,
-                        Text.assemble((fmt.spark(series, 20, 1.0), "green"), f" {last:4.0%}"),
-                    ],
-                )
-            )
+            seen = Text(f"{fmt.ago(now - w.last_seen)} ago", style="bold red" if dead else "dim")
+            slots = f"{w.busy}/{w.claimed}/{w.concurrency}"
+            spark_w = 6 if narrow else 20
+            util_cell = Text.assemble((fmt.spark(series, spark_w, 1.0), "green"), f" {last:4.0%}")
+            if narrow:
+                cells: list[Cell] = [
+                    safe.text(safe.shorten(w.id, 18)),
+                    slots,
+                    seen,
+                    fmt.worker_state_text(w, now),
+                    held_text(w, state, 12),
+                    util_cell,
+                ]
+            else:
+                cells = [
+                    safe.text(safe.shorten(w.id, 26)),
+                    safe.text(safe.shorten(w.host, 16)),
+                    str(w.pid),
+                    safe.text(safe.shorten(",".join(w.queues), 14)),
+                    slots,
+                    str(w.processed),
+                    Text(str(w.failed), style="red" if w.failed else ""),
+                    fmt.ago(now - w.started_at) if w.started_at else "-",
+                    seen,
+                    fmt.worker_state_text(w, now),
+                    held_text(w, state, 30),
+                    util_cell,
+                ]
+            rows.append((w.id, cells))
         self.sync(rows)
 
 
-def _state_style(state: str) -> str:
-    return {"running": "green", "draining": "bold yellow", "stopped": "dim"}.get(state, "")
-
-
 class QueuesTable(SyncedTable):
-    COLUMNS = (
-        ("name", "queue"),
-        ("flag", "state"),
-        *((str(s), fmt.SHORT_LABEL[str(s)]) for s in fmt.STATES),
-        ("oldest", "oldest"),
-        ("bar", "share"),
-    )
+    def column_set(self, narrow: bool) -> list[tuple[str, str]]:
+        cols = [("name", "queue")]
+        if not narrow:
+            cols.append(("flag", "state"))
+        labels = display.TINY_LABEL if narrow else fmt.SHORT_LABEL
+        cols += [(str(s), labels[str(s)]) for s in fmt.STATES]
+        if not narrow:
+            cols.append(("oldest", "oldest"))
+        cols.append(("bar", "share"))
+        return cols
+
+    def on_mount(self) -> None:
+        self.set_columns(self.column_set((self.size.width or 120) < NARROW))
 
     def show(self, queues: list[QueueInfo], now: float) -> None:
+        width = self.size.width or 120
+        narrow = width < NARROW
+        self.set_columns(self.column_set(narrow))
         rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
-            flag = Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green")
-            oldest = fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-"
-            cells: list[Cell] = [safe.text(q.name, "bold"), flag]
+            name = safe.text(safe.shorten(q.name, 14 if narrow else 24), "bold")
+            if narrow and q.paused:
+                name.append(" ‖", style="bold yellow")
+            cells: list[Cell] = [name]
+            if not narrow:
+                cells.append(Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green"))
             cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.STATUS_STYLE[str(s)]) for s in fmt.STATES]
-            cells += [oldest, fmt.stacked_bar(q.counts, 16)]
+            if not narrow:
+                cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")
+            cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
             rows.append((q.name, cells))
         self.sync(rows)
 
@@ -146,22 +271,24 @@ class RecurringTable(SyncedTable):
         ("last", "last task"),
     )
 
-    def show(self, entries: list[RecurringEntry], now: float) -> None:
+    def show(self, entries: list[RecurringEntry], now: float) -> int:
         rows: list[tuple[str, list[Cell]]] = []
+        wide = (self.size.width or 120) >= 170
         for e in entries:
             upcoming = e.upcoming(3)
             rows.append(
                 (
                     e.id,
                     [
-                        safe.text(safe.shorten(e.id, 24)),
-                        safe.text(safe.shorten(e.name, 28), "bold"),
-                        safe.text(e.queue),
+                        safe.text(safe.shorten(e.id, 32 if wide else 20)),
+                        safe.text(safe.shorten(e.name, 40 if wide else 22), "bold"),
+                        safe.text(safe.shorten(e.queue, 16)),
                         safe.text(e.schedule_text),
-                        Text(fmt.in_from_now(upcoming[0], now), style="cyan"),
+                        Text(fmt.in_from_now(upcoming[0], now), style="cyan") if upcoming else Text("-"),
                         ", ".join(fmt.in_from_now(t, now) for t in upcoming[1:]),
-                        safe.text(safe.shorten(e.last_task_id or "-", 30), "dim"),
+                        safe.text(safe.shorten(e.last_task_id or "-", 40 if wide else 24), "dim"),
                     ],
                 )
             )
         self.sync(rows)
+        return len(rows)

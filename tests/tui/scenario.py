@@ -1,5 +1,6 @@
 """A fixed, deterministic queue state for snapshot tests: a manual clock, fixed ids, two workers
-(one stale), tasks in every state, a recurring entry and a minute of throughput."""
+(one dead, still holding a task), tasks in every state (one claimed, not started), a recurring
+entry and a minute of throughput."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import demo_tasks
 from gdw_core import AttemptError, ManualClock, MemoryStorage, TaskQueue, WorkerInfo
-from gdw_core.storage.protocol import Ack
+from gdw_core.storage.protocol import Ack, Start
 from gdw_tui.app import GdwApp
 
 START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
@@ -50,6 +51,8 @@ async def seed(app: GdwApp) -> None:
     stale = worker("host-b:977:1f2e3d", "host-b", 977, 1, 310, 2, 0.12)
     await queue.options(task_id="orphan-1").submit("demo_tasks:sleepy", 5, 10)
     orphan = (await storage.claim(stale.id, ["default"], 1, 30.0, 0.0))[0]
+    await storage.start([Start(orphan.task.id, orphan.token)])
+    stale.held = [orphan.task.id]
     await storage.heartbeat(stale, {orphan.task.id: orphan.token}, 30.0)
     clock.advance(20)
     done_ids = []
@@ -59,6 +62,9 @@ async def seed(app: GdwApp) -> None:
     await queue.options(task_id="flaky-3").submit("demo_tasks:flaky", probability=0.9)
     await queue.options(task_id="failing-1").submit("demo_tasks:failing", "upstream returned 503")
     leases = {lease.task.id: lease for lease in await storage.claim("host-a:4242:9a8b7c", ["default"], 20, 30.0, 0.0)}
+    await storage.start([Start(t, lease.token) for t, lease in leases.items()])
+    await queue.options(task_id="buffered-1").submit("demo_tasks:fast", "in the buffer")
+    await storage.claim("host-a:4242:9a8b7c", ["default"], 1, 30.0, 0.0)
     clock.advance(1.5)
     await storage.complete([Ack(t, leases[t].token, {"ok": t}) for t in done_ids])
     err = AttemptError(1, "RuntimeError", "coin came up tails", TRACEBACK, clock.now(), "host-a:4242:9a8b7c")
@@ -75,4 +81,4 @@ async def seed(app: GdwApp) -> None:
     await storage.heartbeat(worker("host-a:4242:9a8b7c", "host-a", 4242, 1, 1234, 7, 0.62), {}, 30.0)
     for event in await storage.read_events("0"):
         app.on_storage_event(event)
-    app.changes += 1
+    app.announce()

@@ -7,6 +7,7 @@ from typing import Any
 from textual.widgets import Button, Input, Select
 
 from gdw_core import TaskQueue, TaskStatus
+from gdw_tui.palette import GdwCommands
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
 from gdw_tui.screens.shutdown import ShutdownScreen
@@ -124,7 +125,7 @@ async def test_cancel_a_running_task(queue: TaskQueue, make_app: Any) -> None:
     app = make_app()
     task_id = await queue.submit("demo_tasks:cancellable", steps=100, step_seconds=0.1)
     async with app.run_test(size=SIZE) as pilot:
-        await select_task(pilot, app, "3", task_id)
+        await select_task(pilot, app, "4", task_id)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.click("#yes")
@@ -148,9 +149,9 @@ async def test_retry_now_on_a_finished_task_says_so(queue: TaskQueue, make_app: 
     task_id = await queue.submit("demo_tasks:fast", 1)
     await queue.wait(task_id, timeout=10)
     async with app.run_test(size=SIZE) as pilot:
-        await select_task(pilot, app, "5", task_id)
+        await select_task(pilot, app, "6", task_id)
         await pilot.press("r")
-        await until(pilot, lambda: any("not scheduled or retrying" in n for n in notices(app)))
+        await until(pilot, lambda: any("is completed: only scheduled or retrying" in n for n in notices(app)))
 
 
 async def test_pause_and_resume(queue: TaskQueue, make_app: Any) -> None:
@@ -212,7 +213,7 @@ async def test_detail_shows_errors_traceback_and_plan(queue: TaskQueue, make_app
     rec = await queue.wait(task_id, timeout=10)
     assert rec.status is TaskStatus.FAILED
     async with app.run_test(size=SIZE) as pilot:
-        await select_task(pilot, app, "6", task_id)
+        await select_task(pilot, app, "7", task_id)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
         detail = app.screen
@@ -248,7 +249,7 @@ async def test_read_only_disables_every_action(queue: TaskQueue, make_app: Any) 
             assert app.screen is dashboard(app)
         assert (await queue.status(task_id)).status is TaskStatus.SCHEDULED
         assert not any(q.paused for q in await queue.inspect.queues())
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = [c.title for c in GdwCommands(app.screen).commands()]
         assert "Filter tasks" in titles and "Submit a task" not in titles
         footer_keys = {b.key for (_, b, enabled, _) in app.screen.active_bindings.values() if enabled}
         assert "s" not in footer_keys and "d" not in footer_keys
@@ -258,9 +259,12 @@ async def test_command_palette_offers_the_actions(queue: TaskQueue, make_app: An
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: dashboard(app).snapshot is not None)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = [c.title for c in GdwCommands(app.screen).commands()]
         for wanted in ("Submit a task", "Cancel the selected task", "Pause or resume the queue", "Shut down workers"):
             assert wanted in titles
+        # gdw's own actions come first; Textual's Keys / Maximize / Screenshot are not offered
+        assert titles[0] == "Submit a task" and titles[-2:] == ["Theme", "Quit"]
+        assert not {"Keys", "Maximize", "Screenshot"} & set(titles)
         await pilot.press("ctrl+p")
         await pilot.press(*"Submit a")
         await pilot.pause(0.3)
@@ -272,7 +276,7 @@ async def test_stop_a_recurring_entry(queue: TaskQueue, make_app: Any) -> None:
     app = make_app()
     await queue.schedule_recurring("demo_tasks:heartbeat", interval=600, entry_id="every-10m")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("8")
+        await pilot.press("9")
         table = dashboard(app).query_one("#recurring")
         await until(pilot, lambda: "every-10m" in table.rows)
         table.focus()
@@ -300,7 +304,7 @@ async def test_stop_now_interrupts_and_gives_work_back(queue: TaskQueue, make_ap
     app = make_app(close_queue=False)
     task_id = await queue.submit("demo_tasks:cancellable", steps=600, step_seconds=0.1)
     async with app.run_test(size=SIZE) as pilot:
-        await select_task(pilot, app, "3", task_id)
+        await select_task(pilot, app, "4", task_id)
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ShutdownScreen))
         app.screen.query_one("#now", Button).press()

@@ -12,7 +12,7 @@ from gdw_tui.app import GdwApp
 from gdw_tui.widgets.panels import ConnectionBadge
 from gdw_tui.widgets.tables import TasksTable
 
-from .conftest import SIZE, until
+from .conftest import SIZE, shown, until
 from .test_live import dashboard
 
 
@@ -55,7 +55,9 @@ async def test_disconnect_keeps_last_data_and_reconnects() -> None:
         await until(pilot, lambda: badge.state == "disconnected")
         assert screen.has_class("-disconnected")
         assert task_id in tasks.rows  # the last data stays on screen
-        assert "Connection refused" in badge.error
+        assert "Connection refused" in screen.source.last_error
+        # the whole reason is on screen, not cut at 60 characters
+        assert "storage switched off by the test" in shown(screen.query_one("#conn-error"))
         storage.down = False
         await until(pilot, lambda: badge.state == "connected")
         assert not screen.has_class("-disconnected")

@@ -59,7 +59,7 @@ async def test_submit_watch_and_drain_two_workers(server: RedisServer) -> None:
             note = next(n for n in notices(app) if n.startswith("submitted"))
             task_id = note.split("task ", 1)[1].split(" ", 1)[0]
 
-            await pilot.press("5")  # completed
+            await pilot.press("6")  # completed
             tasks = screen.query_one("#tasks")
             await until(pilot, lambda: task_id in tasks.rows, 800)
             rec = await queue.status(task_id)

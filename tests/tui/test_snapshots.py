@@ -1,14 +1,20 @@
-"""Snapshots of the main screens with a fixed clock and fixed data (pytest-textual-snapshot).
-Update them with ``pytest tests/tui --snapshot-update`` after a deliberate change."""
+"""Snapshots of every screen at three terminal sizes (80x24, 120x40, 200x60) with a fixed clock and
+fixed data (pytest-textual-snapshot). Update them with ``pytest tests/tui --snapshot-update`` after
+a deliberate change, and look at them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gdw_tui.screens.dashboard import DashboardScreen
 
 from . import scenario
-from .conftest import SIZE, until
+from .conftest import until
+
+SIZES = [(80, 24), (120, 40), (200, 60)]
+sizes = pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 
 
 def prepare(*keys: str, select: str | None = None) -> Any:
@@ -29,29 +35,47 @@ def prepare(*keys: str, select: str | None = None) -> Any:
     return run_before
 
 
-def test_dashboard_running(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("3"))
+@sizes
+def test_dashboard_running(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("4", select="resize-7"))
+
+
+@sizes
+def test_recurring_entries(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("9"))
+
+
+@sizes
+def test_task_detail_failed(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("7", "enter", select="failing-1"))
+
+
+@sizes
+def test_submit_form(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("1", "s"))
+
+
+@sizes
+def test_shutdown_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("4", "d"))
+
+
+@sizes
+def test_help_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("1", "question_mark"))
+
+
+def test_dashboard_claimed(snap_compare: Any) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=prepare("3"))
 
 
 def test_dashboard_retrying_countdown(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("4"))
+    assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=prepare("5"))
 
 
 def test_dashboard_scheduled_read_only(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(read_only=True), terminal_size=SIZE, run_before=prepare("2"))
+    assert snap_compare(scenario.make_app(read_only=True), terminal_size=(120, 40), run_before=prepare("2"))
 
 
-def test_recurring_entries(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("8"))
-
-
-def test_task_detail_failed(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("6", "enter", select="failing-1"))
-
-
-def test_submit_form(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("1", "s"))
-
-
-def test_shutdown_dialog(snap_compare: Any) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=SIZE, run_before=prepare("3", "d"))
+def test_dashboard_empty_state_says_so(snap_compare: Any) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=prepare("8"))
