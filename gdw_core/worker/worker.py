@@ -300,7 +300,7 @@ class Worker:
         check_size(encoded, what, self.limits)
 
     async def _succeeded(self, lease: Lease, result: Any, spec: TaskSpec, started: float) -> None:
-        if type(result) not in (int, str, bool, type(None), float):
+        if type(result) not in (int, bool, type(None)):
             try:
                 self._check_result(lease.task.id, result)
             except InvalidPayload as exc:
