@@ -69,9 +69,7 @@ class ProcessCall:
     async def run(self) -> Any:
         loop = asyncio.get_running_loop()
         receiver, sender = _CTX.Pipe(duplex=False)
-        proc = _CTX.Process(
-            target=_child_main, args=(sender, self.module, self.qualname, self.payload), daemon=True
-        )
+        proc = _CTX.Process(target=_child_main, args=(sender, self.module, self.qualname, self.payload), daemon=True)
         try:
             proc.start()
             sender.close()

@@ -322,6 +322,8 @@ class Worker:
         self._progress.pop(rec.id, None)
         if cause == "cancel":
             error = self._describe(exc or GdwError("cancelled by an operator"), rec.attempts)
+            if "may still be running" in error.message:
+                log.warning("worker %s: task %s: %s", self.id, rec.id, error.message)
             self.outcomes.cancel_running(lease, error)
             status = "cancelled"
         elif cause == "shutdown":
@@ -345,9 +347,7 @@ class Worker:
         delay = None if final else decide(exc, rec, self._policy_for(rec, spec)).retry_delay
         self.outcomes.fail(lease, error, delay)
         status = "failed" if delay is None else "retrying"
-        await self.hooks.call(
-            "after_task", rec, Outcome(status, elapsed(started), error, delay), task_id=rec.id
-        )
+        await self.hooks.call("after_task", rec, Outcome(status, elapsed(started), error, delay), task_id=rec.id)
         if delay is None:
             await self.hooks.call("on_failure", rec, error, task_id=rec.id)
         else:
