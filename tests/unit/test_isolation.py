@@ -88,3 +88,18 @@ def test_process_isolation_is_refused_where_it_cannot_work() -> None:
 
     with pytest.raises(InvalidTask, match="isolation must be"):
         task(isolation="fiber")
+
+
+async def test_shutdown_kills_the_child_and_gives_the_attempt_back(tmp_path: Path) -> None:
+    out = tmp_path / "effect"
+    q = TaskQueue(worker_count=1, tasks=[wt])
+    await q.start()
+    tid = await q.submit(wt.slow_write, str(out), 3.0)
+    await _wait_for(q, tid, S.RUNNING)
+    await asyncio.sleep(0.5)
+    storage = q.storage
+    await asyncio.wait_for(q.shutdown(timeout=0.1), 30)  # guard only
+    rec = await storage.get(tid)
+    assert rec is not None and rec.status is S.RETRYING and rec.attempts == 0
+    await asyncio.sleep(3.0)
+    assert not out.exists()
