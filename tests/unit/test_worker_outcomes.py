@@ -187,3 +187,34 @@ async def test_hooks_see_the_lifecycle_and_a_raising_hook_loses_nothing() -> Non
     assert ("after_task", (bad, "retrying")) in rec.calls and ("on_retry", bad) in rec.calls
     assert ("after_task", (bad, "failed")) in rec.calls and ("on_failure", bad) in rec.calls
     assert names.count("before_task") == 3
+
+
+class OneBadFail(MemoryStorage):
+    """fail() raises for one task id, always; every other outcome is stored."""
+
+    bad: str = ""
+
+    async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> S | None:
+        if task_id == self.bad:
+            raise ConnectionError("this one write keeps failing (test)")
+        return await super().fail(task_id, token, error, retry_delay)
+
+
+async def test_one_unwritable_failure_is_abandoned_alone_at_its_lease_deadline() -> None:
+    storage = OneBadFail()
+    policy = RetryPolicy(max_retries=0)
+    async with TaskQueue(worker_count=4, storage=storage, lease=1.0, retry_policy=policy) as q:
+        storage.bad = bad = await q.submit(always_fails)
+        others = [await q.submit(always_fails) for _ in range(10)]
+        good = [await q.submit(quick, i) for i in range(10)]
+        for tid in others:
+            assert (await q.wait(tid, 10)).status is S.FAILED
+        for i, tid in enumerate(good):
+            assert await q.result(tid, 10) == i
+        worker = q.worker
+        assert worker is not None
+        for _ in range(1000):  # the bad one is retried until its lease deadline (1 s), then dropped
+            if worker.outcomes.abandoned:
+                break
+            await asyncio.sleep(0.01)
+        assert worker.outcomes.abandoned == 1 and bad not in worker.outcomes.held()
