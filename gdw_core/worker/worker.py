@@ -258,7 +258,8 @@ class Worker:
             return
         policy = self._policy_for(rec, spec)
         self.outcomes.start(lease, started, policy.max_retries)
-        await self.hooks.call("before_task", rec, task_id=rec.id)
+        if self.hooks:
+            await self.hooks.call("before_task", rec, task_id=rec.id)
         run = Execution(lease, spec, self._context(lease, spec), started)
         self._running[rec.id] = run
         self.info.busy = len(self._running)
@@ -309,7 +310,9 @@ class Worker:
                 return
         self.info.processed += 1
         self.outcomes.ack(lease, result, started)
-        await self.hooks.call("after_task", lease.task, Outcome("completed", elapsed(started)), task_id=lease.task.id)
+        if self.hooks:
+            outcome = Outcome("completed", elapsed(started))
+            await self.hooks.call("after_task", lease.task, outcome, task_id=lease.task.id)
 
     def _describe(self, exc: BaseException, attempt: int) -> AttemptError:
         error = describe(exc, attempt, self.id)
