@@ -44,11 +44,14 @@ class Execution:
         self.future: asyncio.Future[Any] | None = None
         self.thread_done: threading.Event | None = None
         self.process: ProcessCall | None = None
+        self.inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
 
     def stop(self, cause: str) -> None:
         if self.cause is None:
             self.cause = cause
-        if self.future is not None:
+        if self.inline is not None:
+            self.inline.cancel()
+        elif self.future is not None:
             self.future.cancel()
 
     def _call(self, executor: Callable[[], ThreadPoolExecutor]) -> Any:
@@ -94,6 +97,8 @@ class Execution:
 
     async def run(self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor]) -> Ended:
         timeout = rec.timeout if rec.timeout is not None else self.spec.defaults.timeout
+        if self.spec.is_async and timeout is None:
+            return await self._run_inline()
         try:
             self.future = asyncio.ensure_future(self._call(executor))
         except Exception as exc:  # bad arguments for the function, etc.
@@ -118,6 +123,30 @@ class Execution:
             return Ended(False, error=exc)
         except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
             return Ended(False, error=exc, cause="fatal")
+
+    async def _run_inline(self) -> Ended:
+        """The fast path (an async task without a timeout): it runs inside the slot's own asyncio
+        task; stopping it cancels the slot, which catches that here and carries on."""
+        rec = self.lease.task
+        kwargs = rec.kwargs if self.ctx is None else {**rec.kwargs, "ctx": self.ctx}
+        self.inline = asyncio.current_task()
+        try:
+            result = await self.spec.func(*rec.args, **kwargs)
+        except asyncio.CancelledError:
+            if self.cause is None:  # this slot itself is being stopped (an immediate stop)
+                raise
+            if self.inline is not None:
+                self.inline.uncancel()
+            return Ended(False, error=self.stop_error(None), cause=self.cause)
+        except Exception as exc:
+            return Ended(False, error=exc)
+        except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
+            return Ended(False, error=exc, cause="fatal")
+        finally:
+            slot, self.inline = self.inline, None
+        if self.cause is not None and slot is not None and slot.cancelling():
+            slot.uncancel()  # the task swallowed our cancellation and finished: it completed
+        return Ended(True, result=result)
 
 
 def elapsed(since: float) -> float:

@@ -7,7 +7,8 @@ never blocks the others; after the deadline an unsent outcome is abandoned with 
 lease then expires and the task is recovered: at-least-once).
 
 Marks and acks go together in one pipelined pass (``start`` and ``complete`` concurrently); a task
-that finishes before its mark was sent drops the mark and acks with ``started_ago``. Failures,
+that finishes before its mark was sent drops the mark and acks with ``started_ago`` (unless the mark
+carries a retry budget the record does not have yet: then the mark is sent first). Failures,
 cancellations and releases are sent after the marks of the same pass, so a task's mark always
 lands before its other outcome.
 """
@@ -85,7 +86,9 @@ class OutcomeWriter:
         self._ready.set()
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
-        self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it all
+        mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
+        if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
+            self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
         self._acks.append(_Ack(lease.task.id, lease.token, result, started, self._deadline()))
         self._ready.set()
 
@@ -182,9 +185,13 @@ class OutcomeWriter:
         for a in acks:
             self._inflight[a.task_id] = a.token
         try:
-            mark_res, ack_res = await asyncio.gather(
-                self._send_marks(marks), self._send_acks(acks), return_exceptions=True
-            )
+            if {m.task_id for m in marks}.isdisjoint(a.task_id for a in acks):
+                mark_res, ack_res = await asyncio.gather(
+                    self._send_marks(marks), self._send_acks(acks), return_exceptions=True
+                )
+            else:  # a task's mark and its ack in one pass: the mark lands first
+                (mark_res,) = await asyncio.gather(self._send_marks(marks), return_exceptions=True)
+                (ack_res,) = await asyncio.gather(self._send_acks(acks), return_exceptions=True)
         except asyncio.CancelledError:
             self._requeue(marks, acks)
             raise
@@ -194,8 +201,7 @@ class OutcomeWriter:
         ok = True
         if isinstance(mark_res, BaseException):
             ok = False
-            acked = {a.task_id for a in self._acks} | {a.task_id for a in acks if isinstance(ack_res, BaseException)}
-            self._requeue([m for m in marks if m.task_id not in acked], [])
+            self._requeue(marks, [])  # an ack queued meanwhile goes after its mark (same pass, in order)
             await self._storage_error("start", mark_res)
         if isinstance(ack_res, BaseException):
             ok = False
