@@ -15,6 +15,8 @@ class TaskContext:
     max_attempts: int
     worker_id: str
     queue: str
+    #: what the worker's startup hooks put in their context dict (a database pool...)
+    resources: dict[str, Any] = field(default_factory=dict)
     _report: Callable[[Any], None] = field(repr=False, default=lambda _v: None)
 
     def progress(self, value: Any) -> None:

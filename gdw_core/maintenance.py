@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gdw_core.hooks import HookSet
 from gdw_core.storage.protocol import Storage
 
 log = logging.getLogger("gdw.maintenance")
 
 
 class Maintenance:
-    def __init__(self, storage: Storage, interval: float = 1.0, purge_every: int = 30) -> None:
+    def __init__(
+        self, storage: Storage, interval: float = 1.0, purge_every: int = 30, hooks: HookSet | None = None
+    ) -> None:
         self.storage = storage
+        self.hooks = hooks or HookSet()
         self.interval = interval
         self.purge_every = purge_every
         self._task: asyncio.Task[None] | None = None
@@ -22,6 +26,7 @@ class Maintenance:
         recovered = await self.storage.recover_expired()
         if recovered:
             log.warning("recovered %d task(s) whose lease expired: %s", len(recovered), recovered[:5])
+            await self.hooks.call("on_recovered", recovered)
         if purge:
             await self.storage.purge_expired()
         return recovered
@@ -37,6 +42,7 @@ class Maintenance:
                 raise
             except Exception as exc:
                 log.warning("maintenance pass failed: %s", exc)
+                await self.hooks.call("on_storage_error", "maintenance", exc)
 
     def start(self) -> None:
         if self._task is None:

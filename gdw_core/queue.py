@@ -15,6 +15,7 @@ from gdw_core.clock import Clock, SystemClock
 from gdw_core.control import Controller
 from gdw_core.errors import QueueClosed, TaskFailed
 from gdw_core.events import Event
+from gdw_core.hooks import Hooks, HookSet
 from gdw_core.inspect import Inspector
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits
 from gdw_core.maintenance import Maintenance
@@ -37,7 +38,7 @@ class TaskQueue:
     ``worker_count`` task slots run in this process (0 = submit and inspect only); ``queue_size``
     caps waiting tasks per queue (QueueFull beyond; default 100 on memory storage, unbounded on
     shared storage unless given); ``buffer_size`` is how many tasks the worker claims ahead of its
-    free slots.
+    free slots; ``hooks`` (gdw_core.hooks.Hooks) see the worker's and every task's lifecycle.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class TaskQueue:
         clock: Clock | None = None,
         run_scheduler: bool | None = None,
         worker_id: str | None = None,
+        hooks: Sequence[Hooks] = (),
         payload_limits: PayloadLimits | None = None,
     ) -> None:
         if isinstance(worker_count, bool) or not isinstance(worker_count, int) or worker_count < 0:
@@ -75,7 +77,9 @@ class TaskQueue:
         self.default_queue = self.queues[0] if self.queues else DEFAULT_QUEUE
         self.registry = registry or TaskRegistry()
         self.lease = lease
-        #: the validation boundary's size and depth limits for what is submitted here
+        self.hooks = HookSet(hooks)
+        #: the validation boundary's size and depth limits for what is submitted here (and for
+        #: the results this queue's worker stores)
         self.payload_limits: PayloadLimits = payload_limits or DEFAULT_LIMITS
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
@@ -92,12 +96,16 @@ class TaskQueue:
                 retry_policy=self.retry_policy,
                 worker_id=worker_id,
                 on_command=self._on_command,
+                hooks=self.hooks,
+                payload_limits=payload_limits,
             )
         for item in tasks:  # after the worker exists: register() updates what it advertises
             self.register(item)
         scheduler_on = bool(worker_count) if run_scheduler is None else run_scheduler
         self._scheduler = Scheduler(self.storage, self.clock) if scheduler_on else None
-        self._maintenance = Maintenance(self.storage, interval=min(1.0, lease / 3)) if worker_count else None
+        self._maintenance = (
+            Maintenance(self.storage, interval=min(1.0, lease / 3), hooks=self.hooks) if worker_count else None
+        )
         self.opened = False
         self.started = False
         self.closed = False

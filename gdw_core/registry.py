@@ -38,6 +38,12 @@ class TaskDefaults:
     priority: int | None = None
     secret: bool = False
     takes_context: bool = False
+    #: "thread" (sync functions run in the worker's thread pool; they cannot be stopped) or
+    #: "process" (a child process per call, killed on timeout, cancel, shutdown or lost lease)
+    isolation: str = "thread"
+
+
+ISOLATIONS = ("thread", "process")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ def task(
     priority: int | None = None,
     secret: bool = False,
     context: bool = False,
+    isolation: str = "thread",
 ) -> Callable[[F], F]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -72,17 +79,30 @@ def task(
     priority: int | None = None,
     secret: bool = False,
     context: bool = False,
+    isolation: str = "thread",
 ) -> Any:
     """Mark a function as a gdw task. ``context=True`` passes a :class:`TaskContext` as the
     keyword argument ``ctx``. ``secret=True`` redacts its arguments in logs and the dashboard."""
 
     if name is not None and not NAME_RE.match(name):
         raise InvalidTask(f"task name {name!r} must look like 'module:function'")
-    defaults = TaskDefaults(name, queue, retry, timeout, priority, secret, context)
+    if isolation not in ISOLATIONS:
+        raise InvalidTask(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
+    if isolation == "process" and context:
+        raise InvalidTask("a task with isolation='process' cannot take a context (ctx lives in the worker)")
+    defaults = TaskDefaults(name, queue, retry, timeout, priority, secret, context, isolation)
 
     def mark(f: F) -> F:
         if not callable(f):
             raise InvalidTask(f"@task needs a function, got {f!r}")
+        if isolation == "process":
+            if _is_async(f):
+                raise InvalidTask("isolation='process' is for sync functions; an async task runs in the worker's loop")
+            if importable_name(f) is None:
+                raise InvalidTask(
+                    "isolation='process' needs a module-level function the child process can import by "
+                    "module:qualname"
+                )
         setattr(f, _MARK, defaults)
         return f
 

@@ -1,0 +1,153 @@
+"""Running one attempt of a task: in the worker's loop (async), in its thread pool (sync) or in a
+child process (``isolation="process"``), with its timeout, and stoppable by a cause (cancel,
+shutdown, lost lease, timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from gdw_core.errors import TaskCancelled, TaskTimeout
+from gdw_core.isolation import ProcessCall
+from gdw_core.record import TaskRecord
+from gdw_core.registry import TaskSpec, importable_name
+from gdw_core.storage.protocol import Lease
+
+#: how long a task that ignores cancellation is waited for before its slot is taken back
+CANCEL_GRACE = 1.0
+
+
+@dataclass(slots=True)
+class Ended:
+    """How an attempt ended: ``result`` (ok), ``error`` (it raised), or ``cause`` (we stopped it:
+    "cancel" | "shutdown" | "lost" | "timeout", with ``error`` saying what became of it)."""
+
+    ok: bool
+    result: Any = None
+    error: BaseException | None = None
+    cause: str | None = None
+
+
+class Execution:
+    def __init__(self, lease: Lease, spec: TaskSpec, ctx: Any, started: float) -> None:
+        self.lease = lease
+        self.spec = spec
+        self.ctx = ctx
+        self.started = started
+        self.cause: str | None = None
+        self.future: asyncio.Future[Any] | None = None
+        self.thread_done: threading.Event | None = None
+        self.process: ProcessCall | None = None
+        self.inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
+
+    def stop(self, cause: str) -> None:
+        if self.cause is None:
+            self.cause = cause
+        if self.inline is not None:
+            self.inline.cancel()
+        elif self.future is not None:
+            self.future.cancel()
+
+    def _call(self, executor: Callable[[], ThreadPoolExecutor]) -> Any:
+        rec = self.lease.task
+        kwargs = rec.kwargs if self.ctx is None else {**rec.kwargs, "ctx": self.ctx}
+        if self.spec.is_async:
+            return self.spec.func(*rec.args, **kwargs)
+        if self.spec.defaults.isolation == "process":
+            target = importable_name(self.spec.func) or self.spec.name
+            self.process = ProcessCall(target, rec.args, kwargs)
+            return self.process.run()
+        done = self.thread_done = threading.Event()
+        func = functools.partial(self.spec.func, *rec.args, **kwargs)
+
+        def in_thread() -> Any:
+            try:
+                return func()
+            finally:
+                done.set()
+
+        return asyncio.get_running_loop().run_in_executor(executor(), in_thread)
+
+    def _unstoppable(self) -> str:
+        """What became of a task we tried to stop, said plainly."""
+        if self.process is not None:
+            return f"; its process (pid {self.process.pid}) was killed" if self.process.killed else ""
+        if self.thread_done is not None and not self.thread_done.is_set():
+            return (
+                "; it runs in a thread, which cannot be stopped, and may still be running "
+                "(@task(isolation='process') runs it in a process that is killed)"
+            )
+        if self.future is not None and not self.future.done():
+            return "; it ignored cancellation and may still be running"
+        return ""
+
+    def stop_error(self, timeout: float | None) -> BaseException | None:
+        tail = self._unstoppable()
+        if self.cause == "timeout":
+            return TaskTimeout(f"task ran past its timeout of {timeout:g}s{tail}")
+        if self.cause == "cancel":
+            return TaskCancelled(f"cancelled by an operator{tail}")
+        return None
+
+    async def run(self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor]) -> Ended:
+        timeout = rec.timeout if rec.timeout is not None else self.spec.defaults.timeout
+        if self.spec.is_async and timeout is None:
+            return await self._run_inline()
+        try:
+            self.future = asyncio.ensure_future(self._call(executor))
+        except Exception as exc:  # bad arguments for the function, etc.
+            return Ended(False, error=exc)
+        try:
+            done, _ = await asyncio.wait((self.future,), timeout=timeout)
+        except asyncio.CancelledError:  # the slot itself is being stopped (an immediate stop)
+            self.stop("shutdown")
+            await asyncio.wait((self.future,), timeout=CANCEL_GRACE)
+            raise
+        if not done:
+            self.stop("timeout")
+        if self.cause is not None:
+            if not self.future.done():
+                await asyncio.wait((self.future,), timeout=CANCEL_GRACE)
+            return Ended(False, error=self.stop_error(timeout), cause=self.cause)
+        try:
+            return Ended(True, result=self.future.result())
+        except asyncio.CancelledError:
+            return Ended(False, cause="shutdown")
+        except Exception as exc:
+            return Ended(False, error=exc)
+        except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
+            return Ended(False, error=exc, cause="fatal")
+
+    async def _run_inline(self) -> Ended:
+        """The fast path (an async task without a timeout): it runs inside the slot's own asyncio
+        task; stopping it cancels the slot, which catches that here and carries on."""
+        rec = self.lease.task
+        kwargs = rec.kwargs if self.ctx is None else {**rec.kwargs, "ctx": self.ctx}
+        self.inline = asyncio.current_task()
+        try:
+            result = await self.spec.func(*rec.args, **kwargs)
+        except asyncio.CancelledError:
+            if self.cause is None:  # this slot itself is being stopped (an immediate stop)
+                raise
+            if self.inline is not None:
+                self.inline.uncancel()
+            return Ended(False, error=self.stop_error(None), cause=self.cause)
+        except Exception as exc:
+            return Ended(False, error=exc)
+        except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
+            return Ended(False, error=exc, cause="fatal")
+        finally:
+            slot, self.inline = self.inline, None
+        if self.cause is not None and slot is not None and slot.cancelling():
+            slot.uncancel()  # the task swallowed our cancellation and finished: it completed
+        return Ended(True, result=result)
+
+
+def elapsed(since: float) -> float:
+    return max(0.0, time.monotonic() - since)

@@ -1,0 +1,275 @@
+"""Recording outcomes: start marks, acks, failures, cancellations and releases.
+
+Modelled on asynq's syncer: nothing is silently dropped. Every write is retried with backoff until
+its task's lease deadline (the heartbeat keeps that lease alive meanwhile: :meth:`held`); a write
+the storage refuses for one item (stale token, unreadable record) is dropped with a log line and
+never blocks the others; after the deadline an unsent outcome is abandoned with a log line (its
+lease then expires and the task is recovered: at-least-once).
+
+Marks and acks go together in one pipelined pass (``start`` and ``complete`` concurrently); a task
+that finishes before its mark was sent drops the mark and acks with ``started_ago`` (unless the mark
+carries a retry budget the record does not have yet: then the mark is sent first). Failures,
+cancellations and releases are sent after the marks of the same pass, so a task's mark always
+lands before its other outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gdw_core.record import AttemptError
+from gdw_core.storage.protocol import Ack, Lease, Start, Storage
+
+log = logging.getLogger("gdw.worker")
+
+
+@dataclass(slots=True)
+class _Mark:
+    task_id: str
+    token: int
+    started: float  # monotonic
+    max_retries: int | None
+    deadline: float
+
+
+@dataclass(slots=True)
+class _Ack:
+    task_id: str
+    token: int
+    result: Any
+    started: float
+    deadline: float
+
+
+@dataclass(slots=True)
+class _Op:
+    kind: str  # "fail" | "cancel" | "release"
+    task_id: str
+    token: int
+    error: AttemptError | None
+    delay: float | None
+    deadline: float
+
+
+class OutcomeWriter:
+    def __init__(
+        self,
+        storage: Storage,
+        worker_id: str,
+        lease: float,
+        on_storage_error: Callable[[str, BaseException], Awaitable[None]] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.worker_id = worker_id
+        self.lease = lease
+        self.on_storage_error = on_storage_error
+        self._marks: dict[str, _Mark] = {}
+        self._acks: list[_Ack] = []
+        self._ops: list[_Op] = []
+        self._inflight: dict[str, int] = {}
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.abandoned = 0
+        self.refused = 0
+
+    # -- queueing ----------------------------------------------------------------------------
+    def _deadline(self) -> float:
+        return time.monotonic() + self.lease
+
+    def start(self, lease: Lease, started: float, max_retries: int | None) -> None:
+        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, self._deadline())
+        self._ready.set()
+
+    def ack(self, lease: Lease, result: Any, started: float) -> None:
+        mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
+        if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
+            self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
+        self._acks.append(_Ack(lease.task.id, lease.token, result, started, self._deadline()))
+        self._ready.set()
+
+    def fail(self, lease: Lease, error: AttemptError, delay: float | None) -> None:
+        self._op("fail", lease, error, delay)
+
+    def cancel_running(self, lease: Lease, error: AttemptError) -> None:
+        self._op("cancel", lease, error, None)
+
+    def release(self, lease: Lease, error: AttemptError | None) -> None:
+        self._op("release", lease, error, None)
+
+    def _op(self, kind: str, lease: Lease, error: AttemptError | None, delay: float | None) -> None:
+        self._ops.append(_Op(kind, lease.task.id, lease.token, error, delay, self._deadline()))
+        self._ready.set()
+
+    def pending(self) -> int:
+        return len(self._marks) + len(self._acks) + len(self._ops) + len(self._inflight)
+
+    def held(self) -> dict[str, int]:
+        """Tasks whose outcome is not written yet: their leases must stay alive."""
+        out = {m.task_id: m.token for m in self._marks.values()}
+        out.update((a.task_id, a.token) for a in self._acks)
+        out.update((o.task_id, o.token) for o in self._ops)
+        out.update(self._inflight)
+        return out
+
+    # -- sending -----------------------------------------------------------------------------
+    def run(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"gdw-outcomes-{self.worker_id}")
+
+    async def _loop(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._marks or self._acks or self._ops:
+                if await self.flush_once():
+                    backoff = 0.05
+                else:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, max(0.05, self.lease / 4), 2.0)
+
+    async def drain(self, deadline: float | None) -> None:
+        """Until every outcome is written or ``deadline`` (monotonic); then abandon the rest."""
+        self.run()
+        self._ready.set()
+        while self.pending() and (deadline is None or time.monotonic() < deadline):
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for task_id in self.held():
+            self._abandon(task_id, "the worker stopped")
+        self._marks.clear()
+        self._acks.clear()
+        self._ops.clear()
+        self._inflight.clear()
+
+    def _abandon(self, task_id: str, why: str) -> None:
+        self.abandoned += 1
+        log.error(
+            "worker %s: outcome of task %s abandoned (%s) before it could be written; its lease will "
+            "expire and the task will be recovered",
+            self.worker_id,
+            task_id,
+            why,
+        )
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for mark in [m for m in self._marks.values() if m.deadline <= now]:
+            del self._marks[mark.task_id]
+            self._abandon(mark.task_id, "start mark: lease deadline passed")
+        for items in (self._acks, self._ops):
+            for item in [i for i in items if i.deadline <= now]:
+                items.remove(item)  # type: ignore[arg-type]
+                self._abandon(item.task_id, "lease deadline passed")
+
+    async def _storage_error(self, operation: str, exc: BaseException) -> None:
+        log.warning("worker %s: %s failed (%s); retrying", self.worker_id, operation, exc)
+        if self.on_storage_error is not None:
+            await self.on_storage_error(operation, exc)
+
+    async def flush_once(self) -> bool:
+        """One pass over what is queued; False when a storage call failed (the caller backs off)."""
+        self._expire()
+        marks, self._marks = list(self._marks.values()), {}
+        acks, self._acks = self._acks, []
+        for m in marks:
+            self._inflight[m.task_id] = m.token
+        for a in acks:
+            self._inflight[a.task_id] = a.token
+        try:
+            if {m.task_id for m in marks}.isdisjoint(a.task_id for a in acks):
+                mark_res, ack_res = await asyncio.gather(
+                    self._send_marks(marks), self._send_acks(acks), return_exceptions=True
+                )
+            else:  # a task's mark and its ack in one pass: the mark lands first
+                (mark_res,) = await asyncio.gather(self._send_marks(marks), return_exceptions=True)
+                (ack_res,) = await asyncio.gather(self._send_acks(acks), return_exceptions=True)
+        except asyncio.CancelledError:
+            self._requeue(marks, acks)
+            raise
+        finally:
+            for tid in [m.task_id for m in marks] + [a.task_id for a in acks]:
+                self._inflight.pop(tid, None)
+        ok = True
+        if isinstance(mark_res, BaseException):
+            ok = False
+            self._requeue(marks, [])  # an ack queued meanwhile goes after its mark (same pass, in order)
+            await self._storage_error("start", mark_res)
+        if isinstance(ack_res, BaseException):
+            ok = False
+            self._requeue([], acks)
+            await self._storage_error("complete", ack_res)
+        if not ok:
+            return False  # ops wait: their marks may not have landed
+        ops, self._ops = self._ops, []
+        for op in ops:
+            self._inflight[op.task_id] = op.token
+        try:
+            results = await asyncio.gather(*(self._send_op(op) for op in ops), return_exceptions=True)
+        except asyncio.CancelledError:
+            self._ops[:0] = ops
+            raise
+        finally:
+            for op in ops:
+                self._inflight.pop(op.task_id, None)
+        for op, res in zip(ops, results, strict=True):
+            if isinstance(res, BaseException):
+                ok = False
+                self._ops.append(op)
+                await self._storage_error(op.kind, res)
+        return ok
+
+    def _requeue(self, marks: list[_Mark], acks: list[_Ack]) -> None:
+        for mark in marks:
+            self._marks.setdefault(mark.task_id, mark)
+        self._acks[:0] = acks
+
+    async def _send_marks(self, marks: list[_Mark]) -> None:
+        if not marks:
+            return
+        now = time.monotonic()
+        starts = [Start(m.task_id, m.token, max(0.0, now - m.started), m.max_retries) for m in marks]
+        results = await self.storage.start(starts)
+        for mark, ok in zip(marks, results, strict=False):
+            if not ok:
+                self._refused(mark.task_id, "start mark")
+
+    async def _send_acks(self, acks: list[_Ack]) -> None:
+        if not acks:
+            return
+        now = time.monotonic()
+        batch = [Ack(a.task_id, a.token, a.result, max(0.0, now - a.started)) for a in acks]
+        results = await self.storage.complete(batch)
+        for ack, ok in zip(acks, results, strict=False):
+            if not ok:
+                self._refused(ack.task_id, "completion")
+
+    async def _send_op(self, op: _Op) -> None:
+        if op.kind == "fail":
+            assert op.error is not None
+            written: object = await self.storage.fail(op.task_id, op.token, op.error, op.delay)
+        elif op.kind == "cancel":
+            assert op.error is not None
+            written = await self.storage.cancel_running(op.task_id, op.token, op.error)
+        else:
+            written = await self.storage.release(op.task_id, op.token, op.error)
+        if written is None or written is False:
+            self._refused(op.task_id, op.kind)
+
+    def _refused(self, task_id: str, what: str) -> None:
+        self.refused += 1
+        log.warning(
+            "worker %s: %s of task %s refused by the storage (lease no longer ours, or the record is "
+            "unreadable); dropped",
+            self.worker_id,
+            what,
+            task_id,
+        )
