@@ -49,6 +49,7 @@ async def test_unstorable_results_fail_alone_with_a_reason(storage: Storage) -> 
         assert "levels deep" in (await q.status(bad["deep"])).errors[-1].message
         assert "over the limit" in (await q.status(bad["huge"])).errors[-1].message
         await asyncio.sleep(0)
-    # the worker stopped cleanly: nothing left leased
+    # the worker stopped cleanly: nothing left leased (the queue closed the storage on shutdown)
+    await storage.open()
     counts = await storage.counts()
     assert counts.get(S.RUNNING, 0) == 0 and counts.get(S.CLAIMED, 0) == 0
