@@ -45,12 +45,17 @@ class Scene:
         return await self.storage.counts()
 
     async def all_terminal(self, timeout: float, ids_count: int | None = None) -> None:
-        async def done() -> bool:
-            c = await self.storage.counts()
-            busy = c[S.PENDING] + c[S.RUNNING] + c[S.RETRYING] + c[S.SCHEDULED]
-            return busy == 0
+        last: dict[TaskStatus, int] = {}
 
-        await wait_for(done, timeout, "every task to finish", every=0.1)
+        async def done() -> bool:
+            last.update(await self.storage.counts())
+            return not any(last[s] for s in TaskStatus if not s.terminal)
+
+        try:
+            await wait_for(done, timeout, "every task to finish", every=0.1)
+        except AssertionError as exc:
+            left = {str(s): n for s, n in last.items() if n and not s.terminal}
+            raise AssertionError(f"{exc}; still waiting: {left}") from None
 
 
 async def make_scene(tmp_path: Path, redis: FaultRedis) -> Scene:

@@ -51,10 +51,30 @@ def _end(ctx: TaskContext, exec_id: str) -> dict[str, Any]:
     return {"x": exec_id, "p": os.getpid(), "a": ctx.attempt}
 
 
+def _runs_before(task_id: str) -> int:
+    """How many executions of ``task_id`` started before this one (from every process's log)."""
+    directory = os.environ["GDW_FAULT_LOG"]
+    n = 0
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name), encoding="utf-8") as f:
+            n += sum(1 for line in f if f'"t": "{task_id}"' in line and '"ph": "start"' in line)
+    return n
+
+
 @task(context=True)
-async def work(seconds: float = 0.0, per_attempt: list[float] | None = None, *, ctx: TaskContext) -> dict[str, Any]:
+async def work(
+    seconds: float = 0.0,
+    per_attempt: list[float] | None = None,
+    per_run: list[float] | None = None,
+    *,
+    ctx: TaskContext,
+) -> dict[str, Any]:
     """Sleeps ``seconds`` (0 = just yields), recording its start and end. ``per_attempt`` gives
-    a duration per attempt instead (the last one repeats)."""
+    a duration per attempt instead (the last one repeats); ``per_run`` one per execution, counted
+    from the log (a drain gives the attempt back, so the attempt number does not move)."""
+    if per_run:
+        runs = _runs_before(ctx.task_id)
+        seconds = per_run[min(runs, len(per_run) - 1)]
     exec_id = _begin(ctx)
     if per_attempt:
         seconds = per_attempt[min(ctx.attempt, len(per_attempt)) - 1]

@@ -66,7 +66,7 @@ async def _graceful(scene: Scene, how: str) -> None:
     leaving = scene.workers.spawn(concurrency=3, shutdown_timeout=3.0)
     await scene.workers_registered(1)
     short = await scene.producer.submit_many(WORK, [(1.0,), (1.5,)])
-    long = await scene.producer.submit(WORK, per_attempt=[60.0, 0.1])
+    long = await scene.producer.submit(WORK, per_run=[60.0, 0.1])
     await wait_for(lambda: _started(scene, [*short, long], 3), 20, "three tasks to start")
     waiting = await scene.producer.submit_many(WORK, [(0.0,) for _ in range(10)])  # no free slot: stay pending
     t0 = time.monotonic()
@@ -83,17 +83,20 @@ async def _graceful(scene: Scene, how: str) -> None:
         assert rec is not None and rec.status is S.COMPLETED and rec.attempts == 1
     handed = await scene.storage.get(long)
     assert handed is not None and handed.status in (S.RETRYING, S.PENDING)
-    assert [e.type for e in handed.errors] == ["Interrupted"] and handed.attempts == 1
+    # a graceful drain does not spend an attempt: the interruption is kept, marked as not counted
+    assert [e.type for e in handed.errors] == ["Interrupted"] and handed.attempts == 0
+    assert handed.errors[0].counted is False
     for t in waiting:
         rec = await scene.storage.get(t)
         assert rec is not None and rec.status is S.PENDING and rec.attempts == 0
-    assert not [w for w in await scene.storage.workers() if w.pid == leaving.pid], "it said goodbye"
+    gone = [w for w in await scene.storage.workers() if w.pid == leaving.pid]
+    assert [w.state for w in gone] == ["stopped"], "it said goodbye (kept in the history as stopped)"
     scene.workers.spawn(concurrency=4)
     await scene.all_terminal(30)
     out = await check(scene.storage, [*short, long, *waiting], scene.log_dir, scene.tail)
     events = [e.kind for e in out.events[long]]
     assert events.count("retrying") == 1, f"handed back exactly once: {events}"
-    assert out.records[long].attempts == 2
+    assert out.records[long].attempts == 1  # the interrupted run gave its attempt back
 
 
 async def test_sigterm_is_graceful(scene: Scene) -> None:
