@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,9 +83,19 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _MARKUP = re.compile(r"(\\*)(\[[a-zA-Z#/@$][^[]*?])")
 
 
-def clean(value: Any, *, multiline: bool = False) -> str:
-    """``value`` as text without escape sequences, control or bidi-override characters."""
+def _shown(ch: str) -> str:
+    return ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else repr(ch)[1:-1]
+
+
+def clean(value: Any, *, multiline: bool = False, show: bool = False) -> str:
+    """``value`` as text without escape sequences, control or bidi-override characters.
+
+    ``show=True`` (the CLI, whose output may be piped and read later) keeps every character
+    visible instead: a control character appears as its escape (``\\x1b``, ``\\n``), so an
+    operator sees that a stored name carries one. The dashboard drops them."""
     s = value if isinstance(value, str) else str(value)
+    if show:
+        return s if s.isprintable() else "".join(_shown(ch) for ch in s)
     s = _BIDI.sub("", _ESC_SEQ.sub("", s))
     if multiline:
         return _CONTROL.sub("", s.replace("\r\n", "\n"))

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import sys
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,35 +17,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gdw_core import RecurringEntry, TaskRecord, TaskStatus, WorkerInfo
+from gdw_core import RecurringEntry, TaskRecord, TaskStatus, WorkerInfo, display
 from gdw_core.duration import format_duration
 from gdw_core.record import DEFAULT_QUEUE
 
 REDACTED = "<redacted>"
 
-STATUS_STYLE: dict[str, str] = {
-    "scheduled": "white",
-    "pending": "blue",
-    "claimed": "bright_blue",
-    "running": "cyan",
-    "retrying": "yellow",
-    "completed": "green",
-    "failed": "red",
-    "cancelled": "magenta",
-}
-
-
+#: the one table of state colours and column labels, shared with the dashboard
+STATUS_STYLE: dict[str, str] = display.STATUS_STYLE
 #: column headers that fit nine columns in 80 characters
-SHORT_STATE: dict[str, str] = {
-    "scheduled": "sched",
-    "pending": "pending",
-    "claimed": "claimed",
-    "running": "running",
-    "retrying": "retry",
-    "completed": "done",
-    "failed": "failed",
-    "cancelled": "cancel",
-}
+SHORT_STATE: dict[str, str] = display.SHORT_LABEL
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -55,11 +35,9 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def clean(text: object) -> str:
-    """``text`` with control characters (escape sequences, bells, newlines...) shown escaped."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else repr(ch)[1:-1] for ch in s)
+    """``text`` with control characters (escape sequences, bells, newlines...) shown escaped
+    (the one sanitiser, :func:`gdw_core.display.clean`, in its visible form)."""
+    return display.clean(text, show=True)
 
 
 def short(value: Any, width: int = 60) -> str:
@@ -299,7 +277,7 @@ def tasks_table(records: Iterable[TaskRecord], now: float, width: int = 120) -> 
     return t
 
 
-WORKER_STATE_STYLE = {"running": "green", "draining": "yellow", "stopped": "dim", "dead": "red"}
+WORKER_STATE_STYLE = display.WORKER_STYLE
 
 
 def workers_table(workers: Iterable[WorkerInfo], now: float) -> Table:
