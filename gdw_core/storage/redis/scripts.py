@@ -35,6 +35,7 @@ NAMES = (
     "recurring_remove",
     "worker_beat",
     "command",
+    "bulk",
 )
 
 

@@ -24,8 +24,8 @@ local ALLOWED = {
   running = {completed = true, retrying = true, failed = true, cancelled = true},
   retrying = {pending = true, cancelled = true},
   completed = {},
-  failed = {},
-  cancelled = {},
+  failed = {pending = true},
+  cancelled = {pending = true},
 }
 local INDEX = {scheduled = 'ds', pending = 'p', running = 'r', retrying = 'dr',
                completed = 'c', failed = 'f', cancelled = 'x'}
