@@ -42,9 +42,7 @@ class BulkError(ValueError):
 
 #: the states each action may act on (anything else is refused before any batch runs)
 ACTS_ON: dict[Action, frozenset[TaskStatus]] = {
-    Action.RETRY: frozenset(
-        {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SCHEDULED, TaskStatus.RETRYING}
-    ),
+    Action.RETRY: frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SCHEDULED, TaskStatus.RETRYING}),
     Action.CANCEL: frozenset(
         {TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.CLAIMED, TaskStatus.RUNNING}
     ),

@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdw_core import bulk, codec, lifecycle
+from gdw_core import bulk as B
+from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
@@ -497,34 +498,34 @@ class MemoryStorage:
         self._move(rec, _PENDING, now, detail)
         self._push_pending(rec)
 
-    async def rerun(self, task_id: str) -> bulk.Item:
+    async def rerun(self, task_id: str) -> B.Item:
         rec = self._tasks.get(task_id)
         if rec is None:
             raise TaskNotFound(task_id)
         return self._rerun(rec, self.clock.now())
 
-    def _rerun(self, rec: TaskRecord, now: float) -> bulk.Item:
+    def _rerun(self, rec: TaskRecord, now: float) -> B.Item:
         if rec.status in _DELAYED:
             self._due_now(rec, now, Detail.RETRY_NOW)
-            return bulk.Item(rec.id, True, "due now")
+            return B.Item(rec.id, True, "due now")
         if rec.status not in RERUN_FROM:
-            return bulk.Item(rec.id, False, f"it is {rec.status}")
+            return B.Item(rec.id, False, f"it is {rec.status}")
         rec.attempts = lifecycle.attempts_after_rerun(rec.attempts)
         rec.finished_at = rec.started_at = rec.worker = rec.result = rec.progress = None
         rec.cancel_requested = False
         self._due_now(rec, now, Detail.RERUN)
-        return bulk.Item(rec.id, True, "rerun")
+        return B.Item(rec.id, True, "rerun")
 
     async def bulk(
-        self, action: bulk.Action, flt: bulk.Filter, queue: str, cursor: bulk.Cursor, limit: int
-    ) -> bulk.Batch:
+        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
+    ) -> B.Batch:
         if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
             token = str(next(self._walk_seq))
             ids = [i for i in self._index[flt.state] if (r := self._tasks.get(i)) is None or r.queue == queue]
             self._walks[token] = ids
             while len(self._walks) > 64:  # abandoned walks do not pile up
                 del self._walks[next(iter(self._walks))]
-            cursor = bulk.Cursor(lo="0", ties=0, hi=token)
+            cursor = B.Cursor(lo="0", ties=0, hi=token)
         ids = self._walks.get(cursor.hi, [])
         at = int(cursor.lo)
         part = ids[at : at + limit]
@@ -532,32 +533,32 @@ class MemoryStorage:
         items = [item for task_id in part if (item := self._bulk_one(action, flt, queue, task_id, now)) is not None]
         if at + limit >= len(ids):
             self._walks.pop(cursor.hi, None)
-            return bulk.Batch(items, None)
-        return bulk.Batch(items, bulk.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
+            return B.Batch(items, None)
+        return B.Batch(items, B.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
 
     def _bulk_one(
-        self, action: bulk.Action, flt: bulk.Filter, queue: str, task_id: str, now: float
-    ) -> bulk.Item | None:
+        self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float
+    ) -> B.Item | None:
         """One task of a bulk batch: None when it does not match the filter (any more)."""
         rec = self._tasks.get(task_id)
         if rec is None:
             return None  # deleted since the walk started: nothing to do
         if rec.status is not flt.state or rec.queue != queue or (flt.name is not None and rec.name != flt.name):
             return None
-        when = bulk.when_of(rec.status, rec.created_at, rec.finished_at)
+        when = B.when_of(rec.status, rec.created_at, rec.finished_at)
         if (flt.since is not None and when < flt.since) or (flt.before is not None and when > flt.before):
             return None
-        if action is bulk.Action.COUNT:
-            return bulk.Item(task_id, True, "matches")
-        if action is bulk.Action.RETRY:
+        if action is B.Action.COUNT:
+            return B.Item(task_id, True, "matches")
+        if action is B.Action.RETRY:
             return self._rerun(rec, now)
-        if action is bulk.Action.CANCEL:
+        if action is B.Action.CANCEL:
             after = self._cancel(rec, now)
-            return bulk.Item(task_id, True, "cancelled" if after is _CANCELLED else "cancel requested")
+            return B.Item(task_id, True, "cancelled" if after is _CANCELLED else "cancel requested")
         if rec.status not in TERMINAL:
-            return bulk.Item(task_id, False, f"it is {rec.status}")
+            return B.Item(task_id, False, f"it is {rec.status}")
         self._drop(task_id)
-        return bulk.Item(task_id, True, "purged")
+        return B.Item(task_id, True, "purged")
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         if paused:
