@@ -169,7 +169,7 @@ async def _bulk(
         )
         control = queue.control
         what = output.clean(_describe(flt))
-        matched = (await control.bulk(B.Action.COUNT, flt)).done
+        matched = (await control.bulk(B.Action.COUNT, flt)).total  # unreadable ones too: skipped later
         if dry_run or matched == 0:
             if json_out:
                 output.print_json({"action": str(action), "dry_run": dry_run, "matched": matched})
