@@ -21,8 +21,9 @@ class Controller:
         return await self.storage.cancel(task_id)
 
     async def retry_now(self, task_id: str) -> bool:
-        """Make a scheduled or retrying task due now. False when it is in another state."""
-        return await self.storage.retry_now(task_id)
+        """The operator's "retry" key: :meth:`retry` (a failed or cancelled task is re-run, a
+        scheduled or retrying one made due now); False, nothing changed, in any other state."""
+        return (await self.retry(task_id)).done
 
     async def retry(self, task_id: str) -> B.Item:
         """An operator's retry: a failed or cancelled task is re-run under the same id (history

@@ -278,6 +278,8 @@ class TaskQueue:
         await self.control.cancel_recurring(entry_id)
 
     async def retry_now(self, task_id: str) -> bool:
+        """Run a scheduled or retrying task now, or re-run a failed or cancelled one (same as
+        :meth:`rerun`); False when it is in another state."""
         return await self.control.retry_now(task_id)
 
     async def rerun(self, task_id: str) -> bool:

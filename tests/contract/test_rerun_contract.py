@@ -214,3 +214,10 @@ def test_purge_and_retry_refuse_states_they_cannot_act_on() -> None:
         B.Filter(S.PENDING).check(B.Action.PURGE)
     with pytest.raises(B.BulkError, match="retry does not act on completed"):
         B.Filter(S.COMPLETED).check(B.Action.RETRY)
+
+
+async def test_the_operators_retry_now_reruns_a_failed_task(storage: Storage) -> None:
+    [task_id] = await failed(storage)
+    assert await Controller(storage).retry_now(task_id) is True
+    assert (await get(storage, task_id)).status is S.PENDING
+    assert await storage.retry_now(task_id) is False  # the storage's own retry_now stays strict
