@@ -27,6 +27,8 @@ local ALLOWED = {
   failed = {pending = true},
   cancelled = {pending = true},
 }
+-- (the event details of gdw_core.lifecycle.Detail that bulk.lua uses; generated on newer trees)
+local DETAIL = {RETRY_NOW = 'retry now', CANCELLED_BY_OPERATOR = 'cancelled by operator', RERUN = 'rerun'}
 local INDEX = {scheduled = 'ds', pending = 'p', running = 'r', retrying = 'dr',
                completed = 'c', failed = 'f', cancelled = 'x'}
 local TERMINAL = {completed = true, failed = true, cancelled = true}

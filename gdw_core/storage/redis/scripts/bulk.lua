@@ -10,8 +10,8 @@
 --          in one-id mode {'', 0, '', 0, id, done, reason} with reason 'missing' when there is no
 --          such task.
 -- A retry: failed / cancelled -> pending under the same id, attempts reset to 0 (a fresh budget),
--- errors (the history) kept, event detail 'rerun'; scheduled / retrying -> pending now ('retry
--- now'). A cancel: waiting -> cancelled; claimed / running -> cancel requested. A purge: a finished
+-- errors (the history) kept, event detail DETAIL.RERUN; scheduled / retrying -> pending now
+-- (DETAIL.RETRY_NOW). A cancel: waiting -> cancelled; claimed / running -> cancel requested. A purge: a finished
 -- task is deleted. A record that cannot be read is skipped with its reason; the rest proceed.
 local t = now()
 local action, state = ARGV[6], ARGV[7]
@@ -38,20 +38,20 @@ local function act(id, f)
   if action == 'count' then return 1, 'matches' end
   if action == 'retry' then
     if st == 'scheduled' or st == 'retrying' then
-      due_now(id, f, 'retry now')
+      due_now(id, f, DETAIL.RETRY_NOW)
       return 1, 'due now'
     end
     if st == 'failed' or st == 'cancelled' then
       redis.call('HDEL', P .. 't:' .. id, 'fa', 'sa', 'w', 'res', 'prog', 'creq', 'dl')
       redis.call('HSET', P .. 't:' .. id, 'att', 0)
       f[5] = '0'
-      due_now(id, f, 'rerun')
+      due_now(id, f, DETAIL.RERUN)
       return 1, 'rerun'
     end
   elseif action == 'cancel' then
     if st == 'scheduled' or st == 'pending' or st == 'retrying' then
       redis.call('HSET', P .. 't:' .. id, 'fa', fmt(t))
-      move(id, st, 'cancelled', t, 'cancelled by operator', f[3], f[4], f[5])
+      move(id, st, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], f[5])
       return 1, 'cancelled'
     end
     if st == 'claimed' or st == 'running' then
