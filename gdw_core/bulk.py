@@ -13,6 +13,8 @@ of the batch proceeds.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from gdw_core.status import TERMINAL, TaskStatus
 
 if TYPE_CHECKING:
     from gdw_core.storage.protocol import Storage
+
+log = logging.getLogger(__name__)
 
 #: tasks per storage step
 BATCH = 500
@@ -107,6 +111,8 @@ class Summary:
     done: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> how many
     queues: int = 0
+    #: queue -> why its walk stopped (the other queues are walked all the same)
+    failed_queues: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -120,7 +126,15 @@ class Summary:
                 self.skipped[item.reason] += 1
 
     def to_dict(self) -> dict[str, object]:
-        return {"action": str(self.action), "done": self.done, "skipped": dict(self.skipped), "matched": self.total}
+        doc: dict[str, object] = {
+            "action": str(self.action),
+            "done": self.done,
+            "skipped": dict(self.skipped),
+            "matched": self.total,
+        }
+        if self.failed_queues:
+            doc["failed_queues"] = dict(self.failed_queues)
+        return doc
 
 
 Progress = Callable[[Summary], Awaitable[None] | None]
@@ -135,21 +149,35 @@ async def queues_for(storage: Storage, flt: Filter) -> list[str]:
 async def run(
     storage: Storage, action: Action, flt: Filter, progress: Progress | None = None, batch: int = BATCH
 ) -> Summary:
-    """Walk every queue the filter names in bounded batches, acting on each matching task."""
+    """Walk every queue the filter names in bounded batches, acting on each matching task. A queue
+    whose walk fails (its step raised) is logged and recorded in ``failed_queues``; the other
+    queues proceed."""
     flt.check(action)
     summary = Summary(action)
     for queue in await queues_for(storage, flt):
         summary.queues += 1
-        cursor: Cursor | None = Cursor()
-        while cursor is not None:
-            step = await storage.bulk(action, flt, queue, cursor, batch)
-            summary.add(step.items)
-            cursor = step.next
-            if progress is not None:
-                res = progress(summary)
-                if res is not None:
-                    await res
+        try:
+            await _walk(storage, action, flt, queue, summary, progress, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one queue's failure never stops the others
+            log.error("bulk %s: queue %r stopped: %s", action, queue, exc)
+            summary.failed_queues[queue] = f"{type(exc).__name__}: {exc}"
     return summary
+
+
+async def _walk(
+    storage: Storage, action: Action, flt: Filter, queue: str, summary: Summary, progress: Progress | None, batch: int
+) -> None:
+    cursor: Cursor | None = Cursor()
+    while cursor is not None:
+        step = await storage.bulk(action, flt, queue, cursor, batch)
+        summary.add(step.items)
+        cursor = step.next
+        if progress is not None:
+            res = progress(summary)
+            if res is not None:
+                await res
 
 
 async def expected(storage: Storage, flt: Filter) -> int:

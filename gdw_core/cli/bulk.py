@@ -193,7 +193,7 @@ async def _bulk(
         else:
             summary = await control.bulk(action, flt)
         _report(summary, what, json_out)
-        return int(ExitCode.TASK_FAILED if summary.skipped else ExitCode.OK)
+        return int(ExitCode.TASK_FAILED if summary.skipped or summary.failed_queues else ExitCode.OK)
 
 
 def _report(summary: B.Summary, what: str, json_out: bool) -> None:
@@ -206,3 +206,5 @@ def _report(summary: B.Summary, what: str, json_out: bool) -> None:
     )
     for reason, n in summary.skipped.most_common():
         console.print(f"  skipped {n}: {output.clean(reason)}", markup=False)
+    for queue, why in summary.failed_queues.items():
+        console.print(f"  queue {output.clean(queue)} not finished: {output.clean(why)}", markup=False)

@@ -221,3 +221,42 @@ async def test_the_operators_retry_now_reruns_a_failed_task(storage: Storage) ->
     assert await Controller(storage).retry_now(task_id) is True
     assert (await get(storage, task_id)).status is S.PENDING
     assert await storage.retry_now(task_id) is False  # the storage's own retry_now stays strict
+
+
+async def test_one_queue_whose_walk_fails_does_not_stop_the_others(storage: Storage) -> None:
+    await failed(storage, 3, queue="q-bad")
+    good = await failed(storage, 4, queue="q-good")
+
+    class OneQueueBroken:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(storage, name)
+
+        async def bulk(self, action: B.Action, flt: B.Filter, queue: str, *rest: Any) -> B.Batch:
+            if queue == "q-bad":
+                raise ConnectionError("the shard went away")
+            return await storage.bulk(action, flt, queue, *rest)
+
+    summary = await B.run(OneQueueBroken(), B.Action.RETRY, B.Filter(S.FAILED))  # type: ignore[arg-type]
+    assert summary.done == 4 and summary.failed_queues == {"q-bad": "ConnectionError: the shard went away"}
+    assert {(await get(storage, i)).status for i in good} == {S.PENDING}
+
+
+async def test_an_embedded_queue_reruns_a_failed_task_with_a_fresh_budget() -> None:
+    from gdw_core import RetryPolicy, TaskQueue
+
+    runs: list[int] = []
+
+    async def breaks() -> None:
+        runs.append(1)
+        raise ValueError("still broken")
+
+    async with TaskQueue(worker_count=1, retry_policy=RetryPolicy(max_retries=1, base_delay=0.01)) as q:
+        task_id = await q.submit(breaks)
+        first = await q.wait(task_id, 10)
+        assert (first.status, first.attempts, len(runs)) == (S.FAILED, 2, 2)
+        assert await q.rerun(task_id) is True
+        again = await q.wait(task_id, 10)  # pending again, so this waits for the re-run's end
+        assert (again.status, again.attempts, len(runs)) == (S.FAILED, 2, 4)  # the whole budget again
+        assert [e.message for e in again.errors] == ["still broken"] * 4  # history kept
+        with pytest.raises(TaskNotFound):
+            await q.rerun("no-such")
