@@ -3,6 +3,7 @@ entries. The CLI and the dashboard act only through this."""
 
 from __future__ import annotations
 
+from gdw_core import bulk as B
 from gdw_core.errors import QueueNotFound, TaskNotFound
 from gdw_core.limits import check_queue_name
 from gdw_core.record import DEFAULT_QUEUE
@@ -20,8 +21,26 @@ class Controller:
         return await self.storage.cancel(task_id)
 
     async def retry_now(self, task_id: str) -> bool:
-        """Make a scheduled or retrying task due now. False when it is in another state."""
-        return await self.storage.retry_now(task_id)
+        """The operator's "retry" key: :meth:`retry` (a failed or cancelled task is re-run, a
+        scheduled or retrying one made due now); False, nothing changed, in any other state."""
+        return (await self.retry(task_id)).done
+
+    async def retry(self, task_id: str) -> B.Item:
+        """An operator's retry: a failed or cancelled task is re-run under the same id (history
+        kept, fresh attempt budget); a scheduled or retrying one is due now. ``done`` False, with
+        the reason, for a task in any other state; TaskNotFound for an unknown id."""
+        return await self.storage.rerun(task_id)
+
+    async def bulk(
+        self,
+        action: B.Action,
+        flt: B.Filter,
+        progress: B.Progress | None = None,
+        batch: int = B.BATCH,
+    ) -> B.Summary:
+        """Act on every task the filter matches, in bounded batches (see :mod:`gdw_core.bulk`);
+        :class:`~gdw_core.B.BulkError` for a request it cannot run (before anything changed)."""
+        return await B.run(self.storage, action, flt, progress, batch)
 
     async def pause(self, queue: str = DEFAULT_QUEUE, create: bool = False) -> None:
         """Workers stop claiming from ``queue`` (running tasks finish); submit still works.

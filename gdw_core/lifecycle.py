@@ -62,6 +62,7 @@ class Detail:
     CANCELLED_BY_OPERATOR = "cancelled by operator"
     RETRY_NOW = "retry now"
     INVALID = "InvalidPayload"
+    RERUN = "rerun"
 
 
 def attempts_after_claim(attempts: int) -> int:
@@ -71,6 +72,17 @@ def attempts_after_claim(attempts: int) -> int:
 def attempts_after_release(attempts: int) -> int:
     """A release gives the claim's attempt back: a drain or a hand-back never spends a retry."""
     return max(0, attempts - 1)
+
+
+#: the finished statuses an operator can re-run (``-> pending`` under the same id)
+RERUN_FROM: frozenset[TaskStatus] = frozenset({S.FAILED, S.CANCELLED})
+
+
+def attempts_after_rerun(attempts: int) -> int:
+    """A re-run gets a fresh attempt budget: the attempt counter (which the retry policy and the
+    poison rule compare with max_retries) starts again from 0. The history is kept: every earlier
+    attempt's error stays in ``errors``, each with the attempt number it had."""
+    return 0
 
 
 def is_poison(attempts: int, max_retries: int) -> bool:

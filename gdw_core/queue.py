@@ -286,7 +286,15 @@ class TaskQueue:
         await self.control.cancel_recurring(entry_id)
 
     async def retry_now(self, task_id: str) -> bool:
+        """Run a scheduled or retrying task now, or re-run a failed or cancelled one (same as
+        :meth:`rerun`); False when it is in another state."""
         return await self.control.retry_now(task_id)
+
+    async def rerun(self, task_id: str) -> bool:
+        """Retry a task as an operator would: a failed or cancelled one runs again under the same
+        id (history kept, fresh attempt budget), a scheduled or retrying one now. False (nothing
+        changed) for a task in another state."""
+        return (await self.control.retry(task_id)).done
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         """An async iterator of every state transition from now on (or after event id ``after``)."""

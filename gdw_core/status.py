@@ -25,6 +25,8 @@ class TaskStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
+        """Finished: no worker will touch it again (an operator may still re-run a failed or
+        cancelled one)."""
         return self in TERMINAL
 
 
@@ -35,7 +37,9 @@ TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FA
 #: fail alone, with their reason, wherever they are found. ``claimed -> pending`` hands back a
 #: task that never started (a draining worker's buffer, a lost lease before the start): no attempt
 #: was spent. ``claimed -> completed/failed/...`` is a task whose start mark and outcome were sent
-#: together (a fast task finishing before its start mark was flushed).
+#: together (a fast task finishing before its start mark was flushed). ``failed/cancelled -> pending``
+#: is only an operator's re-run (gdw_core.lifecycle.attempts_after_rerun); nothing else leaves a
+#: finished state, and ``completed`` never does.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.SCHEDULED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.PENDING: frozenset({TaskStatus.CLAIMED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
@@ -52,8 +56,9 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.RUNNING: frozenset({TaskStatus.COMPLETED, TaskStatus.RETRYING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
     TaskStatus.RETRYING: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
-    TaskStatus.FAILED: frozenset(),
-    TaskStatus.CANCELLED: frozenset(),
+    # a re-run (an operator's retry of a failed or cancelled task): same id, history kept
+    TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING}),
 }
 
 #: the statuses a task is created in

@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click (no public alias)
 from typer.core import TyperGroup
 
-from gdw_core.cli import operate, overview, recurring, submit, tasks, worker
+from gdw_core.cli import bulk, operate, overview, recurring, submit, tasks, worker
 from gdw_core.cli.exitcodes import EPILOG, CliError, ExitCode
 from gdw_core.cli.output import clean
 
@@ -69,8 +69,9 @@ app.command(epilog=EPILOG)(worker.worker)
 app.command(help=submit.HELP, epilog=EPILOG)(submit.submit)
 app.command(epilog=EPILOG)(tasks.status)
 app.command(epilog=EPILOG)(tasks.ls)
-app.command(epilog=EPILOG)(tasks.cancel)
-app.command(epilog=EPILOG)(tasks.retry)
+app.command(epilog=EPILOG)(bulk.cancel)
+app.command(epilog=EPILOG)(bulk.retry)
+app.command(epilog=EPILOG)(bulk.purge)
 app.command(epilog=EPILOG)(operate.pause)
 app.command(epilog=EPILOG)(operate.resume)
 app.command(epilog=EPILOG)(operate.shutdown)

@@ -1,4 +1,4 @@
-"""Commands about tasks: ``status``, ``ls``, ``cancel``, ``retry``."""
+"""Commands about tasks: ``status``, ``ls``, and the one-task halves of ``cancel`` and ``retry``."""
 
 from __future__ import annotations
 
@@ -98,13 +98,8 @@ async def _ls(url: str, states: tuple[TaskStatus, ...], queue_name: str | None, 
         return 0
 
 
-def cancel(task_id: TaskId, json_out: Json = False, redis: Redis = None) -> None:
-    """Cancel a task: a waiting one at once; a running one is stopped by its worker."""
-    url = resolve_url(redis)
-    run(_cancel(url, task_id, json_out), url)
-
-
-async def _cancel(url: str, task_id: str, json_out: bool) -> int:
+async def cancel_one(url: str, task_id: str, json_out: bool) -> int:
+    """``gdw cancel ID`` (the command lives in gdw_core.cli.bulk)."""
     async with producer(url) as queue:
         was_over = (await queue.inspect.task(task_id)).status.terminal
         after = await queue.control.cancel(task_id)
@@ -120,21 +115,18 @@ async def _cancel(url: str, task_id: str, json_out: bool) -> int:
         return int(code)
 
 
-def retry(task_id: TaskId, json_out: Json = False, redis: Redis = None) -> None:
-    """Run a scheduled or retrying task now, without waiting for its time or backoff."""
-    url = resolve_url(redis)
-    run(_retry(url, task_id, json_out), url)
-
-
-async def _retry(url: str, task_id: str, json_out: bool) -> int:
+async def retry_one(url: str, task_id: str, json_out: bool) -> int:
+    """``gdw retry ID`` (the command lives in gdw_core.cli.bulk): a failed or cancelled task is
+    re-run, a scheduled or retrying one made due now."""
     async with producer(url) as queue:
-        moved = await queue.control.retry_now(task_id)
+        item = await queue.control.retry(task_id)
         rec = await queue.inspect.task(task_id)
-        if moved:
-            code, text = ExitCode.OK, "due now"
+        if item.done:
+            text = "re-run: pending again (history kept, fresh attempt budget)" if item.reason == "rerun" else "due now"
+            code = ExitCode.OK
         else:
             code = ExitCode.TASK_FAILED
-            text = f"not moved: only scheduled or retrying tasks can be run early, it is {rec.status}"
+            text = f"not retried: only failed, cancelled, scheduled or retrying tasks can be retried, {item.reason}"
         _say(json_out, task_id, str(rec.status), text, code)
         return int(code)
 

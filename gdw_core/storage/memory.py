@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gdw_core import bulk as B
 from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
-from gdw_core.lifecycle import RECOVER_TO, RELEASE_TO, RETENTION_CLASS, Detail
+from gdw_core.lifecycle import RECOVER_TO, RELEASE_TO, RERUN_FROM, RETENTION_CLASS, Detail
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, check_transition
@@ -69,6 +70,8 @@ class MemoryStorage:
         self._last_event = 0
         self._work: asyncio.Event | None = None
         self._news: asyncio.Event | None = None
+        self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
+        self._walk_seq = itertools.count(1)
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -470,7 +473,9 @@ class MemoryStorage:
         rec = self._tasks.get(task_id)
         if rec is None:
             raise TaskNotFound(task_id)
-        now = self.clock.now()
+        return self._cancel(rec, self.clock.now())
+
+    def _cancel(self, rec: TaskRecord, now: float) -> TaskStatus:
         if rec.status in _WAITING:
             rec.finished_at = now
             self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
@@ -485,11 +490,75 @@ class MemoryStorage:
             raise TaskNotFound(task_id)
         if rec.status not in _DELAYED:
             return False
-        now = self.clock.now()
-        rec.run_at = now
-        self._move(rec, _PENDING, now, Detail.RETRY_NOW)
-        self._push_pending(rec)
+        self._due_now(rec, self.clock.now(), Detail.RETRY_NOW)
         return True
+
+    def _due_now(self, rec: TaskRecord, now: float, detail: str) -> None:
+        rec.run_at = now
+        self._move(rec, _PENDING, now, detail)
+        self._push_pending(rec)
+
+    async def rerun(self, task_id: str) -> B.Item:
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            raise TaskNotFound(task_id)
+        return self._rerun(rec, self.clock.now())
+
+    def _rerun(self, rec: TaskRecord, now: float) -> B.Item:
+        if rec.status in _DELAYED:
+            self._due_now(rec, now, Detail.RETRY_NOW)
+            return B.Item(rec.id, True, "due now")
+        if rec.status not in RERUN_FROM:
+            return B.Item(rec.id, False, f"it is {rec.status}")
+        rec.attempts = lifecycle.attempts_after_rerun(rec.attempts)
+        rec.finished_at = rec.started_at = rec.worker = rec.result = rec.progress = None
+        rec.cancel_requested = False
+        self._due_now(rec, now, Detail.RERUN)
+        return B.Item(rec.id, True, "rerun")
+
+    async def bulk(
+        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
+    ) -> B.Batch:
+        if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
+            token = str(next(self._walk_seq))
+            ids = [i for i in self._index[flt.state] if (r := self._tasks.get(i)) is None or r.queue == queue]
+            self._walks[token] = ids
+            while len(self._walks) > 64:  # abandoned walks do not pile up
+                del self._walks[next(iter(self._walks))]
+            cursor = B.Cursor(lo="0", ties=0, hi=token)
+        ids = self._walks.get(cursor.hi, [])
+        at = int(cursor.lo)
+        part = ids[at : at + limit]
+        now = self.clock.now()
+        items = [item for task_id in part if (item := self._bulk_one(action, flt, queue, task_id, now)) is not None]
+        if at + limit >= len(ids):
+            self._walks.pop(cursor.hi, None)
+            return B.Batch(items, None)
+        return B.Batch(items, B.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
+
+    def _bulk_one(
+        self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float
+    ) -> B.Item | None:
+        """One task of a bulk batch: None when it does not match the filter (any more)."""
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            return None  # deleted since the walk started: nothing to do
+        if rec.status is not flt.state or rec.queue != queue or (flt.name is not None and rec.name != flt.name):
+            return None
+        when = B.when_of(rec.status, rec.created_at, rec.finished_at)
+        if (flt.since is not None and when < flt.since) or (flt.before is not None and when > flt.before):
+            return None
+        if action is B.Action.COUNT:
+            return B.Item(task_id, True, "matches")
+        if action is B.Action.RETRY:
+            return self._rerun(rec, now)
+        if action is B.Action.CANCEL:
+            after = self._cancel(rec, now)
+            return B.Item(task_id, True, "cancelled" if after is _CANCELLED else "cancel requested")
+        if rec.status not in TERMINAL:
+            return B.Item(task_id, False, f"it is {rec.status}")
+        self._drop(task_id)
+        return B.Item(task_id, True, "purged")
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         if paused:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from gdw_core import bulk as B
 from gdw_core.events import Event
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry
@@ -195,6 +196,23 @@ class Storage(Protocol):
 
     async def retry_now(self, task_id: str) -> bool:
         """A scheduled or retrying task becomes pending now. False if it was in another state."""
+        ...
+
+    async def rerun(self, task_id: str) -> B.Item:
+        """An operator's retry of one task: a failed or cancelled one goes back to ``pending``
+        under the same id, its history (errors) kept, with a fresh attempt budget
+        (:func:`gdw_core.lifecycle.attempts_after_rerun`), event detail ``rerun``; a scheduled or
+        retrying one is due now (as :meth:`retry_now`). Anything else: ``done`` False with the
+        reason. TaskNotFound if unknown."""
+        ...
+
+    async def bulk(
+        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
+    ) -> B.Batch:
+        """One bounded step of a bulk walk over ``queue``'s ``flt.state`` tasks: at most ``limit``
+        tasks, each re-checked against the filter and acted on alone (an unreadable one is
+        skipped with its reason). A fresh :class:`~gdw_core.B.Cursor` starts the walk (the
+        storage snapshots its end); the returned ``next`` continues it, None when done."""
         ...
 
     async def set_paused(self, queue: str, paused: bool) -> None: ...

@@ -90,7 +90,7 @@ def test_scheduled_task_and_retry_now(runner: CliRunner, redis_url: str) -> None
     assert rec["run_at"] > rec["created_at"] + 3000
     assert doc(gdw(runner, redis_url, "retry", rec["id"], "--json"))["status"] == "pending"
     again = gdw(runner, redis_url, "retry", rec["id"])
-    assert again.exit_code == 1 and "only scheduled or retrying" in again.stderr
+    assert again.exit_code == 1 and "it is pending" in again.stderr
 
 
 def test_at_time(runner: CliRunner, redis_url: str) -> None:

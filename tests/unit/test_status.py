@@ -10,10 +10,11 @@ from gdw_core.status import INITIAL, LEASED, TERMINAL, TRANSITIONS, WAITING, can
 S = TaskStatus
 
 
-def test_table_covers_every_status_and_terminal_states_have_no_exit() -> None:
+def test_table_covers_every_status_and_terminal_states_exit_only_by_a_rerun() -> None:
     assert set(TRANSITIONS) == set(TaskStatus)
+    assert TRANSITIONS[S.COMPLETED] == frozenset()
+    assert TRANSITIONS[S.FAILED] == TRANSITIONS[S.CANCELLED] == frozenset({S.PENDING})
     for status in TERMINAL:
-        assert TRANSITIONS[status] == frozenset()
         assert status.terminal
 
 
@@ -35,7 +36,7 @@ def test_the_lifecycle_paths_are_allowed() -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [(S.COMPLETED, S.PENDING), (S.FAILED, S.RUNNING), (S.RUNNING, S.PENDING), (S.PENDING, S.COMPLETED),
-     (S.CANCELLED, S.PENDING), (S.SCHEDULED, S.RUNNING), (S.PENDING, S.RUNNING), (S.RUNNING, S.CLAIMED),
+     (S.CANCELLED, S.RUNNING), (S.SCHEDULED, S.RUNNING), (S.PENDING, S.RUNNING), (S.RUNNING, S.CLAIMED),
      (S.SCHEDULED, S.CLAIMED), (S.RETRYING, S.CLAIMED), (S.CLAIMED, S.SCHEDULED), (S.RETRYING, S.RUNNING)],
 )
 def test_backwards_and_skipping_moves_are_refused(old: TaskStatus, new: TaskStatus) -> None:

@@ -42,6 +42,7 @@ NAMES = (
     "worker_beat",
     "worker_stop",
     "command",
+    "bulk",
 )
 
 

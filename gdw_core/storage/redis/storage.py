@@ -23,6 +23,7 @@ from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Retention, Start
 from gdw_core.storage.redis.address import parse_url
+from gdw_core.storage.redis.bulk import RedisBulk
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
 from gdw_core.storage.redis.lane import FastLane
@@ -39,7 +40,7 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
-class RedisStorage(RedisReader):
+class RedisStorage(RedisBulk, RedisReader):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
     @classmethod
