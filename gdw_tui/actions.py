@@ -77,13 +77,15 @@ class Actions:
         return cancel_words(task_id, await self.queue.control.cancel(task_id))
 
     async def retry_now(self, task_id: str) -> Outcome:
-        if await self.queue.control.retry_now(task_id):
-            return Outcome("retry now", f"task {task_id} is due now; the next free worker runs it")
+        """Retry: a failed or cancelled task re-runs under its id (history kept, fresh attempt
+        budget); a scheduled or retrying one becomes due now; anything else says why not."""
         try:
-            status = (await self.queue.inspect.task(task_id)).status
+            item = await self.queue.control.retry(task_id)
         except TaskNotFound:
-            return Outcome("retry now", f"task {task_id} is gone (retention removed it)", "warning")
-        return Outcome("retry now", f"task {task_id} is {status}: only scheduled or retrying tasks can", "warning")
+            return Outcome("retry", f"task {task_id} is gone (retention removed it)", "warning")
+        if item.done:
+            return Outcome("retry", f"task {task_id} is due now; the next free worker runs it")
+        return Outcome("retry", f"task {task_id} was not retried: {item.reason}", "warning")
 
     async def set_paused(self, queue: str, paused: bool) -> Outcome:
         if paused:

@@ -161,12 +161,15 @@ class DashboardScreen(Screen[None]):
             except Exception as exc:
                 if is_connection_error(exc):
                     self.source.set_connection(False, exc)
-                    self._show_connection()
+                    if self.is_attached and self.children:
+                        self._show_connection()
                 else:  # storage answered, but with something unreadable: say so once, keep going
                     message = f"{type(exc).__name__}: {exc}"
                     if message != self._last_read_error:
                         self._last_read_error = message
                         self.notify(safe.markup(message), title="cannot read this view", severity="error")
+                return
+            if not self.is_attached or not self.children:  # closed while the read was in flight
                 return
             self._last_read_error = ""
             self.source.set_connection(True)
@@ -471,7 +474,7 @@ class DashboardScreen(Screen[None]):
         items = [
             ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
             ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
-            ("Retry the selected task now", "A scheduled or retrying task becomes due now", "retry_now"),
+            ("Retry the selected task", "A failed or cancelled task re-runs; a scheduled or retrying one is due now", "retry_now"),
             ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
             ("Filter tasks", "Show only tasks on this page matching some text", "filter"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.widgets import Button, Input, Select
 
-from gdw_core import TaskQueue, TaskStatus
+from gdw_core import RetryPolicy, TaskQueue, TaskStatus
 from gdw_tui.palette import GdwCommands
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
@@ -151,7 +151,20 @@ async def test_retry_now_on_a_finished_task_says_so(queue: TaskQueue, make_app: 
     async with app.run_test(size=SIZE) as pilot:
         await select_task(pilot, app, "6", task_id)
         await pilot.press("r")
-        await until(pilot, lambda: any("is completed: only scheduled or retrying" in n for n in notices(app)))
+        await until(pilot, lambda: any("was not retried" in n and "completed" in n for n in notices(app)))
+
+
+async def test_retry_re_runs_a_failed_task_with_its_history(queue: TaskQueue, make_app: Any) -> None:
+    app = make_app()
+    task_id = await queue.options(retry=RetryPolicy(max_retries=0)).submit("demo_tasks:failing")
+    first = await queue.wait(task_id, timeout=10)
+    assert first.status is TaskStatus.FAILED
+    async with app.run_test(size=SIZE) as pilot:
+        await select_task(pilot, app, "7", task_id)
+        await pilot.press("r")
+        await until(pilot, lambda: any("due now" in n for n in notices(app)))
+    again = await queue.wait(task_id, timeout=10)
+    assert again.status is TaskStatus.FAILED and len(again.errors) == 2  # ran again; history kept
 
 
 async def test_pause_and_resume(queue: TaskQueue, make_app: Any) -> None:
