@@ -474,7 +474,7 @@ class DashboardScreen(Screen[None]):
         items = [
             ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
             ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
-            ("Retry the selected task", "A failed or cancelled task re-runs; a scheduled or retrying one is due now", "retry_now"),
+            ("Retry the selected task", "Re-run a failed or cancelled task; a waiting one is due now", "retry_now"),
             ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
             ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
