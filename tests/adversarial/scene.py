@@ -127,7 +127,7 @@ class Scene:
     async def _status(self, task_id: str) -> Any:
         try:
             rec = await self.storage.get(task_id)
-        except Exception as exc:  # noqa: BLE001 - shown in the failure message
+        except Exception as exc:
             return f"get raised {exc!r}"
         return None if rec is None else str(rec.status)
 

@@ -16,7 +16,7 @@ from gdw_core import TaskQueue
 from gdw_core.record import TaskRecord
 from gdw_core.status import TERMINAL, TaskStatus
 from tests.adversarial import adv_tasks
-from tests.adversarial.scene import G, TASKS, Scene, invalid_reason, qp
+from tests.adversarial.scene import TASKS, G, Scene, invalid_reason, qp
 from tests.faults.harness import wait_for
 
 S = TaskStatus
