@@ -40,9 +40,9 @@ async def test_item_11_pause_of_unknown_queue_is_refused_and_creates_nothing(sce
 
 
 async def test_item_11_duplicate_id_at_submit_is_reported(scene: Scene) -> None:
-    first = scene.gdw("submit", GOOD, "--id", "dup", "--arg", "1")
+    first = scene.gdw("submit", GOOD, "--id", "dup", "--args", "[1]")
     assert first.code == 0, first.err
-    again = scene.gdw("submit", GOOD, "--id", "dup", "--arg", "2")
+    again = scene.gdw("submit", GOOD, "--id", "dup", "--args", "[2]")
     assert again.code != 0, again.out
     rec = await scene.storage.get("dup")
     assert rec is not None and rec.args == [1]
