@@ -128,3 +128,17 @@ def check_size(encoded: str | bytes, what: str, limits: PayloadLimits = DEFAULT_
         size = len(encoded)
     if size > limits.max_bytes:
         raise InvalidPayload(f"{what} is {size:,} bytes of JSON, over the limit of {limits.max_bytes:,} bytes")
+
+
+#: what stored data may exceed the submit limits by when it is read back: the stored payload wraps
+#: the arguments with the task's name and options (bytes) and one object level (depth)
+READ_SLACK_BYTES = 64 * 1024
+READ_SLACK_DEPTH = 2
+
+
+def read_limits(limits: PayloadLimits = DEFAULT_LIMITS) -> PayloadLimits:
+    """The limits a reader of stored records applies, for records submitted under ``limits``."""
+    return PayloadLimits(limits.max_bytes + READ_SLACK_BYTES, min(500, limits.max_depth + READ_SLACK_DEPTH))
+
+
+DEFAULT_READ_LIMITS = read_limits()

@@ -81,6 +81,9 @@ class TaskQueue:
         #: the validation boundary's size and depth limits for what is submitted here (and for
         #: the results this queue's worker stores)
         self.payload_limits: PayloadLimits = payload_limits or DEFAULT_LIMITS
+        if payload_limits is not None and hasattr(self.storage, "payload_limits"):
+            # a storage that reads records back (Redis) reads them within the same limits
+            self.storage.payload_limits = payload_limits
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
         self._submitter = Submitter(self)

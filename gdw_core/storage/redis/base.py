@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from gdw_core.limits import check_queue_name, valid_queue_name
+from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits, check_queue_name, read_limits, valid_queue_name
 from gdw_core.storage.protocol import Retention
 from gdw_core.storage.redis.address import RedisAddress
 from gdw_core.storage.redis.connection import make_client
@@ -37,7 +37,13 @@ class RedisBase:
         fast_lane: bool = True,
     ) -> None:
         self._address = address
+        #: the submit limits its tasks were checked against; stored records are read back within
+        #: these plus a little slack (gdw_core.limits.read_limits): anything bigger or deeper,
+        #: written by hand or by an older version, fails alone as InvalidPayload
+        self.payload_limits: PayloadLimits = DEFAULT_LIMITS
         self.fast_lane = fast_lane
+        self._unreadable_workers: set[str] = set()  # worker records already reported unreadable
+        self._read_limits: tuple[PayloadLimits, PayloadLimits] = (DEFAULT_LIMITS, read_limits(DEFAULT_LIMITS))
         self.address = address.label
         self.cluster = address.cluster
         self.retention = retention or Retention()
@@ -53,6 +59,13 @@ class RedisBase:
         self._queue_cache: tuple[float, list[str]] = (0.0, [])
         self._where: dict[str, str] = {}  # task id -> queue, for calls that give only the id
         self._bad_names: set[str] = set()  # queue names in storage already logged as invalid
+
+    @property
+    def read_limits(self) -> PayloadLimits:
+        limits = self.payload_limits
+        if self._read_limits[0] is not limits:
+            self._read_limits = (limits, read_limits(limits))
+        return self._read_limits[1]
 
     @property
     def client(self) -> Any:

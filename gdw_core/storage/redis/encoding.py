@@ -9,7 +9,7 @@ from typing import Any
 
 from gdw_core.codec import dumps, loads
 from gdw_core.errors import InvalidPayload
-from gdw_core.limits import DEFAULT_LIMITS, check_depth
+from gdw_core.limits import DEFAULT_READ_LIMITS, PayloadLimits, check_depth, check_size
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 
@@ -62,15 +62,16 @@ def error_args(error: AttemptError) -> tuple[str, str]:
     return body[:-1] + ',"at":', (repr(float(error.at)) if error.at else "")
 
 
-def _static(task_id: str, d: str | None) -> dict[str, Any]:
+def _static(task_id: str, d: str | None, limits: PayloadLimits) -> dict[str, Any]:
     if not d:
         raise InvalidPayload(f"task {task_id}: stored record has no payload")
-    if d.count("[") + d.count("{") > DEFAULT_LIMITS.max_depth:  # only then can it be too deep
+    check_size(d, f"task {task_id}: stored payload", limits)
+    if d.count("[") + d.count("{") > limits.max_depth:  # only then can it be too deep
         try:
             data = loads(d, f"stored payload of task {task_id}")
         except RecursionError:
             raise InvalidPayload(f"task {task_id}: stored payload is nested too deep to decode") from None
-        check_depth(data, f"task {task_id}: stored payload")
+        check_depth(data, f"task {task_id}: stored payload", limits)
     else:
         data = loads(d, f"stored payload of task {task_id}")
     if not isinstance(data, dict):
@@ -84,10 +85,18 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
-def from_claim(task_id: str, d: str, attempts: int, times: str, worker: str, deadline: float) -> TaskRecord:
+def from_claim(
+    task_id: str,
+    d: str,
+    attempts: int,
+    times: str,
+    worker: str,
+    deadline: float,
+    limits: PayloadLimits = DEFAULT_READ_LIMITS,
+) -> TaskRecord:
     """The record of a task just claimed (status claimed, not started). InvalidPayload when its
-    payload cannot be read: bad JSON, too deep, not an object, fields of the wrong type."""
-    data = _static(task_id, d)
+    payload cannot be read: too big, bad JSON, too deep, not an object, fields of the wrong type."""
+    data = _static(task_id, d, limits)
     created, _, run_at = times.partition("|")
     try:
         data.update(
@@ -106,9 +115,9 @@ def from_claim(task_id: str, d: str, attempts: int, times: str, worker: str, dea
     return rec
 
 
-def from_hash(task_id: str, h: Mapping[str, str]) -> TaskRecord:
+def from_hash(task_id: str, h: Mapping[str, str], limits: PayloadLimits = DEFAULT_READ_LIMITS) -> TaskRecord:
     """A full record from its hash (HGETALL). Raises InvalidPayload when it is malformed."""
-    data = _static(task_id, h.get("d"))
+    data = _static(task_id, h.get("d"), limits)
     try:
         errors = loads(h["errs"], "errors") if h.get("errs") else []
         if h.get("mx"):  # the effective retry budget (the worker's @task policy, set at start)

@@ -68,7 +68,7 @@ class RedisReader(RedisBase):
 
     def _record(self, task_id: str, queue: str, h: dict[str, str]) -> TaskRecord:
         try:
-            return from_hash(task_id, h)
+            return from_hash(task_id, h, self.read_limits)
         except InvalidPayload as exc:
             return _malformed(task_id, queue, h, exc)
 
@@ -212,7 +212,9 @@ class RedisReader(RedisBase):
                     raise InvalidPayload(str(raw))
                 info = WorkerInfo.from_dict(loads(raw, "worker record"))
             except (InvalidPayload, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-                log.warning("skipping the unreadable record of worker %r: %s", worker_id, exc)
+                if worker_id not in self._unreadable_workers and len(self._unreadable_workers) < 1000:
+                    self._unreadable_workers.add(worker_id)  # said once per worker, not every refresh
+                    log.warning("skipping the unreadable record of worker %r: %s", worker_id, exc)
                 continue
             info.last_seen = float(seen)
             (live if is_live(info, now) else history).append(info)

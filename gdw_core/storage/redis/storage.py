@@ -142,7 +142,9 @@ class RedisStorage(RedisBulk, RedisReader):
             task_id, token, deadline = reply[j], int(reply[j + 1]), float(reply[j + 2])
             self._remember(task_id, queue)
             try:
-                rec = from_claim(task_id, reply[j + 3], int(reply[j + 4]), reply[j + 5], worker_id, deadline)
+                rec = from_claim(
+                    task_id, reply[j + 3], int(reply[j + 4]), reply[j + 5], worker_id, deadline, self.read_limits
+                )
             except InvalidPayload as exc:
                 broken.append((task_id, token, int(reply[j + 4]), exc))
                 continue
