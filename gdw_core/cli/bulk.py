@@ -6,7 +6,9 @@ how many skipped and why. ``--dry-run`` only counts."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -64,12 +66,30 @@ def retry(
     """Retry a task: a failed or cancelled one runs again under its id (its history kept, a fresh
     attempt budget); a scheduled or retrying one runs now. With --state, every task that matches."""
     url = resolve_url(redis)
-    if task_id is not None:
+    one = None if task_id is None else functools.partial(tasks.retry_one, url, task_id, json_out)
+    _one_or_many(url, B.Action.RETRY, one, state, name, queue, since, older_than, dry_run, yes, json_out)
+
+
+def _one_or_many(
+    url: str,
+    action: B.Action,
+    one: Callable[[], Coroutine[Any, Any, int | None]] | None,
+    state: str | None,
+    name: str | None,
+    queue: str | None,
+    since: str | None,
+    older_than: str | None,
+    dry_run: bool,
+    yes: bool,
+    json_out: bool,
+) -> None:
+    """One task by id (``one``), or every task the filter matches."""
+    if one is not None:
         _one_task_only(state, name, queue, since, older_than, dry_run)
-        run(tasks.retry_one(url, task_id, json_out), url)
+        run(one(), url)
         return
-    flt = _filter(B.Action.RETRY, state, name, queue)
-    run(_bulk(url, B.Action.RETRY, flt, since, older_than, dry_run, yes, json_out), url)
+    flt = _filter(action, state, name, queue)
+    run(_bulk(url, action, flt, since, older_than, dry_run, yes, json_out), url)
 
 
 def cancel(
@@ -87,12 +107,8 @@ def cancel(
     """Cancel a task: a waiting one at once; a running one is stopped by its worker. With --state,
     every task that matches."""
     url = resolve_url(redis)
-    if task_id is not None:
-        _one_task_only(state, name, queue, since, older_than, dry_run)
-        run(tasks.cancel_one(url, task_id, json_out), url)
-        return
-    flt = _filter(B.Action.CANCEL, state, name, queue)
-    run(_bulk(url, B.Action.CANCEL, flt, since, older_than, dry_run, yes, json_out), url)
+    one = None if task_id is None else functools.partial(tasks.cancel_one, url, task_id, json_out)
+    _one_or_many(url, B.Action.CANCEL, one, state, name, queue, since, older_than, dry_run, yes, json_out)
 
 
 def purge(

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from typer.testing import CliRunner
 from gdw_core import AttemptError, TaskRecord, TaskStatus
 from gdw_core.cli.app import app
 from gdw_core.storage.redis import RedisStorage
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.redis]
 
@@ -31,14 +31,7 @@ PATIENCE = 180.0  # "it finished" guard only
 
 
 def until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.2)
+    return wait_until(check, what, PATIENCE, 0.2)
 
 
 async def seed_failed(url: str, n: int, name: str = "demo_tasks:fast", queue: str = "default") -> list[str]:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gdw_core.cli.app import app
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -27,14 +27,7 @@ PATIENCE = 60.0  # upper bound for any single wait; a healthy run is far below i
 
 
 def until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+    return wait_until(check, what, PATIENCE, 0.05)
 
 
 class Gdw:
