@@ -14,7 +14,7 @@ from gdw_core.cli.exitcodes import CliError, ExitCode
 from gdw_core.errors import GdwError
 from gdw_core.storage.redis.address import EXAMPLES, parse_url, redact, secrets_in
 
-__all__ = ["namespace", "producer", "read_url_file", "redact", "resolve_url", "secret_of"]
+__all__ = ["namespace", "producer", "read_url_file", "redact", "resolve", "resolve_url", "secret_of"]
 
 DEFAULT_URL = "localhost:6379"
 ENV_VAR = "GDW_REDIS_URL"
@@ -53,14 +53,22 @@ def resolve_url(given: str | None) -> str:
     """``--redis``, else ``--redis-file``, else ``GDW_REDIS_URL``, else ``GDW_REDIS_FILE``, else
     ``localhost:6379``; checked for shape (every scheme RedisStorage takes, Sentinel and Cluster
     included) with the password never echoed."""
+    return resolve(given)[0]
+
+
+def resolve(given: str | None) -> tuple[str, str | None]:
+    """Like :func:`resolve_url`, with the file the URL was read from (None if not from a file)."""
+    source: str | None = None
     if given:
         url = given
     elif chosen.redis_file:
-        url = read_url_file(chosen.redis_file)
+        source = chosen.redis_file
+        url = read_url_file(source)
     elif os.environ.get(ENV_VAR):
         url = os.environ[ENV_VAR]
     elif os.environ.get(FILE_ENV_VAR):
-        url = read_url_file(os.environ[FILE_ENV_VAR], FILE_ENV_VAR)
+        source = os.environ[FILE_ENV_VAR]
+        url = read_url_file(source, FILE_ENV_VAR)
     else:
         url = DEFAULT_URL
     url = url.strip()
@@ -70,7 +78,7 @@ def resolve_url(given: str | None) -> str:
         parse_url(url)
     except GdwError as exc:
         raise CliError(str(exc)) from None
-    return url
+    return url, source
 
 
 def namespace(given: str | None = None) -> str:
@@ -108,4 +116,3 @@ async def producer(url: str) -> AsyncIterator[TaskQueue]:
     finally:
         with contextlib.suppress(Exception):
             await queue.shutdown()
-

@@ -9,6 +9,7 @@ Sentinel: ``redis+sentinel://[user:pass@]host1:26379,host2:26379/SERVICE/DB?sent
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -49,6 +50,19 @@ class RedisAddress:
 
     def __str__(self) -> str:
         return self.label
+
+
+def url_from_environment(path: str | None = None) -> str | None:
+    """The Redis URL from the file ``path``, else ``GDW_REDIS_URL``, else the file named by
+    ``GDW_REDIS_FILE`` (first non-comment line); None when none is set. OSError names the file."""
+    path = path or (None if os.environ.get("GDW_REDIS_URL") else os.environ.get("GDW_REDIS_FILE"))
+    if not path:
+        return os.environ.get("GDW_REDIS_URL") or None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.lstrip().startswith("#"):
+                return line.strip()
+    raise GdwError(f"the Redis URL file {path!r} is empty")
 
 
 def redact(url: str) -> str:

@@ -75,7 +75,7 @@ def _check_tls_files(url_options: dict[str, Any], options: dict[str, Any]) -> No
 
 def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
     assert address.sentinel is not None
-    master = parse_url(address.url)  # the master's credentials, db and TLS options
+    master: dict[str, Any] = dict(parse_url(address.url))  # the master's credentials, db and TLS options
     for key in ("host", "port"):
         master.pop(key, None)
     if master.pop("connection_class", None) is SSLConnection:
@@ -85,14 +85,14 @@ def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
     sentinel_kwargs["decode_responses"] = True
     for key, value in address.sentinel.options.items():
         sentinel_kwargs[key.removeprefix("sentinel_")] = value
-    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)
+    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
     return manager.master_for(address.sentinel.service, **{**kwargs, **master})
 
 
 def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
     """A redis-py asyncio client for ``address``; ``options`` override the defaults."""
     if address.url.startswith("rediss"):
-        _check_tls_files(parse_url(address.url), options)
+        _check_tls_files(dict(parse_url(address.url)), options)
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "encoding_errors": "replace",
