@@ -11,7 +11,6 @@ A task runs inside a worker and is handed no queue, so the fan-out task asks thi
 from __future__ import annotations
 
 import asyncio
-import os
 
 from gdw_core import TaskQueue
 

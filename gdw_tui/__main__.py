@@ -7,7 +7,6 @@ gdw-tui --demo                                              (embedded queue + de
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
