@@ -11,7 +11,6 @@ A task runs inside a worker and is handed no queue, so the fan-out task asks thi
 from __future__ import annotations
 
 import asyncio
-import os
 
 from gdw_core import TaskQueue
 
@@ -32,7 +31,9 @@ async def producer() -> TaskQueue:
     loop_id = id(asyncio.get_running_loop())
     queue = _own.get(loop_id)
     if queue is None or queue.closed:
-        url = os.environ.get("GDW_REDIS_URL")
+        from gdw_core.storage.redis.address import url_from_environment  # GDW_REDIS_URL or GDW_REDIS_FILE
+
+        url = url_from_environment()
         if not url:
             raise RuntimeError(
                 "demo_tasks.runtime: no queue to submit to: call runtime.bind(queue) or set GDW_REDIS_URL"

@@ -5,23 +5,35 @@ allowlist), and run a :class:`TaskQueue` on Redis until a signal, a shutdown com
 Signals: the first SIGTERM / SIGINT shuts down gracefully (running tasks get ``shutdown_timeout``
 seconds, the rest are handed back as retryable, exactly once); a second one exits at once, which
 is safe because leases expire and the recoverer re-queues what this process held (at-least-once).
+
+Production extras: ``metrics_port`` serves /metrics, /healthz and /readyz (gdw_core.endpoint);
+``log_format="json"`` writes one JSON object per log line; passwords are redacted from every line.
+The URL reaches tasks (that submit more work) without its password in their environment: as
+``GDW_REDIS_FILE``, a file only this user can read (see :func:`export_for_tasks`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
+from gdw_core import logformat
+from gdw_core.hooks import Hooks
 from gdw_core.queue import TaskQueue
 from gdw_core.registry import TaskRegistry
 from gdw_core.status import TaskStatus
 from gdw_core.storage.redis import RedisStorage
+from gdw_core.storage.redis.address import secrets_in
 
 log = logging.getLogger("gdw.workerprocess")
 
@@ -32,12 +44,37 @@ EXIT_BAD_MODULE = 2
 BURST_CHECK = 0.1
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+URL_ENV = "GDW_REDIS_URL"
+FILE_ENV = "GDW_REDIS_FILE"
+NAMESPACE_ENV = "GDW_NAMESPACE"
+
+
+def export_for_tasks(url: str, namespace: str, url_file: str | None = None) -> str | None:
+    """Tell tasks (which inherit this process's environment, and pass it to what they spawn)
+    where Redis is, without a password in the environment: a URL without secrets goes in
+    ``GDW_REDIS_URL``; one with a password goes in a file readable by this user only
+    (``url_file`` if the URL came from one, else a private temporary file removed at exit),
+    named by ``GDW_REDIS_FILE``. Returns the temporary file created, if any."""
+    os.environ[NAMESPACE_ENV] = namespace
+    if not secrets_in(url):
+        os.environ[URL_ENV] = url
+        os.environ.pop(FILE_ENV, None)
+        return None
+    os.environ.pop(URL_ENV, None)
+    if url_file:
+        os.environ[FILE_ENV] = url_file
+        return None
+    fd, path = tempfile.mkstemp(prefix="gdw-redis-", suffix=".url")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(url + "\n")
+    os.environ[FILE_ENV] = path
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def load_registry(modules: Sequence[str]) -> TaskRegistry:
@@ -67,6 +104,19 @@ async def _queues_empty(queue: TaskQueue, names: Sequence[str]) -> bool:
     return True
 
 
+async def _ready(storage: RedisStorage) -> str | None:
+    try:
+        await storage.now()  # one cheap read (TIME)
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _claimed_of(queue: TaskQueue) -> float:
+    worker = queue.worker
+    return float(worker.info.claimed) if worker is not None else 0.0
+
+
 async def _serve(
     registry: TaskRegistry,
     url: str,
@@ -76,8 +126,19 @@ async def _serve(
     burst: bool,
     lease: float,
     shutdown_timeout: float,
+    namespace: str | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
+    log_handler: logging.Handler | None = None,
 ) -> int:
-    storage = RedisStorage.from_url(url)
+    storage = RedisStorage.from_url(url, namespace=namespace)
+    hooks: list[Hooks] = [logformat.TaskLogContext()]
+    metrics: Any = None
+    if metrics_port is not None:
+        from gdw_core.metrics import WorkerMetrics
+
+        metrics = WorkerMetrics(registry.names(), claimed=lambda: _claimed_of(queue))
+        hooks.append(metrics)
     queue = TaskQueue(
         worker_count=concurrency,
         storage=storage,
@@ -86,7 +147,16 @@ async def _serve(
         buffer_size=concurrency,  # claim ahead: one claim round trip feeds many slots
         registry=registry,
         queue_size=None,
+        hooks=hooks,
     )
+    endpoint: Any = None
+    if metrics is not None:
+        from gdw_core.endpoint import Endpoint
+
+        endpoint = Endpoint(
+            metrics.registry, ready=lambda: _ready(storage), host=metrics_host, port=int(metrics_port or 0)
+        )
+        await endpoint.start()  # before Redis is reached: /readyz says why it is not ready
     loop = asyncio.get_running_loop()
     signals = 0
     stopping: list[asyncio.Task[None]] = []
@@ -118,6 +188,9 @@ async def _serve(
                 policy,
             )
         worker = queue.worker
+        formatter = log_handler.formatter if log_handler is not None else None
+        if isinstance(formatter, logformat.JsonFormatter) and worker is not None:
+            formatter.worker = worker.id
         log.info(
             "worker %s on %s: queues %s, concurrency %d, lease %gs, tasks: %s",
             worker.id if worker else "?",
@@ -140,6 +213,8 @@ async def _serve(
             loop.remove_signal_handler(sig)
         if not queue.closed:
             await queue.shutdown(shutdown_timeout)
+        if endpoint is not None:
+            await endpoint.stop()
     log.info("worker stopped")
     return EXIT_OK
 
@@ -154,10 +229,14 @@ def run_worker(
     lease: float = 30.0,
     shutdown_timeout: float = 30.0,
     log_level: str = "INFO",
+    namespace: str | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
+    log_format: str = "text",
 ) -> int:
     """Run a worker process until it is told to stop; returns the process exit code
     (0 stopped cleanly, 1 forced by a second signal, 2 a task module failed to import)."""
-    _configure_logging(log_level)
+    handler = logformat.configure(log_level, log_format, secrets_in(url))
     try:
         registry = load_registry(modules)
     except ImportError as exc:
@@ -178,5 +257,9 @@ def run_worker(
             burst=burst,
             lease=lease,
             shutdown_timeout=shutdown_timeout,
+            namespace=namespace,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            log_handler=handler,
         )
     )

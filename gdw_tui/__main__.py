@@ -7,7 +7,6 @@ gdw-tui --demo                                              (embedded queue + de
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +23,8 @@ def parser() -> argparse.ArgumentParser:
         help="Redis to watch: host:port, redis://, rediss:// (default: $GDW_REDIS_URL)",
     )
     source.add_argument("--demo", action="store_true", help="an embedded queue with demo tasks and a workload")
+    p.add_argument("--redis-file", metavar="PATH", default=None, help="read the Redis URL from this file")
+    p.add_argument("--namespace", default=None, help="key prefix of the deployment (default $GDW_NAMESPACE or gdw)")
     p.add_argument("--queue", default=None, help="show and act on this queue only")
     p.add_argument("--read-only", action="store_true", help="watch only: every action is off")
     p.add_argument("--rate", type=float, default=6.0, help="--demo: tasks submitted per second (default 6)")
@@ -39,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         queue, peer = demo_queues()
         app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only, demo=DemoWorkload(queue, peer, ns.rate))
     else:
-        url = ns.redis or os.environ.get("GDW_REDIS_URL")
+        from gdw_core.storage.redis.address import url_from_environment
+
+        url = ns.redis or url_from_environment(ns.redis_file)
         if not url:
             print("gdw-tui: give --redis URL (or set GDW_REDIS_URL), or try --demo", file=sys.stderr)
             return 2
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"gdw-tui: Redis storage is not available: {exc}", file=sys.stderr)
             return 2
-        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url))
+        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url, namespace=ns.namespace))
         app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only)
     app.run()
     # an unhandled error inside the app sets a non-zero return code: pass it on

@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click (no public alias)
 from typer.core import TyperGroup
 
-from gdw_core.cli import bulk, operate, overview, recurring, submit, tasks, worker
+from gdw_core.cli import bulk, operate, options, overview, recurring, submit, tasks, worker
 from gdw_core.cli.exitcodes import EPILOG, CliError, ExitCode
 from gdw_core.cli.output import clean
 
@@ -65,6 +65,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+app.callback()(options.choose)  # gdw [--redis-file PATH] [--namespace NS] COMMAND
 app.command(epilog=EPILOG)(worker.worker)
 app.command(help=submit.HELP, epilog=EPILOG)(submit.submit)
 app.command(epilog=EPILOG)(tasks.status)

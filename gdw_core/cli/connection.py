@@ -6,54 +6,95 @@ import contextlib
 import os
 import re
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from pathlib import Path
 
 from gdw_core import TaskQueue
 from gdw_core.cli.exitcodes import CliError, ExitCode
+from gdw_core.errors import GdwError
+from gdw_core.storage.redis.address import EXAMPLES, parse_url, redact, secrets_in
+
+__all__ = ["namespace", "producer", "read_url_file", "redact", "resolve", "resolve_url", "secret_of"]
 
 DEFAULT_URL = "localhost:6379"
 ENV_VAR = "GDW_REDIS_URL"
-_SCHEMES = ("redis://", "rediss://", "unix://")
+FILE_ENV_VAR = "GDW_REDIS_FILE"
+NAMESPACE_ENV_VAR = "GDW_NAMESPACE"
+DEFAULT_NAMESPACE = "gdw"
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[^:/@\s]+)(:\d+)?(/\d+)?$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+
+
+@dataclass
+class Target:
+    """What the root options (``gdw --redis-file F --namespace N CMD``) chose for every command."""
+
+    redis_file: str | None = None
+    namespace: str | None = None
+
+
+#: set by the ``gdw`` root callback; each command reads it through resolve_url / namespace()
+chosen = Target()
+
+
+def read_url_file(path: str, where: str = "--redis-file") -> str:
+    """The Redis URL in ``path`` (first non-empty line; as container secrets are mounted)."""
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise CliError(f"{where} {path!r}: cannot read it ({exc.strerror or exc})") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise CliError(f"{where} {path!r} is empty: put the Redis URL on its first line")
+    return lines[0]
 
 
 def resolve_url(given: str | None) -> str:
-    """``--redis`` if given, else ``GDW_REDIS_URL``, else ``localhost:6379``; checked for shape."""
-    url = (given or os.environ.get(ENV_VAR) or DEFAULT_URL).strip()
-    if url.startswith(_SCHEMES):
-        return url
-    if "://" in url:
-        raise CliError(f"unsupported Redis URL scheme in {redact(url)!r}: use redis://, rediss:// or unix://")
-    if not _HOST_PORT.match(url):
-        raise CliError(f"bad Redis address {redact(url)!r}: use host:port or a redis://, rediss://, unix:// URL")
-    return url
+    """``--redis``, else ``--redis-file``, else ``GDW_REDIS_URL``, else ``GDW_REDIS_FILE``, else
+    ``localhost:6379``; checked for shape (every scheme RedisStorage takes, Sentinel and Cluster
+    included) with the password never echoed."""
+    return resolve(given)[0]
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (user names are kept)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and "password=" not in parts.query:
-        return url
-    shown = url
-    if "@" in parts.netloc:
-        cred, host = parts.netloc.rsplit("@", 1)
-        user, colon, _ = cred.partition(":")
-        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
-        shown = shown.replace(parts.netloc, netloc, 1)
-    return re.sub(r"(password=)[^&#]*", r"\1***", shown)
+def resolve(given: str | None) -> tuple[str, str | None]:
+    """Like :func:`resolve_url`, with the file the URL was read from (None if not from a file)."""
+    source: str | None = None
+    if given:
+        url = given
+    elif chosen.redis_file:
+        source = chosen.redis_file
+        url = read_url_file(source)
+    elif os.environ.get(ENV_VAR):
+        url = os.environ[ENV_VAR]
+    elif os.environ.get(FILE_ENV_VAR):
+        source = os.environ[FILE_ENV_VAR]
+        url = read_url_file(source, FILE_ENV_VAR)
+    else:
+        url = DEFAULT_URL
+    url = url.strip()
+    if "://" not in url and not _HOST_PORT.match(url):
+        raise CliError(f"bad Redis address {redact(url)!r}: use host:port or a URL ({EXAMPLES})")
+    try:
+        parse_url(url)
+    except GdwError as exc:
+        raise CliError(str(exc)) from None
+    return url, source
+
+
+def namespace(given: str | None = None) -> str:
+    """``--namespace``, else ``GDW_NAMESPACE``, else ``gdw``: the key prefix of the deployment."""
+    name = (given or chosen.namespace or os.environ.get(NAMESPACE_ENV_VAR) or DEFAULT_NAMESPACE).strip()
+    if not _NAMESPACE.match(name):
+        raise CliError(
+            f"bad namespace {name[:60]!r}: letters, digits and _ . : - (up to 100, starting with a letter or digit)"
+        )
+    return name
 
 
 def secret_of(url: str) -> str | None:
-    if "://" not in url:
-        return None
-    parts = urlsplit(url)
-    if parts.password:
-        return parts.password
-    if parts.username and not parts.password and parts.scheme in ("redis", "rediss"):
-        return parts.username  # redis://secret@host: the single field is the password
-    return None
+    """The longest secret the URL carries (password, or a password-only userinfo)."""
+    found = secrets_in(url)
+    return found[0] if found else None
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +108,7 @@ async def producer(url: str) -> AsyncIterator[TaskQueue]:
     from redis.backoff import NoBackoff
 
     # a command fails fast and says so, where a worker would retry with backoff
-    storage = RedisStorage.from_url(url, retry=Retry(NoBackoff(), 1))
+    storage = RedisStorage.from_url(url, namespace=namespace(), retry=Retry(NoBackoff(), 1))
     queue = TaskQueue(worker_count=0, storage=storage)
     try:
         await queue.open_storage()

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated
 
 import typer
 
 from gdw_core.cli import arguments
-from gdw_core.cli.connection import ENV_VAR, resolve_url
+from gdw_core.cli.connection import chosen, namespace, resolve
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
-from gdw_core.cli.options import Redis
+from gdw_core.cli.options import Namespace, Redis, RedisFile
 from gdw_core.cli.running import fail
 
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def worker(
@@ -30,14 +30,38 @@ def worker(
         str, typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, time running tasks get to finish.")
     ] = "30s",
     log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error.")] = "info",
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text | json (a line: task id, name, queue, attempt, worker).")
+    ] = "text",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve /metrics, /healthz and /readyz on this port.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address the metrics endpoint binds.")
+    ] = "0.0.0.0",
     redis: Redis = None,
+    redis_file: RedisFile = None,
+    namespace_: Namespace = None,
 ) -> None:
     """Run a worker for the @task functions of MODULE... (nothing else runs).
 
     SIGTERM or SIGINT (Ctrl-C) shuts it down gracefully; a second one stops it at once.
-    Example: gdw worker demo_tasks --redis localhost:6379 --concurrency 20 --queues default,images
+    Example: gdw worker demo_tasks --redis-file /run/secrets/redis --concurrency 20 --queues default,images
     """
-    url = resolve_url(redis)
+    if redis_file and not redis:
+        chosen.redis_file = redis_file
+    url, url_file = resolve(redis)
+    ns = namespace(namespace_)
+    fmt = log_format.strip().lower()
+    if fmt not in LOG_FORMATS:
+        raise usage(f"--log-format {log_format!r}: use text or json")
     for module in modules:
         if not _MODULE.match(module):
             raise usage(f"bad module name {module!r}: expected a dotted import path such as demo_tasks")
@@ -54,8 +78,10 @@ def worker(
         from gdw_core.workerprocess import run_worker
     except ImportError:
         raise CliError("worker support (gdw_core.workerprocess) is not available", ExitCode.UNREACHABLE) from None
-    # tasks that submit more work (demo_tasks:fanout) find their Redis here
-    os.environ[ENV_VAR] = url
+    from gdw_core.workerprocess import export_for_tasks
+
+    # tasks that submit more work (demo_tasks:fanout) find their Redis here, without a password
+    export_for_tasks(url, ns, url_file)
     try:
         code = run_worker(
             modules,
@@ -66,6 +92,10 @@ def worker(
             lease=lease_s,
             shutdown_timeout=grace,
             log_level=level,
+            namespace=ns,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            log_format=fmt,
         )
     except KeyboardInterrupt:
         code = 130

@@ -1,18 +1,37 @@
-"""The connection to Redis: one client (single server or Cluster) with retry and backoff, and the
-translation of redis-py errors into gdw's (StorageUnavailable with the address, out-of-memory as
-a clear GdwError). Reconnects are logged once per outage."""
+"""The connection to Redis: one client (single server, Cluster, or the master a Sentinel names) with
+retry and backoff, and the translation of redis-py errors into gdw's (StorageUnavailable with the
+address — unreachable, failing over, cluster down, not a Redis server at all — and out-of-memory
+as a clear GdwError). Reconnects are logged once per outage.
+
+Sentinel failover: a connection that meets READONLY (its server was demoted) is dropped and the
+next one asks the sentinels for the new master; callers see StorageUnavailable meanwhile and
+retry, as for any outage."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from hiredis import ProtocolError as HiredisProtocolError
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, AuthorizationError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    ClusterError,
+    InvalidResponse,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -43,8 +62,37 @@ class _Retry(Retry):
         return await super().call_with_retry(do, fail, retryable, with_failure_count)
 
 
+#: TLS options naming files: checked up front so a missing one is named in the error
+_TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
+def _check_tls_files(url_options: dict[str, Any], options: dict[str, Any]) -> None:
+    for name in _TLS_FILES:
+        path = options.get(name, url_options.get(name))
+        if isinstance(path, str) and path and not os.path.isfile(path):
+            raise GdwError(f"TLS option {name}: file {path!r} does not exist or is not a file")
+
+
+def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
+    assert address.sentinel is not None
+    master: dict[str, Any] = dict(parse_url(address.url))  # the master's credentials, db and TLS options
+    for key in ("host", "port"):
+        master.pop(key, None)
+    if master.pop("connection_class", None) is SSLConnection:
+        master["ssl"] = True
+    kwargs.pop("max_connections", None)
+    sentinel_kwargs = {k: v for k, v in kwargs.items() if k.startswith("socket_")}
+    sentinel_kwargs["decode_responses"] = True
+    for key, value in address.sentinel.options.items():
+        sentinel_kwargs[key.removeprefix("sentinel_")] = value
+    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    return manager.master_for(address.sentinel.service, **{**kwargs, **master})
+
+
 def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
     """A redis-py asyncio client for ``address``; ``options`` override the defaults."""
+    if address.url.startswith("rediss"):
+        _check_tls_files(dict(parse_url(address.url)), options)
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "encoding_errors": "replace",
@@ -56,6 +104,8 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
     }
     kwargs.update(options)
+    if address.sentinel is not None:
+        return _sentinel_client(address, kwargs)
     if address.cluster:
         kwargs.pop("health_check_interval", None)
         return RedisCluster.from_url(address.url, **kwargs)
@@ -87,7 +137,24 @@ def guarded(
                 log.warning("Redis at %s is unreachable (%s); retrying with backoff", self.address, exc)
             self._down = True
             raise StorageUnavailable(f"cannot reach Redis at {self.address}: {exc}") from exc
+        except (InvalidResponse, HiredisProtocolError) as exc:
+            self._down = True
+            raise StorageUnavailable(
+                f"the server at {self.address} is not a Redis server (it answered something else: {exc})"
+            ) from exc
+        except (ClusterError, RedisClusterException, TryAgainError) as exc:
+            if not self._down:
+                log.warning("Redis Cluster at %s is not serving (%s); retrying", self.address, exc)
+            self._down = True
+            raise StorageUnavailable(f"Redis Cluster at {self.address} is not serving: {exc}") from exc
         except ResponseError as exc:
+            if isinstance(exc, ReadOnlyError) or str(exc).startswith("READONLY"):
+                if not self._down:
+                    log.warning("Redis at %s is a read-only replica now (failover?); retrying", self.address)
+                self._down = True
+                raise StorageUnavailable(
+                    f"Redis at {self.address} is a read-only replica (failed over? use redis+sentinel://): {exc}"
+                ) from exc
             if isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc):
                 raise GdwError(
                     f"Redis at {self.address} is out of memory (maxmemory reached), nothing was written: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -48,18 +49,22 @@ class RedisStorage(RedisBulk, RedisReader):
         cls,
         url: str,
         *,
-        namespace: str = "gdw",
+        namespace: str | None = None,
         retention: Retention | None = None,
         cluster: bool = False,
         fast_lane: bool = True,
         **client_options: Any,
     ) -> RedisStorage:
         """``url``: ``host:port``, ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
-        ``unix:///path.sock``, or ``redis+cluster://host:port`` (or ``cluster=True``) for Redis
-        Cluster. ``fast_lane`` sends the script calls through one multiplexed connection (plain
-        redis:// and unix:// only; see lane.py). ``client_options`` go to redis-py."""
+        ``unix:///path.sock``, ``redis+cluster://host:port`` (or ``cluster=True``) for Redis
+        Cluster, ``redis+sentinel://h1:26379,h2:26379/SERVICE/DB`` for the master Sentinel names.
+        ``fast_lane`` sends the script calls through one multiplexed connection (plain redis:// and
+        unix:// only; see lane.py). ``client_options`` go to redis-py."""
         address = parse_url(url, cluster)
         options = client_options
+        if address.sentinel is not None:  # the fast lane cannot follow a failover; redis-py's pool does
+            fast_lane = False
+        namespace = namespace or os.environ.get("GDW_NAMESPACE") or "gdw"  # the key prefix
         return cls(address, namespace=namespace, retention=retention, client_options=options, fast_lane=fast_lane)
 
     async def open(self) -> None:
