@@ -102,7 +102,7 @@ class _Scan:
     status: TaskStatus
     queue: str | None
     start: int
-    budget: int = SCAN_MAX
+    budget: int
     scanned: int = 0
     done: bool = field(default=False)
     #: index position of the last chunk's first entry
@@ -127,7 +127,7 @@ async def filtered_page(
     SCAN_MAX entries; the returned cursor resumes the scan."""
     if limit <= 0 or cursor < 0:
         raise ValueError("limit must be > 0 and cursor >= 0")
-    scan = _Scan(storage, status, flt.queue, cursor)
+    scan = _Scan(storage, status, flt.queue, cursor, SCAN_MAX)
     out: list[TaskRecord] = []
     while len(out) < limit:
         batch = await scan.chunk()
