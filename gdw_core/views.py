@@ -54,6 +54,16 @@ class TaskFilter:
     def empty(self) -> bool:
         return not (self.name or self.queue or self.error)
 
+    @classmethod
+    def parse(cls, text: str) -> TaskFilter | None:
+        """``name:x queue:y error:z`` (any of them) as a filter; None when the text holds none."""
+        got: dict[str, str] = {}
+        for word in text.split():
+            key, sep, value = word.partition(":")
+            if sep and key in ("name", "queue", "error") and value:
+                got[key] = value
+        return cls(**got) if got else None
+
 
 @dataclass(frozen=True, slots=True)
 class FilteredPage:

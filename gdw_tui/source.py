@@ -19,6 +19,7 @@ from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import QueueInfo
+from gdw_core.views import ErrorGroup, TaskFilter
 from gdw_core.workerinfo import WorkerInfo
 
 #: the largest task page the dashboard reads in one refresh
@@ -79,6 +80,8 @@ class DataSource:
         self.connected: bool | None = None
         #: the full reason of the last connection failure ("AuthenticationError: ...")
         self.last_error = ""
+        #: a filter evaluated in storage (name/queue/error); None reads plain pages
+        self.storage_filter: TaskFilter | None = None
 
     def set_connection(self, ok: bool, error: BaseException | None = None) -> bool:
         """Record whether the storage answered; True when that changed."""
@@ -115,7 +118,13 @@ class DataSource:
         if self.queue_name is not None:
             queues = [q for q in queues if q.name == self.queue_name]
         workers = await inspect.workers()
-        tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
+        flt = self.storage_filter
+        if flt is not None:
+            if self.queue_name is not None and flt.queue is None:
+                flt = TaskFilter(flt.name, self.queue_name, flt.error)
+            tasks = (await inspect.filtered(status, flt, min(limit, PAGE))).tasks
+        else:
+            tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
@@ -127,6 +136,10 @@ class DataSource:
         claimed = await inspect.tasks(TaskStatus.CLAIMED, self.queue_name, 0, limit)
         running = await inspect.tasks(TaskStatus.RUNNING, self.queue_name, 0, limit)
         return running + claimed
+
+    async def error_groups(self) -> list[ErrorGroup]:
+        """The top errors of the last 15 minutes (bounded read, see gdw_core.views)."""
+        return await asyncio.wait_for(self.queue.inspect.error_groups(), self.read_timeout)
 
     async def task(self, task_id: str) -> TaskRecord:
         return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)
