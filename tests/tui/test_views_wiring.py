@@ -4,9 +4,11 @@ beyond the first page are found), ``e`` shows error groups and filters the faile
 from __future__ import annotations
 
 from gdw_core import AttemptError
+from gdw_core.storage.protocol import Start
+from gdw_tui.screens.detail import TaskDetailScreen
 from gdw_tui.widgets.tables import TasksTable
 
-from .conftest import SIZE, until
+from .conftest import SIZE, shown, until
 from .test_console import idle_app
 from .test_live import dashboard
 
@@ -46,3 +48,22 @@ async def test_e_shows_error_groups_and_filters_failed_by_the_top_one() -> None:
         await until(pilot, lambda: screen.shown == "failed" and set(tasks.rows) == timeouts)
         assert any("3  Timeout: task <id> x" in str(n.message) for n in app._notifications)
         assert len(ids) == 5
+
+
+async def test_detail_timeline_is_read_from_storage_not_only_seen_events() -> None:
+    app, queue = idle_app()
+    task_id = await queue.submit("demo_tasks:failing")
+    storage = queue.storage
+    lease = (await storage.claim("worker-z", ["default"], 1, 30.0, 0.5))[0]
+    await storage.start([Start(task_id, lease.token)])
+    now = await storage.now()
+    await storage.fail(task_id, lease.token, AttemptError(1, "Boom", "it broke", "tb", now, "worker-z"), None)
+    async with app.run_test(size=SIZE) as pilot:  # started after: it saw none of these events
+        await until(pilot, lambda: dashboard(app).snapshot is not None)
+        await pilot.press("g", *task_id, "enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+        box = app.screen.query_one("#timeline")
+        await until(pilot, lambda: "timeline (from storage)" in shown(box))
+        text = shown(box)
+        for words in ("created", "started", "attempt failed", "#1 Boom: it broke", "worker-z", "finished"):
+            assert words in text
