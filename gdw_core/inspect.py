@@ -66,8 +66,8 @@ class Inspector:
     async def error_groups(self, window: float = views.ERROR_WINDOW) -> list[views.ErrorGroup]:
         return await views.error_groups(self.storage, await self.storage.now(), window)
 
-    async def wait_stats(self, queue: str) -> views.WaitStats:
-        return await views.wait_stats(self.storage, queue)
+    async def wait_stats(self, queue: str, sample: int = views.WAIT_SAMPLE) -> views.WaitStats:
+        return await views.wait_stats(self.storage, queue, min(sample, views.SCAN_MAX))
 
     async def timeline(self, task_id: str) -> list[views.TimelineEntry]:
         return views.timeline(await self.task(task_id))

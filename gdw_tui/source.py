@@ -19,13 +19,16 @@ from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import QueueInfo
-from gdw_core.views import ErrorGroup, TaskFilter
+from gdw_core.views import ErrorGroup, TaskFilter, WaitStats
 from gdw_core.workerinfo import WorkerInfo
 
 #: the largest task page the dashboard reads in one refresh
 PAGE = 100
 #: the most recurring entries shown
 RECURRING_PAGE = 50
+#: wait times are read for this many queues, from this many recently started tasks each
+WAIT_QUEUES = 10
+WAIT_SAMPLE = 100
 
 
 #: errors that mean "the storage is gone" rather than "it answered with something unreadable"
@@ -46,6 +49,8 @@ class Snapshot:
     tasks: list[TaskRecord] = field(default_factory=list)
     status: TaskStatus = TaskStatus.RUNNING
     recurring: list[RecurringEntry] = field(default_factory=list)
+    #: per queue: how long its recently started tasks sat due (p50/p99)
+    waits: dict[str, WaitStats] = field(default_factory=dict)
 
     def counts(self, queue: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -128,7 +133,9 @@ class DataSource:
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
-        return Snapshot(self.now(), queues, sorted(workers, key=lambda w: w.id), tasks, status, recurring)
+        waits = {q.name: await inspect.wait_stats(q.name, WAIT_SAMPLE) for q in queues[:WAIT_QUEUES]}
+        workers = sorted(workers, key=lambda w: w.id)
+        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits)
 
     async def running_tasks(self, limit: int = PAGE) -> list[TaskRecord]:
         """Claimed and running tasks (what a shutdown would interrupt), one page of each."""

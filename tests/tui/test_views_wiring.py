@@ -67,3 +67,17 @@ async def test_detail_timeline_is_read_from_storage_not_only_seen_events() -> No
         text = shown(box)
         for words in ("created", "started", "attempt failed", "#1 Boom: it broke", "worker-z", "finished"):
             assert words in text
+
+
+async def test_queues_view_shows_wait_p50_p99_from_started_tasks() -> None:
+    app, queue = idle_app()
+    ids = [await queue.submit("demo_tasks:fast") for _ in range(3)]
+    storage = queue.storage
+    leases = await storage.claim("w", ["default"], 3, 30.0, 0.5)
+    await storage.start([Start(lz.task.id, lz.token) for lz in leases])
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = dashboard(app)
+        await until(pilot, lambda: screen.snapshot is not None)
+        assert screen.snapshot is not None and screen.snapshot.waits["default"].sample == len(ids)
+        table = screen.query_one("#queues")
+        assert any("wait p50/p99" in str(c.label) for c in table.columns.values())  # type: ignore[attr-defined]
