@@ -111,3 +111,17 @@ async def test_timeline_from_storage(storage: Storage) -> None:
     assert whats[0] == "created" and whats[-1] == "finished" and "attempt failed" in whats
     assert entries[-1].status == "failed"
     assert [e.at for e in entries] == sorted(e.at for e in entries)
+
+
+async def test_one_odd_error_groups_alone_and_the_rest_still_count(storage: Storage) -> None:
+    await fail_all(storage, 3, "DemoFailure", "task {} failed")
+    await fail_all(storage, 1, "Weird\x1b[31m", "\x00" + "9" * 5000 + " \u202e")
+    groups = await Inspector(storage).error_groups()
+    by_type = {g.type: g for g in groups}
+    assert by_type["DemoFailure"].count == 3
+    assert by_type["Weird\x1b[31m"].count == 1 and len(by_type["Weird\x1b[31m"].message) <= 200
+
+
+def test_filter_text_parses_only_known_words() -> None:
+    assert views.TaskFilter.parse("plain words") is None
+    assert views.TaskFilter.parse("name: queue:q1 bogus:x error:Timeout") == views.TaskFilter(None, "q1", "Timeout")
