@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from gdw_core import lifecycle
+from gdw_core import lifecycle, views
 from gdw_core.errors import TaskNotFound
 from gdw_core.events import Event
 from gdw_core.record import TaskRecord
@@ -56,6 +56,21 @@ class Inspector:
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must be >= 0")
         return await self.storage.list_tasks(TaskStatus(status), queue, offset, min(limit, 1000))
+
+    async def filtered(
+        self, status: TaskStatus | str, flt: views.TaskFilter, limit: int = 100, cursor: int = 0
+    ) -> views.FilteredPage:
+        """Tasks of a state matching ``flt``, a bounded window per call (see gdw_core.views)."""
+        return await views.filtered_page(self.storage, TaskStatus(status), flt, min(limit, 1000), cursor)
+
+    async def error_groups(self, window: float = views.ERROR_WINDOW) -> list[views.ErrorGroup]:
+        return await views.error_groups(self.storage, await self.storage.now(), window)
+
+    async def wait_stats(self, queue: str, sample: int = views.WAIT_SAMPLE) -> views.WaitStats:
+        return await views.wait_stats(self.storage, queue, min(sample, views.SCAN_MAX))
+
+    async def timeline(self, task_id: str) -> list[views.TimelineEntry]:
+        return views.timeline(await self.task(task_id))
 
     async def queues(self) -> list[QueueInfo]:
         return await self.storage.queues()

@@ -19,12 +19,16 @@ from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import QueueInfo
+from gdw_core.views import ErrorGroup, TaskFilter, WaitStats
 from gdw_core.workerinfo import WorkerInfo
 
 #: the largest task page the dashboard reads in one refresh
 PAGE = 100
 #: the most recurring entries shown
 RECURRING_PAGE = 50
+#: wait times are read for this many queues, from this many recently started tasks each
+WAIT_QUEUES = 10
+WAIT_SAMPLE = 100
 
 
 #: errors that mean "the storage is gone" rather than "it answered with something unreadable"
@@ -45,6 +49,8 @@ class Snapshot:
     tasks: list[TaskRecord] = field(default_factory=list)
     status: TaskStatus = TaskStatus.RUNNING
     recurring: list[RecurringEntry] = field(default_factory=list)
+    #: per queue: how long its recently started tasks sat due (p50/p99)
+    waits: dict[str, WaitStats] = field(default_factory=dict)
 
     def counts(self, queue: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -79,6 +85,8 @@ class DataSource:
         self.connected: bool | None = None
         #: the full reason of the last connection failure ("AuthenticationError: ...")
         self.last_error = ""
+        #: a filter evaluated in storage (name/queue/error); None reads plain pages
+        self.storage_filter: TaskFilter | None = None
 
     def set_connection(self, ok: bool, error: BaseException | None = None) -> bool:
         """Record whether the storage answered; True when that changed."""
@@ -115,11 +123,19 @@ class DataSource:
         if self.queue_name is not None:
             queues = [q for q in queues if q.name == self.queue_name]
         workers = await inspect.workers()
-        tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
+        flt = self.storage_filter
+        if flt is not None:
+            if self.queue_name is not None and flt.queue is None:
+                flt = TaskFilter(flt.name, self.queue_name, flt.error)
+            tasks = (await inspect.filtered(status, flt, min(limit, PAGE))).tasks
+        else:
+            tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
-        return Snapshot(self.now(), queues, sorted(workers, key=lambda w: w.id), tasks, status, recurring)
+        waits = {q.name: await inspect.wait_stats(q.name, WAIT_SAMPLE) for q in queues[:WAIT_QUEUES]}
+        workers = sorted(workers, key=lambda w: w.id)
+        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits)
 
     async def running_tasks(self, limit: int = PAGE) -> list[TaskRecord]:
         """Claimed and running tasks (what a shutdown would interrupt), one page of each."""
@@ -127,6 +143,10 @@ class DataSource:
         claimed = await inspect.tasks(TaskStatus.CLAIMED, self.queue_name, 0, limit)
         running = await inspect.tasks(TaskStatus.RUNNING, self.queue_name, 0, limit)
         return running + claimed
+
+    async def error_groups(self) -> list[ErrorGroup]:
+        """The top errors of the last 15 minutes (bounded read, see gdw_core.views)."""
+        return await asyncio.wait_for(self.queue.inspect.error_groups(), self.read_timeout)
 
     async def task(self, task_id: str) -> TaskRecord:
         return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)

@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, S
 from gdw_core.errors import TaskNotFound
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.status import TaskStatus
+from gdw_core.views import TaskFilter
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
 from gdw_tui.actions import MUTATING, Actions, Outcome, ShutdownChoice, cancel_question, perform
@@ -53,6 +54,7 @@ class DashboardScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "details", "Details", show=False),
         Binding("g", "goto", "Go to task id", show=False),
+        Binding("e", "error_groups", "Error groups", show=False),
         Binding("o", "sort", "Sort: age / name / attempts", show=False),
         Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
         Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
@@ -202,7 +204,7 @@ class DashboardScreen(Screen[None]):
             return
         now = snap.now
         dead = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
-        self.query_one("#queues", QueuesTable).show(snap.queues, now)
+        self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits)
         self.query_one("#throughput", ThroughputPanel).show(self.history.throughput, now)
         workers = self.query_one("#workers", WorkersTable)
         workers.show(snap.workers, now, self.history.utilization.series)
@@ -315,9 +317,40 @@ class DashboardScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
+        flt = TaskFilter.parse(self.filter_text)
+        if flt is not None:  # name:/queue:/error: words are evaluated in storage, not on this page
+            self.source.storage_filter = flt
+            self.filter_text = ""
+            self.pager.reset()
+            self.notify(f"filtering in storage: {safe.markup(self._filter_words(flt))}", timeout=3)
+            self.request_read()
         self.query_one("#tasks", TasksTable).focus()
 
+    @staticmethod
+    def _filter_words(flt: TaskFilter) -> str:
+        return " ".join(f"{k}:{v}" for k, v in (("name", flt.name), ("queue", flt.queue), ("error", flt.error)) if v)
+
+    async def action_error_groups(self) -> None:
+        """Show the top errors of the last 15 minutes and filter the failed tasks by the top one."""
+        try:
+            groups = await self.source.error_groups()
+        except Exception as exc:
+            self.notify(safe.markup(f"{type(exc).__name__}: {exc}"), title="cannot read error groups", severity="error")
+            return
+        if not groups:
+            self.notify("no errors in the last 15 minutes", title="error groups", timeout=3)
+            return
+        lines = [f"{g.count:>5}  {g.type}: {g.message}" for g in groups[:5]]
+        self.notify(safe.markup("\n".join(lines)), title="error groups (15 min) · filtering by the top one", timeout=6)
+        self.source.storage_filter = groups[0].filter
+        self.pager.reset()
+        self.action_show_state("failed")
+        self.request_read()
+
     def key_escape(self) -> None:
+        if self.source.storage_filter is not None:
+            self.source.storage_filter = None
+            self.request_read()
         for box in self.query("#filter, #goto").results(Input):
             if box.display:
                 box.value = ""

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from gdw_core import views
 from gdw_core.errors import GdwError, TaskNotFound
 from gdw_core.events import Event
 from gdw_core.record import TaskRecord
@@ -101,7 +102,7 @@ class TaskDetailScreen(Screen[None]):
         self.query_one("#plan", Static).update(plan_text(rec, now))
         self.query_one("#errors", Static).update(errors_view(rec))
         self.query_one("#result", Static).update(result_view(rec))
-        self.query_one("#timeline", Static).update(timeline_view(events))
+        self.query_one("#timeline", Static).update(timeline_view(events, views.timeline(rec)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.actions.allowed(action)
@@ -216,10 +217,24 @@ def result_view(rec: TaskRecord) -> Text:
     return out
 
 
-def timeline_view(events: list[Event]) -> Text:
+def timeline_view(events: list[Event], stored: list[views.TimelineEntry] | None = None) -> Text:
+    """The task's story as storage holds it (created, each failed attempt, started, finished),
+    then the transitions this dashboard saw live."""
+    out = Text()
+    if stored:
+        out.append("\ntimeline (from storage)\n", style="bold")
+        for t in stored[-30:]:
+            out.append(f"{fmt.clock_time(t.at)}  ", style="dim")
+            out.append(safe.clean(t.what), style=fmt.STATUS_STYLE.get(t.status, ""))
+            if t.worker:
+                out.append(safe.clean(f"  {t.worker}"), style="dim")
+            if t.detail:
+                out.append(safe.clean(f"  {t.detail}"), style="dim")
+            out.append("\n")
     if not events:
-        return Text("\n(no transitions seen since the dashboard started)", style="dim")
-    out = Text("\ntimeline\n", style="bold")
+        out.append("\n(no transitions seen since the dashboard started)", style="dim")
+        return out
+    out.append("\ntimeline (seen live)\n", style="bold")
     for e in events[-30:]:
         out.append(f"{fmt.clock_time(e.at)}  ", style="dim")
         out.append(safe.clean(f"{e.old or 'new'} → {e.kind}"), style=fmt.STATUS_STYLE.get(e.kind, ""))

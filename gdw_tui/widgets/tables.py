@@ -4,7 +4,7 @@ the table has by what they hold: fixed-size columns get what they need, args and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -14,6 +14,7 @@ from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import QueueInfo
+from gdw_core.views import WaitStats
 from gdw_core.workerinfo import WorkerInfo
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
@@ -234,13 +235,15 @@ class QueuesTable(SyncedTable):
         cols += [(str(s), labels[str(s)]) for s in fmt.STATES]
         if not narrow:
             cols.append(("oldest", "oldest"))
+            cols.append(("wait", "wait p50/p99"))
         cols.append(("bar", "share"))
         return cols
 
     def on_mount(self) -> None:
         self.set_columns(self.column_set((self.size.width or 120) < NARROW))
 
-    def show(self, queues: list[QueueInfo], now: float) -> None:
+    def show(self, queues: list[QueueInfo], now: float, waits: Mapping[str, WaitStats] | None = None) -> None:
+        waits = waits or {}
         width = self.size.width or 120
         narrow = width < NARROW
         self.set_columns(self.column_set(narrow))
@@ -255,6 +258,8 @@ class QueuesTable(SyncedTable):
             cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.STATUS_STYLE[str(s)]) for s in fmt.STATES]
             if not narrow:
                 cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")
+                w = waits.get(q.name)
+                cells.append(f"{display.duration(w.p50)} / {display.duration(w.p99)}" if w and w.sample else "-")
             cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
             rows.append((q.name, cells))
         self.sync(rows)

@@ -1,0 +1,210 @@
+"""Dashboard reads over a storage, each with a bounded cost whatever the number of tasks: a
+filtered page (``TaskFilter`` + a resumable cursor), error groups, per-queue wait times and a task's
+timeline. They read through ``Storage.list_tasks`` in windows of at most ``SCAN_MAX`` index
+entries per call, so one refresh costs a few round trips, never a scan of the whole state."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gdw_core.record import TaskRecord
+from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import Storage
+
+#: index entries one call may look at (a filtered page, error groups, a wait sample)
+SCAN_MAX = 2000
+#: entries fetched per round trip inside a scan
+CHUNK = 500
+#: error groups look at failures this recent (seconds)
+ERROR_WINDOW = 15 * 60
+WAIT_SAMPLE = 500
+
+_HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+
+
+def normalise(message: str) -> str:
+    """An error message with ids and numbers folded, so "task 17 failed" and "task 18 failed"
+    group together."""
+    return _NUMBER.sub("N", _HEX_ID.sub("<id>", message)).strip()[:200]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Which tasks a page holds: every given field must match (case-insensitive substrings for
+    name and error text; queue exactly)."""
+
+    name: str | None = None
+    queue: str | None = None
+    error: str | None = None
+
+    def matches(self, record: TaskRecord) -> bool:
+        if self.queue is not None and record.queue != self.queue:
+            return False
+        if self.name and self.name.lower() not in record.name.lower():
+            return False
+        if self.error:
+            last = record.last_error
+            if last is None or self.error.lower() not in str(last).lower():
+                return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        return not (self.name or self.queue or self.error)
+
+    @classmethod
+    def parse(cls, text: str) -> TaskFilter | None:
+        """``name:x queue:y error:z`` (any of them) as a filter; None when the text holds none."""
+        got: dict[str, str] = {}
+        for word in text.split():
+            key, sep, value = word.partition(":")
+            if sep and key in ("name", "queue", "error") and value:
+                got[key] = value
+        return cls(**got) if got else None
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredPage:
+    tasks: list[TaskRecord]
+    #: where the next call goes on (index position), None when the state's end was reached
+    cursor: int | None
+    #: index entries looked at by this call (<= SCAN_MAX)
+    scanned: int
+
+
+@dataclass(slots=True)
+class ErrorGroup:
+    type: str
+    message: str  # normalised
+    count: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    sample_id: str = ""
+
+    @property
+    def filter(self) -> TaskFilter:
+        """A filter that finds this group's tasks (by type; the message is normalised)."""
+        return TaskFilter(error=self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitStats:
+    queue: str
+    sample: int
+    p50: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: float
+    what: str  # "created", "due", "started", "attempt failed", "finished"
+    status: str = ""
+    worker: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class _Scan:
+    storage: Storage
+    status: TaskStatus
+    queue: str | None
+    start: int
+    budget: int
+    scanned: int = 0
+    done: bool = field(default=False)
+    #: index position of the last chunk's first entry
+    position: int = 0
+
+    async def chunk(self) -> list[TaskRecord]:
+        want = min(CHUNK, self.budget - self.scanned)
+        if want <= 0 or self.done:
+            return []
+        self.position = self.start + self.scanned
+        got = await self.storage.list_tasks(self.status, self.queue, self.position, want)
+        self.scanned += want
+        if len(got) < want:
+            self.done = True
+        return got
+
+
+async def filtered_page(
+    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100, cursor: int = 0
+) -> FilteredPage:
+    """Up to ``limit`` matching tasks from index position ``cursor`` on, looking at no more than
+    SCAN_MAX entries; the returned cursor resumes the scan."""
+    if limit <= 0 or cursor < 0:
+        raise ValueError("limit must be > 0 and cursor >= 0")
+    scan = _Scan(storage, status, flt.queue, cursor, SCAN_MAX)
+    out: list[TaskRecord] = []
+    while len(out) < limit:
+        batch = await scan.chunk()
+        if not batch:
+            break
+        base = scan.position
+        for i, rec in enumerate(batch):
+            if flt.matches(rec):
+                out.append(rec)
+                if len(out) == limit:
+                    return FilteredPage(out, base + i + 1, scan.scanned)
+    more = None if scan.done else scan.start + scan.scanned
+    return FilteredPage(out, more, scan.scanned)
+
+
+async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDOW, top: int = 10) -> list[ErrorGroup]:
+    """The most frequent errors of the last ``window`` seconds, by type and normalised message,
+    from the newest failed and retrying tasks (a bounded window of each)."""
+    groups: dict[tuple[str, str], ErrorGroup] = {}
+    for status in (TaskStatus.FAILED, TaskStatus.RETRYING):
+        scan = _Scan(storage, status, None, 0, budget=SCAN_MAX // 2)
+        while batch := await scan.chunk():
+            for rec in batch:
+                last = rec.last_error
+                if last is None or last.at < now - window:
+                    continue
+                key = (last.type, normalise(last.message))
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = ErrorGroup(key[0], key[1], 0, last.at, last.at, rec.id)
+                g.count += 1
+                g.first_seen = min(g.first_seen, last.at)
+                g.last_seen = max(g.last_seen, last.at)
+    return sorted(groups.values(), key=lambda g: (-g.count, -g.last_seen))[:top]
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def wait_stats(storage: Storage, queue: str, sample: int = WAIT_SAMPLE) -> WaitStats:
+    """How long the queue's recently started tasks sat due before a worker started them
+    (started_at - run_at), p50 and p99 over a bounded sample of running and completed tasks."""
+    waits: list[float] = []
+    for status in (TaskStatus.RUNNING, TaskStatus.COMPLETED):
+        if len(waits) >= sample:
+            break
+        for rec in await storage.list_tasks(status, queue, 0, min(sample - len(waits), SCAN_MAX)):
+            if rec.started_at is not None and rec.run_at:
+                waits.append(max(0.0, rec.started_at - rec.run_at))
+    if not waits:
+        return WaitStats(queue, 0, 0.0, 0.0)
+    return WaitStats(queue, len(waits), _quantile(waits, 0.5), _quantile(waits, 0.99))
+
+
+def timeline(record: TaskRecord) -> list[TimelineEntry]:
+    """A task's story from what storage holds about it: created, due, each failed attempt with its
+    worker and error, started, finished."""
+    out = [TimelineEntry(record.created_at, "created", TaskStatus.PENDING.value)]
+    if record.run_at and record.run_at > record.created_at and not record.errors:
+        out.append(TimelineEntry(record.run_at, "due"))
+    for e in record.errors:
+        what = "attempt failed" if e.counted else "attempt interrupted"
+        out.append(TimelineEntry(e.at, what, "", e.worker, f"#{e.attempt} {e}"))
+    if record.started_at is not None:
+        out.append(TimelineEntry(record.started_at, "started", TaskStatus.RUNNING.value, record.worker))
+    if record.finished_at is not None:
+        out.append(TimelineEntry(record.finished_at, "finished", record.status.value, record.worker))
+    return sorted(out, key=lambda t: t.at)
