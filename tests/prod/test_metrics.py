@@ -125,7 +125,7 @@ async def test_counters_and_histograms_move_by_exactly_the_tasks_run(
         assert moved("gdw_tasks_retried_total", "metric_tasks:flaky") == 2
         assert moved("gdw_tasks_retried_total", "prod_tasks:quick") == 0
         assert moved("gdw_tasks_failed_total", "prod_tasks:quick") == 0
-        # every attempt started once and was timed once: 7 + 3 + 2×2
+        # every attempt started once and was timed once: 7 + 3 + 2x2
         assert moved("gdw_tasks_started_total", "prod_tasks:quick") == 7
         assert moved("gdw_tasks_started_total", "metric_tasks:flaky") == 4
         assert moved("gdw_task_duration_seconds_count", "prod_tasks:quick") == 7
