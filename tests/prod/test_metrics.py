@@ -4,7 +4,9 @@ with prometheus-client's own parser, /healthz, and /readyz following Redis going
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gdw_core import TaskQueue
 from gdw_core.status import TaskStatus
 from gdw_core.storage.redis import RedisStorage
-from tests.prod.deployment import spawn_gdw_worker, stop
+from tests.prod.deployment import ROOT, spawn_gdw_worker, stop
 from tests.support.redis_server import RedisServer, free_port
 
 pytestmark = [pytest.mark.prod, pytest.mark.redis]
@@ -206,3 +208,33 @@ async def test_readyz_follows_redis_and_healthz_does_not(task_dir: Path) -> None
             again.terminate()
             again.wait(10)
         server.stop()
+
+
+async def test_gdw_metrics_serves_queue_depths_once_per_deployment(redis_server: RedisServer, task_dir: Path) -> None:
+    redis_server.cli("flushall")
+    producer = TaskQueue(worker_count=0, storage=RedisStorage.from_url(redis_server.url))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GDW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    log = open(task_dir / "metrics.log", "ab")  # noqa: SIM115 - the child owns it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gdw_core.cli", "metrics", "--port", str(port), "--redis", redis_server.url],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for i in range(3):
+            await producer.options(queue="alpha").submit("prod_tasks:quick", i)
+        await producer.options(queue="beta").submit("prod_tasks:quick", 9)
+        await until(lambda: http(port, "/readyz")[0] == 200)
+        seen = samples(port)
+        assert value(seen, "gdw_queue_tasks", queue="alpha", state="pending") == 3
+        assert value(seen, "gdw_queue_tasks", queue="beta", state="pending") == 1
+        assert value(seen, "gdw_queue_paused", queue="alpha") == 0
+        await producer.options(queue="beta").submit("prod_tasks:quick", 10)
+        assert value(samples(port), "gdw_queue_tasks", queue="beta", state="pending") == 2  # read per scrape
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+        await producer.shutdown()
