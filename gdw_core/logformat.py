@@ -102,7 +102,11 @@ class TaskLogContext(Hooks):
         current_task.set(task_fields(task))
 
     def after_task(self, task: TaskRecord, outcome: Outcome) -> None:
-        level = logging.INFO if outcome.status == "completed" else logging.WARNING
+        # completed at DEBUG: a line per task would cost more than the task's own overhead at INFO
+        level = logging.DEBUG if outcome.status == "completed" else logging.WARNING
+        if not task_log.isEnabledFor(level):
+            current_task.set(None)
+            return
         error = f": {outcome.error.type}: {outcome.error.message}" if outcome.error is not None else ""
         task_log.log(
             level,
