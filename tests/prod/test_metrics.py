@@ -238,3 +238,28 @@ async def test_gdw_metrics_serves_queue_depths_once_per_deployment(redis_server:
         proc.terminate()
         assert proc.wait(20) == 0
         await producer.shutdown()
+
+
+async def test_garbage_requests_get_an_error_and_the_endpoint_keeps_serving() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from gdw_core.endpoint import Endpoint
+
+    endpoint = Endpoint(CollectorRegistry(), host="127.0.0.1", port=0, timeout=2)
+    await endpoint.start()
+    try:
+        replies = []
+        for raw in (b"\x00\xff garbage\r\n\r\n", b"POST /metrics HTTP/1.0\r\n\r\n", b"\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.port)
+            writer.write(raw)
+            await writer.drain()
+            replies.append((await reader.read()).split(b"\r\n", 1)[0])
+            writer.close()
+        assert replies == [b"HTTP/1.0 405 Method Not Allowed"] * 3, replies
+        # a client that connects and says nothing does not block the next one
+        _, silent = await asyncio.open_connection("127.0.0.1", endpoint.port)
+        code, body = await asyncio.to_thread(http, endpoint.port, "/healthz")
+        assert (code, body) == (200, "ok\n")
+        silent.close()
+    finally:
+        await endpoint.stop()
