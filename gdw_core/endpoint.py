@@ -90,7 +90,7 @@ class Endpoint:
         try:
             line = await asyncio.wait_for(reader.readline(), self.timeout)
             parts = line.decode("latin-1").split()
-            while True:  # skip the headers
+            while len(parts) >= 2:  # skip the headers (a blank or garbled request line has none)
                 header = await asyncio.wait_for(reader.readline(), self.timeout)
                 if header in (b"\r\n", b"\n", b""):
                     break

@@ -22,12 +22,13 @@ from gdw_core.record import TaskRecord
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_FIELDS = ("task_id", "task", "queue", "attempt")
+_FIELDS = ("task_id", "task", "queue", "attempt", "outcome")
 #: userinfo passwords and password= parameters in any URL-looking text
 _URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/@\s:]*):([^@\s/]*)@", re.IGNORECASE)
 _URL_SOLE = re.compile(r"(\bredis[a-z+]*://)([^/@\s:]+)@", re.IGNORECASE)
 _QUERY_SECRET = re.compile(r"((?:sentinel_)?password=)[^&\s'\"]*", re.IGNORECASE)
 
+task_log = logging.getLogger("gdw.task")
 current_task: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("gdw_task", default=None)
 
 
@@ -89,13 +90,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+def task_fields(task: TaskRecord) -> dict[str, Any]:
+    return {"task_id": task.id, "task": task.name, "queue": str(task.queue), "attempt": task.attempts}
+
+
 class TaskLogContext(Hooks):
-    """Puts the running task's id, name, queue and attempt where the JSON formatter finds them."""
+    """Puts the running task's id, name, queue and attempt where the JSON formatter finds them,
+    and logs one line per attempt as it ends (``gdw.task``: completed / retrying / failed / ...)."""
 
     def before_task(self, task: TaskRecord) -> None:
-        current_task.set({"task_id": task.id, "task": task.name, "queue": task.queue, "attempt": task.attempts})
+        current_task.set(task_fields(task))
 
     def after_task(self, task: TaskRecord, outcome: Outcome) -> None:
+        # completed at DEBUG: a line per task would cost more than the task's own overhead at INFO
+        level = logging.DEBUG if outcome.status == "completed" else logging.WARNING
+        if not task_log.isEnabledFor(level):
+            current_task.set(None)
+            return
+        error = f": {outcome.error.type}: {outcome.error.message}" if outcome.error is not None else ""
+        task_log.log(
+            level,
+            "task %s %s %s in %.3fs%s",
+            task.id,
+            task.name,
+            outcome.status,
+            outcome.duration,
+            error,
+            extra={**task_fields(task), "outcome": outcome.status},
+        )
         current_task.set(None)
 
 

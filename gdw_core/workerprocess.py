@@ -178,6 +178,9 @@ async def _serve(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    formatter = log_handler.formatter if log_handler is not None else None
+    if isinstance(formatter, logformat.JsonFormatter) and queue.worker is not None:
+        formatter.worker = queue.worker.id  # before start: the first tasks' lines name it too
     try:
         await queue.start()
         policy = await storage.eviction_policy()
@@ -188,9 +191,6 @@ async def _serve(
                 policy,
             )
         worker = queue.worker
-        formatter = log_handler.formatter if log_handler is not None else None
-        if isinstance(formatter, logformat.JsonFormatter) and worker is not None:
-            formatter.worker = worker.id
         log.info(
             "worker %s on %s: queues %s, concurrency %d, lease %gs, tasks: %s",
             worker.id if worker else "?",

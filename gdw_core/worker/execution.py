@@ -5,6 +5,7 @@ shutdown, lost lease, timeout)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
 import time
@@ -72,7 +73,9 @@ class Execution:
             finally:
                 done.set()
 
-        return asyncio.get_running_loop().run_in_executor(executor(), in_thread)
+        # the thread sees the slot's context variables (the task fields of JSON log lines)
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(executor(), context.run, in_thread)
 
     def _unstoppable(self) -> str:
         """What became of a task we tried to stop, said plainly."""
