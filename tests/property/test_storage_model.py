@@ -13,7 +13,6 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,22 +33,13 @@ FAR = 1_000_000.0  # a delay that never elapses during one example
 MAX_RETRIES = 1
 LEASE = 30.0  # long: a lease expires only when an "expire" step makes it
 
-OPS = st.lists(
-    st.one_of(
-        st.tuples(st.sampled_from(["submit", "schedule"]), st.integers(0, 2)),
-        st.tuples(
-            st.sampled_from(
-                [
-                    "claim", "start", "complete", "fail_retry", "fail_final", "cancel", "retry_now",
-                    "rerun", "release", "heartbeat", "expire", "pause", "resume", "purge", "promote",
-                ]
-            ),
-            st.integers(0, 7),
-        ),
-    ),
-    min_size=1,
-    max_size=25,
+#: weighted: producing and claiming often enough that most examples reach every later state
+WEIGHTED = (
+    ["submit"] * 4 + ["schedule"] + ["claim"] * 4 + ["start"] * 2 + ["release"] * 2 + ["promote"] * 2
+    + ["complete", "fail_retry", "fail_final", "cancel", "retry_now", "rerun", "heartbeat", "expire"]
+    + ["pause", "resume", "purge"]
 )
+OPS = st.lists(st.tuples(st.sampled_from(WEIGHTED), st.integers(0, 3)), min_size=12, max_size=40)
 
 
 @dataclass
@@ -80,6 +70,12 @@ def err(attempt: int, now: float) -> AttemptError:
     return AttemptError(attempt, "ValueError", "boom", "", now, W)
 
 
+def promote(m: Model) -> None:
+    for tid in m.ids(S.RETRYING):
+        if m.tasks[tid].due:
+            m.tasks[tid].status, m.tasks[tid].due = S.PENDING, False
+
+
 async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], int], expire: Expire) -> None:
     now = await storage.now()
     if op in ("submit", "schedule"):
@@ -91,6 +87,7 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
         m.tasks[tid] = Task(S.SCHEDULED if op == "schedule" else S.PENDING)
     elif op == "claim":
         leases = await storage.claim(W, ["default"], 1, LEASE, 0.0)
+        promote(m)  # claim promotes the due scheduled/retrying tasks first, paused or not (both backends)
         pending = m.ids(S.PENDING)
         assert len(leases) == (0 if m.paused else min(1, len(pending)))
         for lease in leases:
@@ -176,9 +173,7 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
                 t.status, t.due = S.RETRYING, True
     elif op == "promote":
         await storage.promote_due()
-        for tid in m.ids(S.RETRYING):
-            if m.tasks[tid].due:
-                m.tasks[tid].status, m.tasks[tid].due = S.PENDING, False
+        promote(m)
     elif op in ("pause", "resume"):
         await storage.set_paused("default", op == "pause")
         m.paused = op == "pause"
@@ -230,7 +225,7 @@ async def drive(storage: Storage, ops: list[tuple[str, int]], expire: Expire) ->
 
 
 @pytest.mark.property
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS)
 def test_memory_storage_follows_the_model(ops: list[tuple[str, int]]) -> None:
     clock = ManualClock()
@@ -244,7 +239,7 @@ def test_memory_storage_follows_the_model(ops: list[tuple[str, int]]) -> None:
 
 @pytest.mark.property
 @pytest.mark.redis
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_redis_storage_follows_the_model(redis_server: RedisServer, ops: list[tuple[str, int]]) -> None:
