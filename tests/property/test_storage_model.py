@@ -35,7 +35,12 @@ LEASE = 30.0  # long: a lease expires only when an "expire" step makes it
 
 #: weighted: producing and claiming often enough that most examples reach every later state
 WEIGHTED = (
-    ["submit"] * 4 + ["schedule"] + ["claim"] * 4 + ["start"] * 2 + ["release"] * 2 + ["promote"] * 2
+    ["submit"] * 4
+    + ["schedule"]
+    + ["claim"] * 4
+    + ["start"] * 2
+    + ["release"] * 2
+    + ["promote"] * 2
     + ["complete", "fail_retry", "fail_final", "cancel", "retry_now", "rerun", "heartbeat", "expire"]
     + ["pause", "resume", "purge"]
 )
@@ -80,9 +85,14 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
     now = await storage.now()
     if op in ("submit", "schedule"):
         tid = f"t{seq()}"
-        rec = TaskRecord(id=tid, name="job", priority=n, max_retries=MAX_RETRIES,
-                         status=S.SCHEDULED if op == "schedule" else S.PENDING,
-                         delay=FAR if op == "schedule" else None)
+        rec = TaskRecord(
+            id=tid,
+            name="job",
+            priority=n,
+            max_retries=MAX_RETRIES,
+            status=S.SCHEDULED if op == "schedule" else S.PENDING,
+            delay=FAR if op == "schedule" else None,
+        )
         assert await storage.enqueue([rec]) == [True]
         m.tasks[tid] = Task(S.SCHEDULED if op == "schedule" else S.PENDING)
     elif op == "claim":
@@ -239,8 +249,9 @@ def test_memory_storage_follows_the_model(ops: list[tuple[str, int]]) -> None:
 
 @pytest.mark.property
 @pytest.mark.redis
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(ops=OPS)
 def test_redis_storage_follows_the_model(redis_server: RedisServer, ops: list[tuple[str, int]]) -> None:
     redis_server.cli("flushall")
