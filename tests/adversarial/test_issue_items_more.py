@@ -111,11 +111,14 @@ async def test_item_06_recurring_interval_of_200ms_fires_every_tick(scene: Scene
 async def test_item_07_stats_and_workers_agree_after_kill9_and_dead_one_shows_what_it_held(
     scene: Scene, tmp_path: Path
 ) -> None:
-    a = scene.spawn(concurrency=1)
-    b = scene.spawn(concurrency=1)
+    # one queue each, so that neither worker claims the other's task ahead
+    a = scene.spawn(concurrency=1, extra=["--queues", "qa"])
+    b = scene.spawn(concurrency=1, extra=["--queues", "qb"])
     await scene.registered(2)
     flags = [tmp_path / f"f{i}" for i in range(2)]
-    ids = [await scene.producer.submit(DRAINED, str(f)) for f in flags]
+    ids = [
+        await scene.producer.options(queue=q).submit(DRAINED, str(f)) for q, f in zip(("qa", "qb"), flags, strict=True)
+    ]
     for task_id in ids:
         await _started(scene, task_id)
     infos = {w.pid: w for w in await scene.storage.workers()}
@@ -139,11 +142,15 @@ async def test_item_07_stats_and_workers_agree_after_kill9_and_dead_one_shows_wh
     line = next(x for x in out.out.splitlines() if f"worker {dead_id} is dead" in x)
     assert held in line, line
     assert "1 live worker" in stats.out, stats.out
+    assert "1 live worker" in out.out, out.out
+    known = {w.id for w in await scene.storage.workers()}
+    rows = {x.split()[0]: x.split()[3] for x in out.out.splitlines() if x.split() and x.split()[0] in known}
+    assert rows.get(dead_id) == "dead", out.out
+    assert sorted(rows.values()) == ["dead", "running"], out.out
     assert b.alive()
-    for f in flags:
-        f.write_text("go")
-    found = await scene.terminal(ids, 40)
-    assert all(r.status is S.COMPLETED for r in found.values()), found
+    flags[1].write_text("go")  # the live worker's task still completes (no worker serves qa now)
+    found = await scene.terminal(ids[1:], 40)
+    assert found[ids[1]].status is S.COMPLETED, found
 
 
 async def test_item_08_running_counts_only_started_tasks_and_started_at_is_the_start(
