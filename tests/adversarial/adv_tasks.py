@@ -103,3 +103,12 @@ def thread_side_effect(path: str, seconds: float) -> str:
     time.sleep(seconds)
     Path(path).write_text("it happened")
     return "wrote"
+
+
+@task(retry=NO_RETRY)
+def thread_cancellable(path: str, seconds: float, started: str) -> str:
+    """A sync thread task (cannot be stopped): marks it started, sleeps, then writes ``path``."""
+    Path(started).write_text("started")
+    time.sleep(seconds)
+    Path(path).write_text("it happened")
+    return "wrote"
