@@ -48,15 +48,18 @@ def _show(value: str, limit: int = 60) -> str:
     return repr(shown)
 
 
+def _grammar(value: Any, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """``value`` if it is a string matching ``pattern``; otherwise :class:`InvalidTask` saying why."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = _show(value) if isinstance(value, str) else type(value).__name__
+        raise InvalidTask(f"{what} {shown} is not valid: use {rule}")
+    return value
+
+
 def check_queue_name(name: Any) -> str:
     """The name if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
-    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
-        shown = _show(name) if isinstance(name, str) else type(name).__name__
-        raise InvalidTask(
-            f"queue name {shown} is not valid: use 1-100 letters, digits, '_', '.', ':' or '-', "
-            f"starting with a letter or digit"
-        )
-    return name
+    rule = "1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+    return _grammar(name, QUEUE_NAME_RE, "queue name", rule)
 
 
 def valid_queue_name(name: Any) -> bool:
@@ -65,12 +68,7 @@ def valid_queue_name(name: Any) -> bool:
 
 def check_task_id(task_id: Any) -> str:
     """The id if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
-    if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id):
-        shown = _show(task_id) if isinstance(task_id, str) else type(task_id).__name__
-        raise InvalidTask(
-            f"task id {shown} is not valid: use 1-200 letters, digits, '_', '.', ':', '@', '+', '=' or '-'"
-        )
-    return task_id
+    return _grammar(task_id, TASK_ID_RE, "task id", "1-200 letters, digits, '_', '.', ':', '@', '+', '=' or '-'")
 
 
 def valid_task_id(task_id: Any) -> bool:
@@ -84,12 +82,8 @@ ENTRY_ID_RE = re.compile(r"^[A-Za-z0-9_.:+=\-]{1,180}$")
 
 def check_entry_id(entry_id: Any) -> str:
     """The recurring entry id if it follows the grammar; otherwise :class:`InvalidTask` saying why."""
-    if not isinstance(entry_id, str) or not ENTRY_ID_RE.fullmatch(entry_id):
-        shown = _show(entry_id) if isinstance(entry_id, str) else type(entry_id).__name__
-        raise InvalidTask(
-            f"recurring entry id {shown} is not valid: use 1-180 letters, digits, '_', '.', ':', '+', '=' or '-'"
-        )
-    return entry_id
+    rule = "1-180 letters, digits, '_', '.', ':', '+', '=' or '-'"
+    return _grammar(entry_id, ENTRY_ID_RE, "recurring entry id", rule)
 
 
 def depth_of(value: Any, stop_at: int) -> int:
