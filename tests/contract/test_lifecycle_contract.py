@@ -9,7 +9,6 @@ enough relative to the values involved that a loaded machine cannot flip an outc
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
@@ -19,15 +18,9 @@ from gdw_core.inspect import Inspector
 from gdw_core.lifecycle import WORKER_HISTORY_MAX, Detail, stale_after
 from gdw_core.storage.protocol import Ack, Lease, Start, Storage
 from gdw_core.workerinfo import WorkerInfo
+from tests.contract.records import W, rec
 
 S = TaskStatus
-W = "worker-a"
-
-
-def rec(**kw: Any) -> TaskRecord:
-    kw.setdefault("id", uuid.uuid4().hex)
-    kw.setdefault("name", "demo_tasks:fast")
-    return TaskRecord(**kw)
 
 
 def err(kind: str = "ValueError", attempt: int = 1) -> AttemptError:

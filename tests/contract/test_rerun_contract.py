@@ -17,15 +17,9 @@ from gdw_core.errors import TaskNotFound
 from gdw_core.lifecycle import Detail
 from gdw_core.storage.memory import MemoryStorage
 from gdw_core.storage.protocol import Lease, Storage
+from tests.contract.records import W, rec
 
 S = TaskStatus
-W = "worker-a"
-
-
-def rec(**kw: Any) -> TaskRecord:
-    kw.setdefault("id", uuid.uuid4().hex)
-    kw.setdefault("name", "demo_tasks:fast")
-    return TaskRecord(**kw)
 
 
 def err(attempt: int) -> AttemptError:
