@@ -340,6 +340,10 @@ class MemoryStorage:
         if error is not None:
             rec.errors.append(dataclasses.replace(error, at=error.at or now, counted=False))
         self._leases.pop(task_id, None)
+        if rec.cancel_requested:  # the operator's cancel is honoured, not carried back into the queue
+            rec.finished_at = now
+            self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
+            return True
         target = RELEASE_TO[rec.status]
         rec.run_at = now
         if target is _PENDING:
@@ -516,9 +520,7 @@ class MemoryStorage:
         self._due_now(rec, now, Detail.RERUN)
         return B.Item(rec.id, True, "rerun")
 
-    async def bulk(
-        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
-    ) -> B.Batch:
+    async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
             token = str(next(self._walk_seq))
             ids = [i for i in self._index[flt.state] if (r := self._tasks.get(i)) is None or r.queue == queue]
@@ -536,9 +538,7 @@ class MemoryStorage:
             return B.Batch(items, None)
         return B.Batch(items, B.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
 
-    def _bulk_one(
-        self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float
-    ) -> B.Item | None:
+    def _bulk_one(self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float) -> B.Item | None:
         """One task of a bulk batch: None when it does not match the filter (any more)."""
         rec = self._tasks.get(task_id)
         if rec is None:
@@ -666,4 +666,3 @@ class MemoryStorage:
             skip = max(0, start - first + 1)
             rows = list(itertools.islice(self._events, skip, skip + limit))
         return [Event(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
-

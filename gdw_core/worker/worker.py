@@ -25,6 +25,7 @@ from gdw_core.failure import decide, describe
 from gdw_core.hooks import Hooks, HookSet, Outcome
 from gdw_core.isolation import ChildTaskError
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits, check_depth, check_size
+from gdw_core.logformat import task_fields
 from gdw_core.record import DEFAULT_QUEUE, AttemptError, TaskRecord
 from gdw_core.registry import TaskRegistry, TaskSpec
 from gdw_core.retry import RetryPolicy
@@ -252,7 +253,13 @@ class Worker:
         try:
             spec = self.registry.get(rec.name)
         except UnknownTask as exc:
-            log.error("worker %s: task %s names %r, which is not registered here", self.id, rec.id, rec.name)
+            log.error(
+                "worker %s: task %s names %r, which is not registered here",
+                self.id,
+                rec.id,
+                rec.name,
+                extra=task_fields(rec),
+            )
             self.outcomes.start(lease, started, None)
             await self._failed(lease, exc, None, started, final=True)
             return

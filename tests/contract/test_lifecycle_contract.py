@@ -63,7 +63,9 @@ async def test_claim_makes_a_task_claimed_not_running(storage: Storage) -> None:
     assert [r.id for r in await storage.list_tasks(S.CLAIMED)] == [lease.task.id]
     assert await storage.list_tasks(S.RUNNING) == []
     assert [(old, kind) for old, kind, _ in await events_of(storage, start, lease.task.id)] == [
-        (None, "pending"), ("pending", "claimed")]
+        (None, "pending"),
+        ("pending", "claimed"),
+    ]
 
 
 async def test_every_claim_has_a_higher_token(storage: Storage) -> None:
@@ -133,9 +135,7 @@ async def test_complete_from_claimed_is_one_event_with_the_start_time(storage: S
     assert got.status is S.COMPLETED and got.result == "ok"
     assert got.started_at is not None and got.finished_at is not None
     assert before - 2.0 - 0.5 <= got.started_at <= got.finished_at - 2.0 + 0.01
-    assert [(old, kind) for old, kind, _ in await events_of(storage, mark, lease.task.id)] == [
-        ("claimed", "completed")
-    ]
+    assert [(old, kind) for old, kind, _ in await events_of(storage, mark, lease.task.id)] == [("claimed", "completed")]
 
 
 @pytest.mark.parametrize(
@@ -215,6 +215,22 @@ async def test_release_of_a_running_task_retries_now_without_spending(storage: S
     assert got.status is S.RETRYING and got.attempts == 0 and got.run_at <= await storage.now()
     assert got.errors[-1].counted is False
     assert await events_of(storage, mark, lease.task.id) == [("running", "retrying", Detail.RELEASED)]
+
+
+@pytest.mark.parametrize("started", [False, True])
+async def test_release_of_a_task_with_a_cancel_request_ends_it_cancelled(storage: Storage, started: bool) -> None:
+    [lease] = await claimed(storage)
+    if started:
+        await storage.start([Start(lease.task.id, lease.token)])
+    assert await storage.cancel(lease.task.id) in (S.CLAIMED, S.RUNNING)
+    mark = await storage.last_event_id()
+    assert await storage.release(lease.task.id, lease.token, err("Interrupted")) is True
+    got = await get(storage, lease.task.id)
+    assert (got.status, got.attempts) == (S.CANCELLED, 0) and got.finished_at is not None
+    old = "running" if started else "claimed"
+    assert await events_of(storage, mark, lease.task.id) == [(old, "cancelled", Detail.CANCELLED_BY_OPERATOR)]
+    # nothing is handed out again
+    assert await storage.claim(W, ["default"], 1, 30.0, 0.2) == []
 
 
 async def test_rolling_restarts_never_eat_the_retry_budget(storage: Storage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -105,7 +106,9 @@ async def test_retries_until_success_and_records_every_error() -> None:
         rec = await q.wait(await q.submit(flaky), 5)
     assert rec.status is S.COMPLETED and rec.result == "finally" and rec.attempts == 3
     assert [(e.attempt, e.type, e.message) for e in rec.errors] == [
-        (1, "ValueError", "failure 1"), (2, "ValueError", "failure 2")]
+        (1, "ValueError", "failure 1"),
+        (2, "ValueError", "failure 2"),
+    ]
     assert all("Traceback" in e.traceback and e.at > 0 for e in rec.errors)
 
 
@@ -396,8 +399,14 @@ async def test_events_stream_every_transition() -> None:
         await asyncio.wait_for(collector, 5)
     # the failed attempt's start mark lands before its failure; a success that beats its own mark
     # is recorded claimed -> completed directly
-    head = [(None, "pending"), ("pending", "claimed"), ("claimed", "running"), ("running", "retrying"),
-            ("retrying", "pending"), ("pending", "claimed")]
+    head = [
+        (None, "pending"),
+        ("pending", "claimed"),
+        ("claimed", "running"),
+        ("running", "retrying"),
+        ("retrying", "pending"),
+        ("pending", "claimed"),
+    ]
     assert seen[:6] == head
     assert seen[6:] in ([("claimed", "running"), ("running", "completed")], [("claimed", "completed")])
 
@@ -435,14 +444,18 @@ async def test_context_reports_progress() -> None:
         assert (await q.status(tid)).progress == {"done": 3, "of": 3}
 
 
-async def test_unknown_task_in_storage_fails_cleanly() -> None:
+async def test_unknown_task_in_storage_fails_cleanly(caplog: pytest.LogCaptureFixture) -> None:
     from gdw_core import TaskRecord
 
+    caplog.set_level(logging.ERROR, logger="gdw.worker")
     async with TaskQueue(worker_count=1) as q:
         await q.storage.enqueue([TaskRecord(id="evil", name="os:system", args=["echo hacked"])])
         rec = await q.wait("evil", 5)
         assert rec.status is S.FAILED and rec.attempts == 1 and rec.errors[0].type == "UnknownTask"
         assert await q.result(await q.submit(add, 1), 5) == 1  # the worker keeps running
+    # the log line carries the task's fields, so a JSON log names the task it is about
+    [line] = [r for r in caplog.records if "not registered here" in r.getMessage()]
+    assert (getattr(line, "task_id", None), getattr(line, "task", None)) == ("evil", "os:system")
 
 
 async def test_shutdown_command_stops_the_embedded_queue() -> None:

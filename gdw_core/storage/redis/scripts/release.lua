@@ -1,6 +1,8 @@
 -- release: a worker gives a leased task back (a graceful drain) without spending an attempt:
 -- claimed -> pending (never started: back in the pending order with its priority), running ->
 -- retrying, due now (RELEASE_TO). The interruption, if sent, is kept as a note that did not count.
+-- A task an operator asked to cancel while it was leased ends cancelled instead: the request is
+-- honoured, never carried back into the queue.
 -- KEYS[1]  P .. 't:' .. id
 -- ARGV     common, [6] id, [7] fencing token, [8] error JSON prefix ending in '"at":' ('' = no
 --          note), [9] error time ('' = now)
@@ -18,6 +20,11 @@ if ARGV[8] ~= '' then
   add_error(key, error_json(ARGV[8], ARGV[9], t))
 end
 redis.call('HDEL', key, 'dl')
+if redis.call('HGET', key, 'creq') == '1' then
+  redis.call('HSET', key, 'fa', fmt(t))
+  move(id, f[1], 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], att)
+  return 1
+end
 local to = RELEASE_TO[f[1]]
 local score = t
 if to == 'pending' then
