@@ -16,9 +16,9 @@ from typing import Any
 from benchmarks.peers.base import MARK, ROOT
 from tests.support.redis_server import RedisServer
 
-#: where the peers are installed when they cannot share gdw's environment (see docs/performance.md):
-#: ``/work/bench-venv-<peer>`` if it exists (arq pins redis-py < 6, Celery needs >= 6.1), else this
-PEER_VENV = Path("/work/bench-venv")
+#: where ``benchmarks/peers-env.sh`` installs the peers, inside this checkout (docs/performance.md):
+#: ``.bench/venv-<peer>`` if it exists (arq pins redis-py < 6, Celery needs >= 6.1), else this
+PEER_VENV = Path(ROOT) / ".bench" / "venv"
 
 __all__ = ["RedisServer", "machine", "peer_python", "run_driver", "spread", "table"]
 

@@ -2,7 +2,7 @@
 process at concurrency 10 (and 100, and 4 processes), idle and loaded latency — gdw only. This is
 ``python -m benchmarks --peers none --scenarios enqueue,drain,latency``; see benchmarks/__main__.py.
 
-Usage: /work/venv/bin/python benchmarks/redis_bench.py [--tasks 20000] [--runs 3]
+Usage: python benchmarks/redis_bench.py [--tasks 20000] [--runs 3]
 """
 
 from __future__ import annotations

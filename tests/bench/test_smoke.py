@@ -36,4 +36,5 @@ def test_harness_prints_every_row() -> None:
         assert huey_installed or huey_cell.startswith("failed"), row
     assert any(ln.startswith("| per pending task |") for ln in lines), out.stdout
     assert any(ln.startswith("| dashboard refresh at 2,000 pending, showing pending |") for ln in lines)
-    assert any("gdw ÷ bare" in ln for ln in lines), out.stdout
+    assert any("÷ tight loop" in ln for ln in lines), out.stdout
+    assert any(ln.startswith("| gdw: await submit() per call |") for ln in lines), out.stdout
