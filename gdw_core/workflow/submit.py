@@ -88,7 +88,7 @@ def topological(nodes: Sequence[Node]) -> list[Node]:
                 stack.append((node, i + 1))
                 nxt = by_id[inner[i]]
                 if state.get(nxt.id) == 1:
-                    cycle = path[path.index(nxt.id) :] + [nxt.id]
+                    cycle = [*path[path.index(nxt.id) :], nxt.id]
                     raise DependencyCycle(cycle)
                 if not state.get(nxt.id):
                     stack.append((nxt, 0))
@@ -112,6 +112,6 @@ async def check_registered(queue: TaskQueue, records: Sequence[TaskRecord]) -> N
     missing = sorted({r.name for r in records if r.name not in known})
     if missing:
         raise WorkflowError(
-            f"no live worker registers {', '.join(missing)} (live workers run: {', '.join(sorted(known)) or 'nothing'});"
-            " nothing was enqueued"
+            f"no live worker registers {', '.join(missing)} "
+            f"(live workers run: {', '.join(sorted(known)) or 'nothing'}); nothing was enqueued"
         )
