@@ -24,7 +24,9 @@ async def member(i: int, pause: float = 0.02) -> int:
 @task(retry=RETRY)
 async def callback(results: list[Any], key: str) -> int:
     line = json.dumps({"key": key, "pid": os.getpid(), "n": len(results), "results": results})
-    fd = os.open(os.path.join(os.environ["GDW_WF_LOG"], f"callback-{os.getpid()}.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    fd = os.open(
+        os.path.join(os.environ["GDW_WF_LOG"], f"callback-{os.getpid()}.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    )
     try:
         os.write(fd, (line + "\n").encode())
     finally:

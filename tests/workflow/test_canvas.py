@@ -63,7 +63,7 @@ async def test_failure_cancels_the_rest_and_a_rerun_finishes_it(queue: TaskQueue
     key = f"k-{id(queue)}-{queue.storage.address}"
     wf_tasks.TRIES.pop(key, None)
     handle = await queue.submit_workflow(chain(sig(fails_once, key), sig(collect), sig(collect)))
-    first, second, third = handle.ids
+    first, second, _third = handle.ids
     with pytest.raises(TaskFailed):
         await handle.result(timeout=20)
     assert (await queue.status(first)).status is S.FAILED
@@ -80,7 +80,7 @@ async def test_unknown_dependency_and_cycles_store_nothing(queue: TaskQueue) -> 
         await queue.options(task_id="self-dep", depends_on=["self-dep"]).submit(add, 1)
     a = sig(add, 1).options(task_id="cyc-a", depends_on=["cyc-b"])
     b = sig(add, 1).options(task_id="cyc-b", depends_on=["cyc-a"])
-    with pytest.raises(DependencyCycle, match="cyc-a -> cyc-b -> cyc-a|cyc-b -> cyc-a -> cyc-b"):
+    with pytest.raises(DependencyCycle, match=r"cyc-a -> cyc-b -> cyc-a|cyc-b -> cyc-a -> cyc-b"):
         await queue.submit_workflow(group(a, b, sig(add, 2).options(task_id="cyc-c")))
     for task_id in ("self-dep", "cyc-a", "cyc-b", "cyc-c"):
         assert await queue.storage.get(task_id) is None
@@ -108,6 +108,6 @@ async def test_a_name_no_live_worker_registers_is_named(queue: TaskQueue) -> Non
             break
         await asyncio.sleep(0.01)
     flow = chain(sig("tests.workflow.wf_tasks:add", 1).options(task_id="named-1"), sig("nosuch.module:fn"))
-    with pytest.raises((WorkflowError, UnknownTask), match="nosuch.module:fn"):
+    with pytest.raises((WorkflowError, UnknownTask), match=r"nosuch\.module:fn"):
         await queue.submit_workflow(flow)
     assert await queue.storage.get("named-1") is None
