@@ -66,7 +66,7 @@ def test_after_waits_for_a_task_and_bad_input_submits_nothing(redis_server: Redi
     assert out.exit_code == 0, out.output
     assert "blocked" in out.output
     out = runner.invoke(app, ["submit", "demo_tasks:fast", "--after", "nope", "--redis", redis_server.url], env=ENV)
-    assert out.exit_code != 0 and "nope" in out.output and "does not exist" in out.output
+    assert out.exit_code == 2 and "nope" in out.output and "does not exist" in out.output
     out = runner.invoke(
         app,
         ["submit", "demo_tasks:fast", "--in", "5s", "--then", "demo_tasks:fast", "--redis", redis_server.url],

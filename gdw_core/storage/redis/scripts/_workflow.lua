@@ -118,8 +118,13 @@ local function wf_child(id, parent, old, new, t)
     local row = PARENT_EFFECT[new]
     if (row[opf] or row.cancel) == 'cancel' then
       wf_cancel(id, parent, new, t)
-    elseif redis.call('HINCRBY', key, 'wait', -1) <= 0 then
-      wf_release(id, t)
+    else
+      local w = redis.pcall('HINCRBY', key, 'wait', -1)
+      if type(w) ~= 'number' then
+        wf_settle(id, t)  -- a garbage counter: count the parents afresh (it fails alone, never the ack)
+      elseif w <= 0 then
+        wf_release(id, t)
+      end
     end
     return
   end
@@ -132,7 +137,7 @@ local function wf_child(id, parent, old, new, t)
   elseif f[1] == 'blocked' then
     local row = PARENT_EFFECT[old]
     if row and (row[opf] or row.cancel) == 'sat' then
-      redis.call('HINCRBY', key, 'wait', 1)  -- its failure had let the child go ahead
+      redis.pcall('HINCRBY', key, 'wait', 1)  -- its failure had let the child go ahead
     end
   end
 end
