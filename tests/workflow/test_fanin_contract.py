@@ -4,13 +4,15 @@ of that parent revives it; bad graphs are refused with nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from gdw_core import DuplicateTask
+from gdw_core import DuplicateTask, TaskStatus
 from gdw_core.lifecycle import Detail
 from gdw_core.storage.protocol import Ack, Storage
-from gdw_core.workflow import UnknownDependency
-from tests.workflow.nodes import S, claim, fail, get, node, run, status
+from gdw_core.workflow import UnknownDependency, WorkflowError
+from tests.workflow.nodes import S, W, claim, fail, get, node, run, status
 
 
 async def test_chain_of_five_passes_each_result_as_the_first_argument(storage: Storage) -> None:
@@ -168,3 +170,47 @@ async def test_blocked_is_counted(storage: Storage) -> None:
     assert (counts[S.PENDING], counts[S.BLOCKED]) == (1, 2)
     listed = await storage.list_tasks(S.BLOCKED, "default")
     assert len(listed) == 2
+
+
+async def test_a_workflow_across_queues_is_atomic_where_it_can_be(storage: Storage) -> None:
+    a = node(queue="wf-one")
+    b = node(a.id, takes="one", feeds=1, queue="wf-two")
+    if getattr(storage, "cluster", False):  # each queue is its own slot: refused, nothing stored
+        with pytest.raises(WorkflowError, match="spans queues"):
+            await storage.enqueue_workflow([a, b])
+        assert await storage.get(a.id) is None and await storage.get(b.id) is None
+        return
+    await storage.enqueue_workflow([a, b])
+    assert await status(storage, b.id) is S.BLOCKED
+    await run(storage, a.id, "from one", queue="wf-one")
+    assert (await claim(storage, b.id, queue="wf-two")).task.args == ["from one"]
+    assert (await storage.counts("wf-two"))[S.BLOCKED] == 0
+
+
+async def test_a_parent_that_dies_as_poison_cancels_its_child(storage: Storage) -> None:
+    a = node(max_retries=0)
+    b = node(a.id)
+    await storage.enqueue_workflow([a, b])
+    await storage.claim(W, ["default"], 1, 0.05, 0.5)
+    await asyncio.sleep(0.1)  # the lease runs out (the worker "died")
+    assert await storage.recover_expired() == [a.id]
+    assert await status(storage, a.id) is S.FAILED
+    got = await get(storage, b.id)
+    assert (got.status, got.cancelled_by) == (S.CANCELLED, a.id)
+
+
+async def test_bulk_cancel_of_blocked_tasks_cascades(storage: Storage) -> None:
+    from gdw_core import bulk as B
+
+    a = node()
+    b = node(a.id)
+    c = node(b.id)
+    await storage.enqueue_workflow([a, b, c])
+    flt = B.Filter(TaskStatus.BLOCKED)
+    flt.check(B.Action.CANCEL)
+    batch = await storage.bulk(B.Action.CANCEL, flt, "default", B.Cursor(), 1)
+    assert [i.task_id for i in batch.items if i.done] == [b.id] or [i.task_id for i in batch.items if i.done] == [c.id]
+    while batch.next is not None:
+        batch = await storage.bulk(B.Action.CANCEL, flt, "default", batch.next, 1)
+    assert await status(storage, b.id) is S.CANCELLED and await status(storage, c.id) is S.CANCELLED
+    assert await status(storage, a.id) is S.PENDING
