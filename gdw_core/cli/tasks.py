@@ -23,6 +23,7 @@ LS_ORDER = (
     TaskStatus.RETRYING,
     TaskStatus.PENDING,
     TaskStatus.SCHEDULED,
+    TaskStatus.BLOCKED,  # workflow nodes waiting for their parents
     TaskStatus.FAILED,
     TaskStatus.CANCELLED,
     TaskStatus.COMPLETED,
