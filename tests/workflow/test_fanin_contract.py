@@ -130,10 +130,10 @@ async def test_a_stale_ack_after_a_lease_loss_does_not_release_twice(storage: St
     m1, m2 = node(), node()
     cb = node(m1.id, m2.id, takes="list", feeds=2)
     await storage.enqueue_workflow([m1, m2, cb])
-    lost = await claim(storage, m1.id)
-    # the lease is lost: an operator's cancel-free path is the recovery of an expired lease; here
-    # the lease is handed back and claimed again, which bumps the fencing token the same way
-    assert await storage.release(m1.id, lost.token, None)
+    [lost] = await storage.claim(W, ["default"], 1, 0.05, 0.5)  # m1: the first pending
+    assert lost.task.id == m1.id
+    await asyncio.sleep(0.1)  # its worker froze past the lease: recovered, claimed by another
+    assert await storage.recover_expired() == [m1.id]
     now = await claim(storage, m1.id)
     assert await storage.complete([Ack(m1.id, now.token, "new")]) == [True]
     assert await storage.complete([Ack(m1.id, lost.token, "stale")]) == [False]
@@ -214,3 +214,18 @@ async def test_bulk_cancel_of_blocked_tasks_cascades(storage: Storage) -> None:
         batch = await storage.bulk(B.Action.CANCEL, flt, "default", batch.next, 1)
     assert await status(storage, b.id) is S.CANCELLED and await status(storage, c.id) is S.CANCELLED
     assert await status(storage, a.id) is S.PENDING
+
+
+async def test_members_finishing_at_the_same_instant_release_the_callback_once(storage: Storage) -> None:
+    members = [node() for _ in range(50)]
+    cb = node(*[m.id for m in members], takes="list", feeds=50)
+    await storage.enqueue_workflow([*members, cb])
+    leases = []
+    while len(leases) < 50:
+        leases += await storage.claim(W, ["default"], 50, 30.0, 0.5)
+    results = await asyncio.gather(*(storage.complete([Ack(x.task.id, x.token, x.task.id)]) for x in leases))
+    assert results == [[True]] * 50
+    lease = await claim(storage, cb.id)
+    assert lease.task.args == [[m.id for m in members]]
+    pending = [e for e in await storage.read_events("0", 10_000) if e.task_id == cb.id and e.kind == "pending"]
+    assert len(pending) == 1
