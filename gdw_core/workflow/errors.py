@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gdw_core.errors import InvalidTask
+from gdw_core.record import TaskRecord
 
 
 class WorkflowError(InvalidTask):
@@ -20,3 +23,12 @@ class DependencyCycle(WorkflowError):
     def __init__(self, path: list[str]) -> None:
         self.path = path
         super().__init__(f"dependency cycle (each waits for the next): {' -> '.join(path)}; nothing was enqueued")
+
+
+def check_unique(records: Sequence[TaskRecord]) -> None:
+    """Every node id once (a storage-level check: the canvas compiler checks it first)."""
+    seen: set[str] = set()
+    for r in records:
+        if r.id in seen:
+            raise WorkflowError(f"task id {r.id} appears twice in the workflow; nothing was enqueued")
+        seen.add(r.id)

@@ -14,7 +14,7 @@ from gdw_core.errors import DuplicateTask
 from gdw_core.lifecycle import Detail
 from gdw_core.record import TaskRecord
 from gdw_core.status import TERMINAL, TaskStatus
-from gdw_core.workflow.errors import UnknownDependency
+from gdw_core.workflow.errors import UnknownDependency, check_unique
 from gdw_core.workflow.rules import CANCEL, SATISFIED, effect
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class MemoryFanIn:
         every record. Raises DuplicateTask / UnknownDependency with nothing stored."""
         s = self._s
         new = {r.id: r for r in records}
+        check_unique(records)
         for r in records:
             if r.id in s._tasks:
                 raise DuplicateTask(r.id, str(s._tasks[r.id].status))

@@ -229,3 +229,10 @@ async def test_members_finishing_at_the_same_instant_release_the_callback_once(s
     assert lease.task.args == [[m.id for m in members]]
     pending = [e for e in await storage.read_events("0", 10_000) if e.task_id == cb.id and e.kind == "pending"]
     assert len(pending) == 1
+
+
+async def test_an_id_twice_in_one_workflow_stores_nothing(storage: Storage) -> None:
+    a = node()
+    with pytest.raises(WorkflowError, match="twice"):
+        await storage.enqueue_workflow([a, node(a.id), node(id=a.id)])
+    assert await storage.get(a.id) is None

@@ -12,7 +12,7 @@ from gdw_core.record import TaskRecord
 from gdw_core.storage.redis.base import RedisBase
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import static_json
-from gdw_core.workflow.errors import UnknownDependency, WorkflowError
+from gdw_core.workflow.errors import UnknownDependency, WorkflowError, check_unique
 
 
 class RedisWorkflow(RedisBase):
@@ -20,6 +20,7 @@ class RedisWorkflow(RedisBase):
     async def enqueue_workflow(self, records: Sequence[TaskRecord]) -> None:
         if not records:
             return
+        check_unique(records)
         where = {r.id: r.queue for r in records}
         external: dict[str, str] = {}
         for r in records:
