@@ -35,6 +35,7 @@ from gdw_core.retry import RetryPolicy, RetryStrategy
 from gdw_core.status import TaskStatus
 from gdw_core.storage import MemoryStorage, Retention, Storage
 from gdw_core.workerinfo import WorkerInfo
+from gdw_core.workflow import Signature, WorkflowError, WorkflowHandle, chain, chord, group, sig
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "RetryStrategy",
+    "Signature",
     "SkipRetry",
     "Storage",
     "StorageUnavailable",
@@ -73,5 +75,11 @@ __all__ = [
     "TaskStatus",
     "UnknownTask",
     "WorkerInfo",
+    "WorkflowError",
+    "WorkflowHandle",
+    "chain",
+    "chord",
+    "group",
+    "sig",
     "task",
 ]

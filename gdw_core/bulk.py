@@ -48,7 +48,14 @@ class BulkError(ValueError):
 ACTS_ON: dict[Action, frozenset[TaskStatus]] = {
     Action.RETRY: frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SCHEDULED, TaskStatus.RETRYING}),
     Action.CANCEL: frozenset(
-        {TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.CLAIMED, TaskStatus.RUNNING}
+        {
+            TaskStatus.SCHEDULED,
+            TaskStatus.PENDING,
+            TaskStatus.RETRYING,
+            TaskStatus.CLAIMED,
+            TaskStatus.RUNNING,
+            TaskStatus.BLOCKED,  # a workflow node waiting for its parents (its children follow it)
+        }
     ),
     Action.PURGE: TERMINAL,
     Action.COUNT: frozenset(TaskStatus),

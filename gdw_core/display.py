@@ -49,7 +49,10 @@ STATES: tuple[StateLook, ...] = (
     StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "canc", "dim"),
 )
 
-BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in STATES}
+#: states with a look but no tab / column of their own (yet): a workflow node waiting for its parents
+OTHER_STATES: tuple[StateLook, ...] = (StateLook(TaskStatus.BLOCKED, "blocked", "blocked", "block", "dim cyan"),)
+
+BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in (*STATES, *OTHER_STATES)}
 
 #: ``status name -> Rich style``
 STATUS_STYLE: dict[str, str] = {name: look.style for name, look in BY_STATUS.items()}

@@ -15,6 +15,7 @@ from gdw_core.recurring import RecurringEntry
 from gdw_core.status import LEASED, TaskStatus
 from gdw_core.storage.protocol import QueueInfo, Storage
 from gdw_core.workerinfo import WorkerInfo
+from gdw_core.workflow.inspect import WorkflowView, workflow_view
 
 #: at most this many of a dead worker's ``held`` ids are looked up by :meth:`Inspector.dead_holdings`
 DEAD_HOLDINGS_MAX = 100
@@ -49,6 +50,10 @@ class Inspector:
 
     async def counts(self, queue: str | None = None) -> dict[TaskStatus, int]:
         return await self.storage.counts(queue)
+
+    async def workflow(self, task_id: str) -> WorkflowView:
+        """The workflow ``task_id`` belongs to: every node with its state, parents and children."""
+        return await workflow_view(self.storage, task_id)
 
     async def tasks(
         self, status: TaskStatus | str, queue: str | None = None, offset: int = 0, limit: int = 50

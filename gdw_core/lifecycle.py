@@ -33,6 +33,7 @@ INDEX: dict[TaskStatus, str] = {
     S.COMPLETED: "c",
     S.FAILED: "f",
     S.CANCELLED: "x",
+    S.BLOCKED: "b",  # score: created-at
 }
 
 #: which retention (count and TTL of :class:`gdw_core.storage.protocol.Retention`) a finished status
@@ -63,6 +64,11 @@ class Detail:
     RETRY_NOW = "retry now"
     INVALID = "InvalidPayload"
     RERUN = "rerun"
+    # workflow fan-in (gdw_core.workflow): the parent's id follows the prefix
+    PARENT_FAILED = "parent failed: "
+    PARENT_CANCELLED = "parent cancelled: "
+    PARENTS_DONE = "parents done"
+    REVIVED = "revived: parent re-run: "
 
 
 def attempts_after_claim(attempts: int) -> int:

@@ -28,6 +28,10 @@ from gdw_core.storage.memory import MemoryStorage
 from gdw_core.storage.protocol import Command, Storage
 from gdw_core.submitter import Submitter, TaskOptions, TaskRef
 from gdw_core.worker import Worker
+from gdw_core.workflow.canvas import Canvas
+from gdw_core.workflow.dependency import workflow_options
+from gdw_core.workflow.handle import WorkflowHandle
+from gdw_core.workflow.submit import submit_workflow
 
 _UNSET: Any = object()
 
@@ -210,13 +214,22 @@ class TaskQueue:
         retry: RetryPolicy | None = None,
         secret: bool | None = None,
         if_exists: str = "error",
+        depends_on: Sequence[str] = (),
+        on_parent_failure: str = "cancel",
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
         already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists))
+        options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists)
+        if depends_on or on_parent_failure != "cancel":  # gdw_core.workflow: blocked until they complete
+            options = workflow_options(options, depends_on, on_parent_failure)
+        return Submitter(self, options)
+
+    async def submit_workflow(self, canvas: Canvas) -> WorkflowHandle:
+        """Submit a chain / group / chord (or one signature) atomically: see gdw_core.workflow."""
+        return await submit_workflow(self, canvas)
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         return await self._submitter.submit(task, *args, **kwargs)

@@ -83,6 +83,18 @@ class TaskRecord:
     cancel_requested: bool = False
     #: at enqueue only (never stored): run this many seconds after the storage's "now"
     delay: float | None = None
+    # -- workflow (gdw_core.workflow): all empty for a task outside a workflow -------------------
+    workflow: str | None = None  # the id of the workflow it was submitted in
+    parents: list[str] = field(default_factory=list)  # ids it waits for (blocked until satisfied)
+    children: list[str] = field(default_factory=list)  # ids that wait for it
+    #: what it receives from its first ``feeds`` parents when it becomes pending: "" nothing,
+    #: "one" that parent's result as its first argument, "list" the list of their results (in order)
+    takes: str = ""
+    feeds: int = 0
+    #: a parent failed for good or was cancelled: "cancel" this task (default) or "run" it anyway
+    on_parent_failure: str = "cancel"
+    cancelled_by: str | None = None  # the parent whose failure cancelled it
+    waiting: int = 0  # parents not yet satisfied (while blocked)
 
     @property
     def max_attempts(self) -> int:
@@ -125,6 +137,21 @@ class TaskRecord:
             "progress": self.progress,
             "secret": self.secret,
             "cancel_requested": self.cancel_requested,
+            **self._workflow_dict(),
+        }
+
+    def _workflow_dict(self) -> dict[str, Any]:
+        if self.workflow is None and not self.parents and not self.children:
+            return {}
+        return {
+            "workflow": self.workflow,
+            "parents": self.parents,
+            "children": self.children,
+            "takes": self.takes,
+            "feeds": self.feeds,
+            "on_parent_failure": self.on_parent_failure,
+            "cancelled_by": self.cancelled_by,
+            "waiting": self.waiting,
         }
 
     @classmethod
@@ -170,6 +197,14 @@ class TaskRecord:
                 progress=data.get("progress"),
                 secret=bool(data.get("secret", False)),
                 cancel_requested=bool(data.get("cancel_requested", False)),
+                workflow=None if data.get("workflow") is None else str(data["workflow"]),
+                parents=[str(p) for p in data.get("parents") or []],
+                children=[str(c) for c in data.get("children") or []],
+                takes=str(data.get("takes") or ""),
+                feeds=int(data.get("feeds") or 0),
+                on_parent_failure=str(data.get("on_parent_failure") or "cancel"),
+                cancelled_by=None if data.get("cancelled_by") is None else str(data["cancelled_by"]),
+                waiting=int(data.get("waiting") or 0),
             )
         except InvalidPayload:
             raise

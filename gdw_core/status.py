@@ -22,6 +22,7 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"  # retries exhausted, non-retryable error, or poison
     CANCELLED = "cancelled"
+    BLOCKED = "blocked"  # a workflow node waiting for its parents (gdw_core.workflow)
 
     @property
     def terminal(self) -> bool:
@@ -58,17 +59,23 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.COMPLETED: frozenset(),
     # a re-run (an operator's retry of a failed or cancelled task): same id, history kept
     TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
-    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING, TaskStatus.BLOCKED}),
+    # a workflow node: pending once every parent is satisfied, cancelled when a parent failed for
+    # good (or was cancelled), failed when its record cannot be read. ``cancelled -> blocked`` is
+    # the revival of a node cancelled because of a parent that an operator re-runs.
+    TaskStatus.BLOCKED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
 }
 
 #: the statuses a task is created in
-INITIAL: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING})
+INITIAL: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.BLOCKED})
 
 #: the statuses that hold a lease (a worker owns the task)
 LEASED: frozenset[TaskStatus] = frozenset({TaskStatus.CLAIMED, TaskStatus.RUNNING})
 
 #: waiting for a worker (or for its time)
-WAITING: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING})
+WAITING: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.BLOCKED}
+)
 
 
 def can_move(old: TaskStatus, new: TaskStatus) -> bool:

@@ -21,6 +21,7 @@ from gdw_core.status import TaskStatus
 
 if TYPE_CHECKING:
     from gdw_core.queue import TaskQueue
+    from gdw_core.storage.protocol import Storage
 
 TaskRef = Callable[..., Any] | str
 _UNKNOWN = TaskDefaults()  # the defaults of a task known only by its name (marker, compared by identity)
@@ -42,6 +43,10 @@ class TaskOptions:
     #: a caller-given ``task_id`` that already exists: "error" raises DuplicateTask (nothing
     #: enqueued, the existing task untouched); "skip" returns the existing id (idempotent submit)
     if_exists: str = "error"
+    #: ids of stored tasks it waits for (it is ``blocked`` until they complete; gdw_core.workflow)
+    depends_on: tuple[str, ...] = ()
+    #: one of those failed for good or was cancelled: "cancel" this task (default) or "run" it anyway
+    on_parent_failure: str = "cancel"
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
@@ -123,7 +128,7 @@ class Submitter:
         # to apply (retry None = "the worker decides"); an explicit per-call option still wins
         worker_decides = defaults is _UNKNOWN and o.retry is None
         scheduled = delay is not None or run_at is not None
-        return TaskRecord(
+        rec = TaskRecord(
             id=o.task_id or os.urandom(16).hex(),
             name=name,
             args=all_args,
@@ -139,6 +144,10 @@ class Submitter:
             recurring_id=recurring_id,
             secret=o.secret if o.secret is not None else defaults.secret,
         )
+        if o.depends_on:
+            rec.parents = list(o.depends_on)
+            rec.on_parent_failure = o.on_parent_failure
+        return rec
 
     async def _put(self, records: list[TaskRecord]) -> list[str]:
         q = self._q
@@ -153,6 +162,9 @@ class Submitter:
             existing = await q.storage.get(given)
             if existing is not None:
                 return self._exists(given, existing.status)
+        if any(r.parents for r in records):  # depends_on: one atomic step (gdw_core.workflow)
+            await dependent_enqueue(q.storage, records)
+            return [r.id for r in records]
         created = await q.storage.enqueue(records, q.queue_size)
         if given is not None and not all(created):
             existing = await q.storage.get(given)
@@ -254,3 +266,10 @@ class Submitter:
 
     def options(self, **changes: Any) -> Submitter:
         return Submitter(self._q, replace(self._options, **changes))
+
+
+async def dependent_enqueue(storage: Storage, records: list[TaskRecord]) -> None:
+    """Tasks submitted with ``depends_on``: stored blocked, in one step (gdw_core.workflow)."""
+    from gdw_core.workflow.dependency import enqueue_dependent
+
+    await enqueue_dependent(storage, records)

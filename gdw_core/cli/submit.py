@@ -11,6 +11,7 @@ import typer
 
 from gdw_core import DuplicateTask, InvalidTask, TaskQueue, TaskRecord, TaskStatus
 from gdw_core.cli import arguments, output, overview
+from gdw_core.cli import chain as chain_cli
 from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Json, Redis
@@ -39,6 +40,8 @@ Examples:
   gdw submit demo_tasks:fast --at 2026-12-01T09:00:00Z
   gdw submit demo_tasks:heartbeat --every 5m --id heartbeat
   gdw submit demo_tasks:flaky --cron '*/5 * * * *' --retries 5
+  gdw submit demo_tasks:fast 7 --then demo_tasks:fast --then demo_tasks:fast
+  gdw submit demo_tasks:fast --after 3f2a9c (blocked until 3f2a9c completes)
 
 \b
 The name is checked against what live workers advertise: when none has
@@ -72,16 +75,24 @@ def submit(
     ] = False,
     wait_timeout: Annotated[str | None, typer.Option("--wait-timeout", help="Give up waiting after this.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse names no live worker has registered.")] = False,
+    then: Annotated[list[str] | None, typer.Option("--then", help=chain_cli.THEN_HELP)] = None,
+    after: Annotated[list[str] | None, typer.Option("--after", help=chain_cli.AFTER_HELP)] = None,
     json_out: Json = False,
     redis: Redis = None,
 ) -> None:
     """Submit a task (see the examples below)."""
     url = resolve_url(redis)
+    scheduled = [flag for flag, v in (("--in", in_), ("--at", at), ("--every", every), ("--cron", cron)) if v]
+    then_names = chain_cli.then_names(then or [], scheduled)
+    for dep in after or []:
+        _grammar("--after", dep, check_task_id)
     plan = _plan(
         name, args or [], kw or [], args_json, kwargs_json, in_, at, every, cron, retries, backoff,
         base_delay, max_delay, timeout, task_id, priority, queue, wait, wait_timeout, if_exists,
     )  # fmt: skip
-    run(_submit(url, plan, strict, json_out), url)
+    if after:
+        plan.options["depends_on"] = list(after)
+    run(_submit(url, plan, strict, json_out, then_names), url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +208,14 @@ async def _check_name(queue: TaskQueue, name: str, target_queue: str, strict: bo
     warn(why)
 
 
-async def _submit(url: str, plan: Plan, strict: bool, json_out: bool) -> int:
+async def _submit(url: str, plan: Plan, strict: bool, json_out: bool, then: list[str] | None = None) -> int:
     async with producer(url) as queue:
         await _check_name(queue, plan.name, plan.options.get("queue") or DEFAULT_QUEUE, strict)
+        if then:  # a chain (gdw_core.cli.chain)
+            end = await chain_cli.submit_chain(
+                queue, plan.name, plan.args, plan.kwargs, plan.options, then, plan.wait, plan.wait_timeout, json_out
+            )
+            return 0 if end is None else finished(end, json_out)
         sub = queue.options(**plan.options)
         if plan.every is not None or plan.cron is not None:
             entry_id = await sub.schedule_recurring(

@@ -14,6 +14,7 @@ from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.exitcodes import ExitCode, usage
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run
+from gdw_core.cli.workflow import task_view, workflow_doc
 
 #: ``ls`` without --state: the live states first, then recent history
 LS_ORDER = (
@@ -22,6 +23,7 @@ LS_ORDER = (
     TaskStatus.RETRYING,
     TaskStatus.PENDING,
     TaskStatus.SCHEDULED,
+    TaskStatus.BLOCKED,  # workflow nodes waiting for their parents
     TaskStatus.FAILED,
     TaskStatus.CANCELLED,
     TaskStatus.COMPLETED,
@@ -47,19 +49,21 @@ async def _status(url: str, task_id: str, json_out: bool, watch: bool) -> int:
     async with producer(url) as queue:
         rec = await queue.inspect.task(task_id)
         if json_out:
-            output.print_json(output.record_doc(rec))
+            output.print_json({**output.record_doc(rec), **await workflow_doc(queue.inspect, rec)})
             return 0
         console = output.make_console()
         if not watch or rec.status.terminal or not console.is_terminal:
             if watch:  # not a terminal: wait quietly, then print the final state once
                 rec = await queue.wait(task_id)
-            console.print(output.record_table(rec, await queue.inspect.now()))
+            console.print(await task_view(queue.inspect, rec, await queue.inspect.now()))
             return 0
-        with Live(output.record_table(rec, await queue.inspect.now()), console=console, auto_refresh=False) as live:
+        with Live(
+            await task_view(queue.inspect, rec, await queue.inspect.now()), console=console, auto_refresh=False
+        ) as live:
             while not rec.status.terminal:
                 await asyncio.sleep(0.5)
                 rec = await queue.inspect.task(task_id)
-                live.update(output.record_table(rec, await queue.inspect.now()), refresh=True)
+                live.update(await task_view(queue.inspect, rec, await queue.inspect.now()), refresh=True)
         return 0
 
 

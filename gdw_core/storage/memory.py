@@ -25,6 +25,7 @@ from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, 
 from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention, Start
 from gdw_core.storage.workerhistory import WorkerHistory
 from gdw_core.workerinfo import WorkerInfo
+from gdw_core.workflow.memory import MemoryFanIn
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class MemoryStorage:
         self._news: asyncio.Event | None = None
         self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
         self._walk_seq = itertools.count(1)
+        self._fanin = MemoryFanIn(self)
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -120,6 +122,9 @@ class MemoryStorage:
         self._emit(_VALUE[new], rec, _VALUE[old], at, detail)
         if new in TERMINAL:
             self._leases.pop(rec.id, None)
+        if rec.children:
+            self._fanin.moved(rec, old, new)  # workflow fan-in (gdw_core.workflow.memory)
+        if new in TERMINAL:
             self._retain(new)
 
     def _queue_counts(self, queue: str) -> dict[TaskStatus, int]:
@@ -169,6 +174,9 @@ class MemoryStorage:
                 self._push_delayed(rec)
             created.append(True)
         return created
+
+    async def enqueue_workflow(self, records: Sequence[TaskRecord]) -> None:
+        self._fanin.enqueue(records)
 
     # -- working -----------------------------------------------------------------------------
     def _promote(self, now: float, limit: int) -> float | None:

@@ -129,6 +129,13 @@ class Storage(Protocol):
         from that record on) when a queue holds ``max_waiting`` waiting tasks."""
         ...
 
+    async def enqueue_workflow(self, records: Sequence[TaskRecord]) -> None:
+        """Store a workflow's nodes (parents listed before their children) in one atomic step:
+        each starts ``blocked`` and becomes pending once its parents are satisfied
+        (:mod:`gdw_core.workflow.rules`). Raises DuplicateTask (an id exists) or
+        UnknownDependency (a parent is neither in ``records`` nor stored): then nothing is stored."""
+        ...
+
     # -- working -----------------------------------------------------------------------------
     async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
         """Lease up to ``count`` due tasks (``pending -> claimed``), highest priority first,

@@ -25,6 +25,7 @@ from gdw_tui.history import History
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
 from gdw_tui.screens.confirm import ConfirmScreen
+from gdw_tui.screens.workflow import WorkflowScreen
 from gdw_tui.source import DataSource, is_connection_error
 
 
@@ -33,6 +34,7 @@ class TaskDetailScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry_now", "Retry now"),
+        Binding("w", "workflow", "Workflow"),  # gdw_tui/screens/workflow.py
     ]
 
     def __init__(
@@ -115,6 +117,9 @@ class TaskDetailScreen(Screen[None]):
                 perform(self, lambda: self.actions.cancel(task_id), "cancel")
 
         self.app.push_screen(ConfirmScreen("Cancel task", cancel_question(task_id)), answered)
+
+    def action_workflow(self) -> None:
+        self.app.push_screen(WorkflowScreen(self.task_id, self.source, self.options))
 
     def action_retry_now(self) -> None:
         task_id = self.task_id

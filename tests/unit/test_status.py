@@ -13,7 +13,9 @@ S = TaskStatus
 def test_table_covers_every_status_and_terminal_states_exit_only_by_a_rerun() -> None:
     assert set(TRANSITIONS) == set(TaskStatus)
     assert TRANSITIONS[S.COMPLETED] == frozenset()
-    assert TRANSITIONS[S.FAILED] == TRANSITIONS[S.CANCELLED] == frozenset({S.PENDING})
+    assert TRANSITIONS[S.FAILED] == frozenset({S.PENDING})
+    # a workflow node cancelled because of a parent goes back to blocked when that parent re-runs
+    assert TRANSITIONS[S.CANCELLED] == frozenset({S.PENDING, S.BLOCKED})
     for status in TERMINAL:
         assert status.terminal
 
@@ -59,8 +61,8 @@ def test_waiting_states_fail_alone_when_unreadable() -> None:
 
 def test_the_status_groups() -> None:
     assert {S.CLAIMED, S.RUNNING} == LEASED
-    assert {S.SCHEDULED, S.PENDING, S.RETRYING} == WAITING
-    assert {S.SCHEDULED, S.PENDING} == INITIAL
+    assert {S.SCHEDULED, S.PENDING, S.RETRYING, S.BLOCKED} == WAITING
+    assert {S.SCHEDULED, S.PENDING, S.BLOCKED} == INITIAL
     assert not (LEASED & WAITING) and not (TERMINAL & (LEASED | WAITING))
     assert set(TaskStatus) == TERMINAL | LEASED | WAITING
 

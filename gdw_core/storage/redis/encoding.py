@@ -12,6 +12,7 @@ from gdw_core.errors import InvalidPayload
 from gdw_core.limits import DEFAULT_READ_LIMITS, PayloadLimits, check_depth, check_size
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
+from gdw_core.storage.redis.edges import workflow_fields
 
 
 def static_json(rec: TaskRecord) -> str:
@@ -136,6 +137,7 @@ def from_hash(task_id: str, h: Mapping[str, str], limits: PayloadLimits = DEFAUL
             progress=loads(h["prog"], "progress") if h.get("prog") else None,
             cancel_requested=h.get("creq") == "1",
         )
+        data.update(workflow_fields(h))  # parents, children, ... of a workflow node
         return TaskRecord.from_dict(data)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise InvalidPayload(f"task {task_id}: malformed stored record: {exc}") from exc

@@ -19,6 +19,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from gdw_core.lifecycle import lua_tables
 from gdw_core.storage.redis.lane import FastLane, as_error
+from gdw_core.workflow.rules import lua_tables as workflow_lua_tables
 
 NAMES = (
     "enqueue",
@@ -43,6 +44,7 @@ NAMES = (
     "worker_stop",
     "command",
     "bulk",
+    "workflow_submit",
 )
 
 
@@ -68,7 +70,7 @@ def script_text(name: str) -> str:
 
 def prelude() -> str:
     """What every script body starts with: the generated tables, then ``_prelude.lua``."""
-    return lua_tables() + script_text("_prelude")
+    return lua_tables() + workflow_lua_tables() + script_text("_prelude") + "\n" + script_text("_workflow")
 
 
 def _load_all() -> dict[str, Script]:

@@ -30,6 +30,7 @@ from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim
 from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.reader import RedisReader
 from gdw_core.storage.redis.scripts import Call
+from gdw_core.storage.redis.workflow import RedisWorkflow
 from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger("gdw.redis")
@@ -41,7 +42,7 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
-class RedisStorage(RedisBulk, RedisReader):
+class RedisStorage(RedisWorkflow, RedisBulk, RedisReader):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
     @classmethod

@@ -16,7 +16,10 @@
 -- Task hash fields: d (JSON: name, args, kwargs, queue, priority, max_retries, retry, timeout,
 -- recurring_id, secret), n name, st status, pri, mx max_retries, att attempts, tok fencing
 -- token, w worker, cr created, run run-at, sa started, fa finished, dl lease deadline, res result
--- JSON, errs JSON array of attempt errors, prog progress JSON, creq cancel requested.
+-- JSON, errs JSON array of attempt errors, prog progress JSON, creq cancel requested; workflow
+-- nodes also: par / ch parents / children as "queue id;" entries, tk what it takes from its first
+-- fd parents ('one' | 'list'), opf on parent failure, cby the parent that cancelled it, wait
+-- parents not yet satisfied, wf workflow id. Blocked nodes are indexed in b (score: created).
 
 -- ALLOWED (the transition table), INDEX, TERMINAL, LEASED, RETENTION_CLASS, RELEASE_TO,
 -- RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and sent in
@@ -67,6 +70,10 @@ local function retain(status)
   end
 end
 
+-- workflow fan-in (set by _workflow.lua, loaded after this file): called by `move` for every move
+-- into or out of a finished state, so the same script decides what the task's children do
+local FANIN = nil
+
 -- move task `id` from status `old` to `new` (index score `score`) if the table allows it;
 -- appends the event. Returns false and changes nothing when the move is not allowed.
 local function move(id, old, new, score, detail, name, worker, att)
@@ -82,6 +89,7 @@ local function move(id, old, new, score, detail, name, worker, att)
   redis.call('ZADD', P .. INDEX[new], score, id)
   redis.call('HSET', P .. 't:' .. id, 'st', new)
   emit(new, id, old, name, worker, att, detail)
+  if FANIN and (TERMINAL[new] or TERMINAL[old]) then FANIN(id, old, new) end
   if TERMINAL[new] then
     retain(new)
   end

@@ -49,7 +49,7 @@ local function act(id, f)
       return 1, 'rerun'
     end
   elseif action == 'cancel' then
-    if st == 'scheduled' or st == 'pending' or st == 'retrying' then
+    if st == 'scheduled' or st == 'pending' or st == 'retrying' or st == 'blocked' then
       redis.call('HSET', P .. 't:' .. id, 'fa', fmt(t))
       move(id, st, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], f[5])
       return 1, 'cancelled'
