@@ -54,8 +54,7 @@ async def test_failover_under_load_loses_nothing(group: SentinelGroup, task_dir:
     await producer.open_storage()
     first = await producer.submit_many("prod_tasks:sleepy", [(0.02,) for _ in range(300)])
     workers = [
-        spawn_gdw_worker(task_dir, "--redis", group.url, "-c", "4", "--lease", "3s", log_name=f"w{i}")
-        for i in range(2)
+        spawn_gdw_worker(task_dir, "--redis", group.url, "-c", "4", "--lease", "3s", log_name=f"w{i}") for i in range(2)
     ]
     try:
         loop = asyncio.get_running_loop()
