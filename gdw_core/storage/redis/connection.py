@@ -52,7 +52,7 @@ class _Retry(Retry):
         self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False
     ) -> Any:
         def retryable(error: Exception) -> bool:
-            if isinstance(error, AuthenticationError | AuthorizationError):
+            if isinstance(error, AuthenticationError | AuthorizationError) or tls_refused(error):
                 return False
             if is_retryable is not None and not is_retryable(error):
                 return False
@@ -60,6 +60,16 @@ class _Retry(Retry):
             return True
 
         return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+#: TLS failures that another try cannot fix (a certificate refused either way, TLS to a plain port)
+_TLS_REFUSALS = ("CERTIFICATE", "UNKNOWN_CA", "WRONG_VERSION_NUMBER", "HANDSHAKE_FAILURE", "NO_PROTOCOLS")
+
+
+def tls_refused(error: BaseException) -> bool:
+    """A TLS handshake that failed for a reason of configuration, not of the network."""
+    text = str(error)
+    return "[SSL" in text and any(word in text for word in _TLS_REFUSALS)
 
 
 #: TLS options naming files: checked up front so a missing one is named in the error
