@@ -17,6 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from hiredis import ProtocolError as HiredisProtocolError
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -118,6 +119,8 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
         return _sentinel_client(address, kwargs)
     if address.cluster:
         kwargs.pop("health_check_interval", None)
+        if len(address.seeds) > 1:  # the URL's host is the first seed; the others are startup nodes too
+            kwargs["startup_nodes"] = [ClusterNode(host, port) for host, port in address.seeds[1:]]
         return RedisCluster.from_url(address.url, **kwargs)
     kwargs.setdefault("max_connections", 256)
     if address.url.startswith("unix:"):  # redis-py's Unix socket connection takes no TCP keepalive
