@@ -77,6 +77,7 @@ async def test_a_master_fails_over_to_its_replica_under_load_and_nothing_is_lost
         while await completed(storage) < 40 or len(await storage.workers()) < 2:
             assert loop.time() < deadline, "workers did not start"
             await asyncio.sleep(0.05)
+        switched_on_redis = await storage.now()
         switched_at = time.monotonic()
         if how == "command":  # a planned failover, run on the replica
             assert replica.cli("cluster", "failover") == "OK"
@@ -121,6 +122,8 @@ async def test_a_master_fails_over_to_its_replica_under_load_and_nothing_is_lost
             assert loop.time() < deadline, Counter(statuses)
             await asyncio.sleep(0.2)
         assert [await producer.result(t) for t in second] == [i * 2 for i in range(100)]
+        finished = [(await producer.status(t)).finished_at for t in second]
+        worker_recovery = min(f for f in finished if f is not None) - switched_on_redis
         assert all(w.poll() is None for w in workers), "a worker died in the failover"
         new_master, _ = cluster.master_of(storage.keys.prefix("alpha") + "p")
         assert new_master is replica  # really served by the former replica now
@@ -128,7 +131,8 @@ async def test_a_master_fails_over_to_its_replica_under_load_and_nothing_is_lost
         assert code == 0 and "alpha" in out, out
         print(
             f"\nCluster failover ({how}): {errors['StorageUnavailable']} submits refused with "
-            f"StorageUnavailable; submitting worked again after {submit_recovery:.2f}s"
+            f"StorageUnavailable; submitting worked again after {submit_recovery:.2f}s; the first task "
+            f"submitted since completed {worker_recovery:.2f}s after the failover began"
         )
     finally:
         for w in workers:
