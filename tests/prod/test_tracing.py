@@ -66,7 +66,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracing.enable(provider)
-    previous = trace.get_tracer_provider()
+    previous = trace._TRACER_PROVIDER  # the raw global (None when the process never set one)
     trace._TRACER_PROVIDER = provider  # the tasks' own spans (trace.get_tracer) go to it too
     try:
         yield memory
