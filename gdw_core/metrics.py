@@ -75,6 +75,7 @@ class WorkerMetrics(Hooks):
             registry=r,
         )
         self.in_flight = Gauge("gdw_tasks_in_flight", "Tasks running in this worker now", registry=r)
+        self._running: set[str] = set()  # ids counted in flight (a name the worker lacks never starts)
         self.claimed = Gauge("gdw_tasks_claimed", "Tasks leased and waiting in this worker's buffer", registry=r)
         if claimed is not None:
             self.claimed.set_function(claimed)
@@ -87,14 +88,18 @@ class WorkerMetrics(Hooks):
     def before_task(self, task: TaskRecord) -> None:
         labels = self.labels(task)
         self.started.labels(*labels).inc()
-        self.in_flight.inc()
+        if task.id not in self._running:
+            self._running.add(task.id)
+            self.in_flight.inc()
         due = task.run_at or task.created_at
         if due:
             self.wait.labels(*labels).observe(max(0.0, (task.started_at or self.clock()) - due))
 
     def after_task(self, task: TaskRecord, outcome: Outcome) -> None:
         labels = self.labels(task)
-        self.in_flight.dec()
+        if task.id in self._running:
+            self._running.discard(task.id)
+            self.in_flight.dec()
         self.duration.labels(*labels).observe(max(0.0, outcome.duration))
         if outcome.status == "completed":
             self.completed.labels(*labels).inc()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
 from typing import Any
 
+from gdw_core import tracing
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.control import Controller
 from gdw_core.errors import QueueClosed, TaskFailed
@@ -81,7 +82,7 @@ class TaskQueue:
         self.default_queue = self.queues[0] if self.queues else DEFAULT_QUEUE
         self.registry = registry or TaskRegistry()
         self.lease = lease
-        self.hooks = HookSet(hooks)
+        self.hooks = HookSet([*hooks, *tracing.worker_hooks(hooks)])  # tracing: when it is on
         #: the validation boundary's size and depth limits for what is submitted here (and for
         #: the results this queue's worker stores)
         self.payload_limits: PayloadLimits = payload_limits or DEFAULT_LIMITS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,8 @@ class TaskRecord:
     progress: Any = None
     secret: bool = False  # redact args in logs and the dashboard
     cancel_requested: bool = False
+    #: the W3C trace context of the submit (gdw_core.tracing; None when tracing is off)
+    traceparent: str | None = None
     #: at enqueue only (never stored): run this many seconds after the storage's "now"
     delay: float | None = None
     # -- workflow (gdw_core.workflow): all empty for a task outside a workflow -------------------
@@ -137,6 +140,7 @@ class TaskRecord:
             "progress": self.progress,
             "secret": self.secret,
             "cancel_requested": self.cancel_requested,
+            "traceparent": self.traceparent,
             **self._workflow_dict(),
         }
 
@@ -197,6 +201,7 @@ class TaskRecord:
                 progress=data.get("progress"),
                 secret=bool(data.get("secret", False)),
                 cancel_requested=bool(data.get("cancel_requested", False)),
+                traceparent=_traceparent(data.get("traceparent")),
                 workflow=None if data.get("workflow") is None else str(data["workflow"]),
                 parents=[str(p) for p in data.get("parents") or []],
                 children=[str(c) for c in data.get("children") or []],
@@ -210,6 +215,17 @@ class TaskRecord:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidPayload(f"malformed task record: {exc!r}") from exc
+
+
+#: W3C traceparent: version, trace id, parent id, flags (lower-case hex)
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def _traceparent(value: Any) -> str | None:
+    """A stored trace context, or None when absent or malformed (it never fails the task)."""
+    if isinstance(value, str) and len(value) == 55 and _TRACEPARENT.fullmatch(value):
+        return value
+    return None
 
 
 def _opt_float(value: Any) -> float | None:

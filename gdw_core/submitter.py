@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gdw_core import tracing
 from gdw_core.codec import check_args
 from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
@@ -150,6 +151,11 @@ class Submitter:
         return rec
 
     async def _put(self, records: list[TaskRecord]) -> list[str]:
+        if tracing.active:  # the submit's trace context goes with each record (gdw_core.tracing)
+            return await tracing.traced_put(records, lambda: self._store(records))
+        return await self._store(records)
+
+    async def _store(self, records: list[TaskRecord]) -> list[str]:
         q = self._q
         if q.closed:
             raise QueueClosed("the task queue is shut down; nothing was enqueued")

@@ -185,7 +185,10 @@ async def _bulk(
         )
         control = queue.control
         what = output.clean(_describe(flt))
-        matched = (await control.bulk(B.Action.COUNT, flt)).total  # unreadable ones too: skipped later
+        counted = await control.bulk(B.Action.COUNT, flt)
+        matched = counted.total  # unreadable ones too: skipped later
+        for queue_name, why in counted.failed_queues.items():  # e.g. an ACL user without scripts
+            raise CliError(f"cannot count {what}: queue {queue_name}: {why}; nothing done", ExitCode.UNREACHABLE)
         if dry_run or matched == 0:
             if json_out:
                 output.print_json({"action": str(action), "dry_run": dry_run, "matched": matched})

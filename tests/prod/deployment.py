@@ -67,9 +67,7 @@ class SentinelGroup:
                 f"sentinel down-after-milliseconds {SERVICE} 1000\n"
                 f"sentinel failover-timeout {SERVICE} 10000\n"
             )
-            proc = subprocess.Popen(
-                ["redis-sentinel", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
+            proc = subprocess.Popen(["redis-sentinel", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.sentinels.append((port, proc))
         self.wait_settled()
         return self
@@ -140,3 +138,75 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def have_sentinel() -> bool:
     return shutil.which("redis-sentinel") is not None
+
+
+class ReplicatedCluster:
+    """A Redis Cluster of three masters, each with one replica (``cluster-node-timeout`` 1 s, so a
+    dead master is replaced within about two seconds)."""
+
+    def __init__(self) -> None:
+        self.nodes = [RedisServer("--cluster-node-timeout", "1000", cluster=True) for _ in range(6)]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3])
+
+    def start(self) -> ReplicatedCluster:
+        for node in self.nodes:
+            node.start()
+        addrs = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "create", *addrs, "--cluster-replicas", "1", "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {out.stdout} {out.stderr}")
+        self.wait_healthy()
+        return self
+
+    def alive(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+
+    def table(self) -> list[list[str]]:
+        """CLUSTER NODES as seen by a live node: id, address, flags, master id, ..., slot ranges."""
+        return [line.split() for line in self.alive()[0].cli("cluster", "nodes").splitlines() if line.strip()]
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """cluster_state ok everywhere, three masters each with a replica whose link is up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok = all("cluster_state:ok" in n.cli("cluster", "info") for n in self.alive())
+            replicas = [n for n in self.alive() if "role:slave" in n.cli("info", "replication")]
+            ok = (
+                ok
+                and len(replicas) == 3
+                and all("master_link_status:up" in r.cli("info", "replication") for r in replicas)
+            )
+            if ok:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the cluster did not become healthy")
+
+    def master_of(self, key: str) -> tuple[RedisServer, RedisServer | None]:
+        """The master serving ``key``'s slot and its live replica (None after a failover by kill)."""
+        slot = int(self.alive()[0].cli("cluster", "keyslot", key))
+        rows = self.table()
+        for row in rows:
+            if "master" not in row[2] or "fail" in row[2]:
+                continue
+            for part in row[8:]:
+                lo, _, hi = part.partition("-")
+                if lo.isdigit() and int(lo) <= slot <= int(hi or lo):
+                    replica = next((r for r in rows if r[3] == row[0] and "fail" not in r[2]), None)
+                    return self._node(row[1]), None if replica is None else self._node(replica[1])
+        raise RuntimeError(f"no master serves slot {slot}")
+
+    def _node(self, address: str) -> RedisServer:
+        port = int(address.split("@")[0].rsplit(":", 1)[1])
+        return next(n for n in self.nodes if n.port == port)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -31,6 +31,17 @@ def test_sentinel_url_parses_hosts_service_db_and_sentinel_options() -> None:
         assert SECRET not in shown and "sp'" not in shown
 
 
+def test_cluster_url_takes_several_seed_nodes() -> None:
+    a = parse_url(f"redis+cluster://app:{SECRET}@h1:7000,h2:7001,h3/?ssl_ca_certs=x")
+    assert a.cluster and a.seeds == (("h1", 7000), ("h2", 7001), ("h3", 6379))
+    assert a.url == f"redis://app:{SECRET}@h1:7000?ssl_ca_certs=x"  # the first seed; the rest go as startup nodes
+    assert a.label == "redis+cluster://app@h1:7000,h2:7001,h3:6379"
+    assert SECRET not in repr(a) and SECRET not in redact(f"rediss+cluster://app:{SECRET}@h1:7000,h2:7001")
+    assert parse_url("redis+cluster://h1:7000").seeds == ()
+    with pytest.raises(GdwError, match="cluster node"):
+        parse_url("redis+cluster://h1:7000,h2:notaport")
+
+
 @pytest.mark.parametrize(
     "url",
     [

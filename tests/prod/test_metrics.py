@@ -45,6 +45,11 @@ def flaky(n):
 '''
 
 DONE = (TaskStatus.COMPLETED, TaskStatus.FAILED)
+#: the worker's storage operations that can fail (the label values of gdw_storage_errors_total)
+OPERATIONS = {
+    "claim", "start", "complete", "fail", "release", "cancel_running", "heartbeat", "maintenance",
+    "scheduler", "commands", "worker_beat", "register", "progress", "recover", "promote", "remove_worker",
+}  # fmt: skip
 
 
 def http(port: int, path: str) -> tuple[int, str]:
@@ -161,6 +166,7 @@ async def test_a_task_name_the_worker_does_not_know_is_one_label(redis_server: R
         names = {dict(labels).get("task") for (name, labels) in seen if name == "gdw_tasks_failed_total"}
         assert names == {"<unregistered>"}
         assert value(seen, "gdw_tasks_failed_total", task="<unregistered>", queue="default") == 3
+        assert value(seen, "gdw_tasks_in_flight") == 0  # a name it lacks never started: not in flight
     finally:
         stop(worker)
         await producer.shutdown()
@@ -185,16 +191,24 @@ async def test_readyz_follows_redis_and_healthz_does_not(task_dir: Path) -> None
     try:
         await until(lambda: http(port, "/readyz")[0] == 200)
         assert http(port, "/healthz") == (200, "ok\n")
+        assert not [k for k in samples(port) if k[0] == "gdw_storage_errors_total"]  # none yet
         assert http(port, "/nope")[0] == 404
         redis_port = server.port
         server.stop(cleanup=False)
         await until(lambda: http(port, "/readyz")[0] == 503)
+        # the outage is counted: the worker's claims (at least) failed, by operation
+        await until(lambda: any(k[0] == "gdw_storage_errors_total" for k in samples(port)))
         code, body = http(port, "/readyz")
         assert code == 503 and body.startswith("not ready"), body
         assert http(port, "/healthz")[0] == 200  # alive, just not ready
         assert worker.poll() is None
+        errors_during = sum(v for (name, _), v in samples(port).items() if name == "gdw_storage_errors_total")
         again = restart_on(server, redis_port)
         await until(lambda: http(port, "/readyz")[0] == 200)
+        seen = samples(port)
+        operations = {dict(k[1])["operation"] for k in seen if k[0] == "gdw_storage_errors_total"}
+        assert "claim" in operations and operations <= OPERATIONS, operations
+        assert errors_during > 0
         producer = TaskQueue(worker_count=0, storage=RedisStorage.from_url(f"redis://127.0.0.1:{redis_port}/0"))
         try:  # and it works again
             task_id = await producer.submit("prod_tasks:quick", 4)
@@ -263,3 +277,97 @@ async def test_garbage_requests_get_an_error_and_the_endpoint_keeps_serving() ->
         silent.close()
     finally:
         await endpoint.stop()
+
+
+async def test_lease_recoveries_and_interruptions_are_counted(redis_server: RedisServer, task_dir: Path) -> None:
+    """A worker killed with two tasks: the survivor recovers both leases (counted), runs them, and
+    an operator cancels them while they run (counted as interrupted, outcome cancelled)."""
+    redis_server.cli("flushall")
+    producer = TaskQueue(worker_count=0, storage=RedisStorage.from_url(redis_server.url))
+    doomed = spawn_gdw_worker(task_dir, "--redis", redis_server.url, "-c", "2", "--lease", "2s", log_name="doomed")
+    survivor: subprocess.Popen[bytes] | None = None
+    try:
+        ids = [await producer.submit("prod_tasks:sleepy", 60) for _ in range(2)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while [(await producer.status(i)).status for i in ids] != [TaskStatus.RUNNING] * 2:
+            assert loop.time() < deadline, "the tasks did not start"
+            await asyncio.sleep(0.05)
+        doomed.kill()
+        doomed.wait()
+        port = free_port()
+        survivor = spawn_gdw_worker(
+            task_dir, "--redis", redis_server.url, "-c", "2", "--lease", "2s", "--metrics-port", str(port)
+        )
+        await until(
+            lambda: (
+                value(samples(port), "gdw_lease_recoveries_total") == 2 if http(port, "/healthz")[0] == 200 else False
+            )
+        )
+        task = {"task": "prod_tasks:sleepy", "queue": "default"}
+        await until(lambda: value(samples(port), "gdw_tasks_started_total", **task) == 2)
+        for i in ids:
+            await producer.cancel(i)
+        await until(lambda: value(samples(port), "gdw_tasks_interrupted_total", **task, outcome="cancelled") == 2)
+        seen = samples(port)
+        assert value(seen, "gdw_lease_recoveries_total") == 2
+        assert value(seen, "gdw_tasks_in_flight") == 0
+        assert value(seen, "gdw_tasks_failed_total", **task) == 0
+        assert [(await producer.status(i)).status for i in ids] == [TaskStatus.CANCELLED] * 2
+    finally:
+        stop(doomed)
+        if survivor is not None:
+            stop(survivor)
+        await producer.shutdown()
+
+
+def commands_served(server: RedisServer) -> int:
+    """Commands Redis ran since the last CONFIG RESETSTAT, not counting these INFO / CONFIG calls."""
+    total = 0
+    for line in server.cli("info", "commandstats").splitlines():
+        name, _, rest = line.partition(":")
+        if not name.startswith("cmdstat_") or name in ("cmdstat_info", "cmdstat_config|resetstat"):
+            continue
+        total += int(rest.split(",")[0].removeprefix("calls="))
+    return total
+
+
+async def test_a_scrape_costs_the_same_whatever_the_number_of_tasks(task_dir: Path) -> None:
+    """``gdw metrics``: the commands one scrape makes Redis run, with 100 tasks and with 10,000."""
+    server = RedisServer().start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GDW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gdw_core.cli", "metrics", "--port", str(port), "--redis", server.url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    producer = TaskQueue(worker_count=0, storage=RedisStorage.from_url(server.url))
+    costs: dict[int, int] = {}
+    try:
+        await until(lambda: http(port, "/readyz")[0] == 200)
+        total = 0
+        for target in (100, 10_000):
+            while total < target:
+                n = min(1000, target - total)
+                half = n // 2
+                await producer.options(queue="alpha").submit_many("prod_tasks:quick", [(i,) for i in range(half)])
+                await producer.options(queue="beta").submit_many("prod_tasks:quick", [(i,) for i in range(n - half)])
+                total += n
+            samples(port)  # warm: the queue list is cached, the first scrape reads it
+            server.cli("config", "resetstat")
+            seen = samples(port)
+            costs[target] = commands_served(server)
+            depth = value(seen, "gdw_queue_tasks", queue="alpha", state="pending")
+            depth += value(seen, "gdw_queue_tasks", queue="beta", state="pending")
+            assert depth == target
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        await producer.shutdown()
+        server.stop()
+    assert costs[100] == costs[10_000], costs
+    assert costs[100] <= 30, costs  # a handful of commands per queue, nothing per task
+    print(f"\none scrape of gdw metrics: {costs} Redis commands (2 queues)")

@@ -54,8 +54,7 @@ async def test_failover_under_load_loses_nothing(group: SentinelGroup, task_dir:
     await producer.open_storage()
     first = await producer.submit_many("prod_tasks:sleepy", [(0.02,) for _ in range(300)])
     workers = [
-        spawn_gdw_worker(task_dir, "--redis", group.url, "-c", "4", "--lease", "3s", log_name=f"w{i}")
-        for i in range(2)
+        spawn_gdw_worker(task_dir, "--redis", group.url, "-c", "4", "--lease", "3s", log_name=f"w{i}") for i in range(2)
     ]
     try:
         loop = asyncio.get_running_loop()
@@ -97,3 +96,28 @@ async def test_failover_under_load_loses_nothing(group: SentinelGroup, task_dir:
         await producer.shutdown()
         logs = "".join((task_dir / f"w{i}.log").read_text() for i in range(2))
         assert "Traceback" not in logs, logs[-3000:]
+
+
+async def test_a_dropped_connection_reconnects_to_the_new_master(group: SentinelGroup) -> None:
+    """A master connection that was dropped and is used again (what a command's retries do)
+    reconnects to the master the sentinels name now. redis-py's own Sentinel connection (8.1)
+    reconnects it to its last address, the dead master."""
+    storage = RedisStorage.from_url(group.url)
+    await storage.open()
+    pool = storage.client.inner.connection_pool
+    conn = await pool.get_connection()
+    try:
+        old = group.master_port()
+        assert conn.port == old
+        fail_over(group, "kill")
+        deadline = time.monotonic() + 60
+        while group.master_port() in (old, 0):
+            assert time.monotonic() < deadline, "sentinel did not fail over"
+            await asyncio.sleep(0.05)
+        await conn.disconnect()
+        await conn.send_command("PING")  # reconnects on its own, as inside a retry
+        assert await conn.read_response() in ("PONG", b"PONG", True)
+        assert conn.port == group.master_port() != old
+    finally:
+        await pool.release(conn)
+        await storage.close()

@@ -2,7 +2,8 @@
 ``redis+cluster://``, ``redis+sentinel://``) turned into what redis-py takes, and a label safe to
 print (no password).
 
-Sentinel: ``redis+sentinel://[user:pass@]host1:26379,host2:26379/SERVICE/DB?sentinel_password=...``
+Cluster: ``redis+cluster://[user:pass@]host1:7000,host2:7000`` (any number of seed nodes: the
+client starts from whichever answers). Sentinel: ``redis+sentinel://[user:pass@]host1:26379,host2:26379/SERVICE/DB?sentinel_password=...``
 (``rediss+sentinel://`` for TLS to the master). ``user:pass`` are the master's credentials;
 ``sentinel_username`` / ``sentinel_password`` (query) are the sentinels'. Other query parameters
 (``ssl_ca_certs``, ``socket_timeout``...) go to the master's connections, as in a ``redis://`` URL."""
@@ -44,6 +45,8 @@ class RedisAddress:
     label: str  # for people and logs (never the password)
     cluster: bool
     sentinel: Sentinels | None = None
+    #: Cluster: every seed node the URL names (``redis+cluster://h1:p1,h2:p2``), the first in ``url``
+    seeds: tuple[tuple[str, int], ...] = ()
 
     def __repr__(self) -> str:  # the url holds the password: never shown
         return f"RedisAddress({self.label!r}, cluster={self.cluster}, sentinel={self.sentinel!r})"
@@ -101,11 +104,7 @@ def secrets_in(url: str) -> list[str]:
     return sorted(set(out), key=len, reverse=True)
 
 
-def _sentinel(text: str, scheme: str, master_scheme: str) -> RedisAddress:
-    rest = text.split("://", 1)[1]
-    netloc, _, tail = rest.partition("/")
-    path, _, query = tail.partition("?")
-    cred, at, hosts_text = netloc.rpartition("@")
+def _hosts(hosts_text: str, default_port: str, text: str, what: str) -> list[tuple[str, int]]:
     hosts: list[tuple[str, int]] = []
     for item in hosts_text.split(","):
         item = item.strip()
@@ -117,10 +116,37 @@ def _sentinel(text: str, scheme: str, master_scheme: str) -> RedisAddress:
         else:
             host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
         if not port:
-            port = "26379"
-        if not host or not port.isdigit():
-            raise GdwError(f"bad sentinel address {item!r} in {redact(text)!r} (expected host:port)")
+            port = default_port
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise GdwError(f"bad {what} address {item!r} in {redact(text)!r} (expected host:port)")
         hosts.append((host, int(port)))
+    return hosts
+
+
+def _cluster_seeds(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """``redis+cluster://[cred@]h1:p1,h2:p2/...``: the URL with the first seed only, and all seeds."""
+    scheme, _, rest = text.partition("://")
+    netloc, sep, tail = rest.partition("/") if "/" in rest else (rest, "", "")
+    if "?" in netloc:
+        netloc, _, query = netloc.partition("?")
+        tail, sep = f"?{query}", ""
+    cred, at, hosts_text = netloc.rpartition("@")
+    if "," not in hosts_text:
+        return text, ()
+    seeds = _hosts(hosts_text, "6379", text, "cluster node")
+    if not seeds:
+        raise GdwError(f"no cluster node in {redact(text)!r} (expected redis+cluster://host1:7000,host2:7000)")
+    host, port = seeds[0]
+    first = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{cred}{at}{first}:{port}{sep}{tail}", tuple(seeds)
+
+
+def _sentinel(text: str, scheme: str, master_scheme: str) -> RedisAddress:
+    rest = text.split("://", 1)[1]
+    netloc, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    cred, at, hosts_text = netloc.rpartition("@")
+    hosts = _hosts(hosts_text, "26379", text, "sentinel")
     if not hosts:
         raise GdwError(
             f"no sentinel in {redact(text)!r} (expected redis+sentinel://host1:26379,host2:26379/SERVICE/DB)"
@@ -158,6 +184,9 @@ def parse_url(url: str, cluster: bool = False) -> RedisAddress:
         if cluster:
             raise GdwError("a Sentinel URL cannot also be a Redis Cluster")
         return _sentinel(text, scheme_text, _SENTINEL[scheme_text])
+    seeds: tuple[tuple[str, int], ...] = ()
+    if scheme_text in _CLUSTER or cluster:
+        text, seeds = _cluster_seeds(text)
     try:
         parts = urlsplit(text)
         _ = parts.port
@@ -181,6 +210,8 @@ def parse_url(url: str, cluster: bool = False) -> RedisAddress:
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     if parts.username and parts.password is not None:
         netloc = f"{parts.username}@{netloc}"
+    if len(seeds) > 1:
+        netloc = ",".join([netloc, *(f"{h}:{p}" for h, p in seeds[1:])])
     label_scheme = f"{scheme}+cluster" if cluster else scheme
     label = urlunsplit((label_scheme, netloc, path, "", ""))
-    return RedisAddress(real, label, cluster)
+    return RedisAddress(real, label, cluster, seeds=seeds)

@@ -17,9 +17,10 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from hiredis import ProtocolError as HiredisProtocolError
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
     AuthenticationError,
@@ -52,7 +53,7 @@ class _Retry(Retry):
         self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False
     ) -> Any:
         def retryable(error: Exception) -> bool:
-            if isinstance(error, AuthenticationError | AuthorizationError):
+            if isinstance(error, AuthenticationError | AuthorizationError) or tls_refused(error):
                 return False
             if is_retryable is not None and not is_retryable(error):
                 return False
@@ -60,6 +61,16 @@ class _Retry(Retry):
             return True
 
         return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+#: TLS failures that another try cannot fix (a certificate refused either way, TLS to a plain port)
+_TLS_REFUSALS = ("CERTIFICATE", "UNKNOWN_CA", "WRONG_VERSION_NUMBER", "HANDSHAKE_FAILURE", "NO_PROTOCOLS")
+
+
+def tls_refused(error: BaseException) -> bool:
+    """A TLS handshake that failed for a reason of configuration, not of the network."""
+    text = str(error)
+    return "[SSL" in text and any(word in text for word in _TLS_REFUSALS)
 
 
 #: TLS options naming files: checked up front so a missing one is named in the error
@@ -73,13 +84,39 @@ def _check_tls_files(url_options: dict[str, Any], options: dict[str, Any]) -> No
             raise GdwError(f"TLS option {name}: file {path!r} does not exist or is not a file")
 
 
+class _FollowsMaster(SentinelManagedConnection):
+    """A Sentinel-managed master connection that asks the sentinels again whenever it reconnects.
+    redis-py (8.1) reconnects a dropped connection, inside a command's retries, to the address it
+    had: after a failover that is the dead or demoted master."""
+
+    _resolving = False
+
+    async def connect_to(self, address: Any) -> None:
+        self._resolving = True
+        try:
+            await super().connect_to(address)  # type: ignore[no-untyped-call]
+        finally:
+            self._resolving = False
+
+    async def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        if self.is_connected or self._resolving or not self.connection_pool.is_master:
+            await super().connect_check_health(check_health=check_health, retry_socket_connect=retry_socket_connect)
+            return
+        # SentinelManagedConnection.connect: the master's address, asked anew
+        await self.connect()  # type: ignore[no-untyped-call]
+
+
+class _FollowsMasterTls(_FollowsMaster, SSLConnection):
+    pass
+
+
 def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
     assert address.sentinel is not None
     master: dict[str, Any] = dict(parse_url(address.url))  # the master's credentials, db and TLS options
     for key in ("host", "port"):
         master.pop(key, None)
-    if master.pop("connection_class", None) is SSLConnection:
-        master["ssl"] = True
+    tls = master.pop("connection_class", None) is SSLConnection
+    master["connection_class"] = _FollowsMasterTls if tls else _FollowsMaster
     kwargs.pop("max_connections", None)
     sentinel_kwargs = {k: v for k, v in kwargs.items() if k.startswith("socket_")}
     sentinel_kwargs["decode_responses"] = True
@@ -108,6 +145,8 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
         return _sentinel_client(address, kwargs)
     if address.cluster:
         kwargs.pop("health_check_interval", None)
+        if len(address.seeds) > 1:  # the URL's host is the first seed; the others are startup nodes too
+            kwargs["startup_nodes"] = [ClusterNode(host, port) for host, port in address.seeds[1:]]
         return RedisCluster.from_url(address.url, **kwargs)
     kwargs.setdefault("max_connections", 256)
     if address.url.startswith("unix:"):  # redis-py's Unix socket connection takes no TCP keepalive

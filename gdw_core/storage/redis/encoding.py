@@ -16,21 +16,21 @@ from gdw_core.storage.redis.edges import workflow_fields
 
 
 def static_json(rec: TaskRecord) -> str:
-    return dumps(
-        {
-            "name": rec.name,
-            "args": rec.args,
-            "kwargs": rec.kwargs,
-            "queue": rec.queue,
-            "priority": rec.priority,
-            "max_retries": rec.max_retries,
-            "retry": rec.retry,
-            "timeout": rec.timeout,
-            "recurring_id": rec.recurring_id,
-            "secret": rec.secret,
-        },
-        f"task {rec.id}",
-    )
+    fields: dict[str, Any] = {
+        "name": rec.name,
+        "args": rec.args,
+        "kwargs": rec.kwargs,
+        "queue": rec.queue,
+        "priority": rec.priority,
+        "max_retries": rec.max_retries,
+        "retry": rec.retry,
+        "timeout": rec.timeout,
+        "recurring_id": rec.recurring_id,
+        "secret": rec.secret,
+    }
+    if rec.traceparent is not None:  # only when tracing is on: the payload is unchanged otherwise
+        fields["traceparent"] = rec.traceparent
+    return dumps(fields, f"task {rec.id}")
 
 
 def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:

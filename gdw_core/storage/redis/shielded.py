@@ -26,9 +26,20 @@ class Shielded:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = attr(*args, **kwargs)
-            return asyncio.shield(result) if inspect.isawaitable(result) else result
+            return _shield(result) if inspect.isawaitable(result) else result
 
         return call
+
+
+def _retrieved(inner: asyncio.Future[Any]) -> None:
+    if not inner.cancelled():
+        inner.exception()  # the caller still gets it; one whose caller left is not logged as "never retrieved"
+
+
+def _shield(awaitable: Any) -> asyncio.Future[Any]:
+    inner = asyncio.ensure_future(awaitable)
+    inner.add_done_callback(_retrieved)
+    return asyncio.shield(inner)
 
 
 class _ShieldedPipeline:
@@ -38,5 +49,5 @@ class _ShieldedPipeline:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
         if name == "execute":
-            return lambda *a, **k: asyncio.shield(attr(*a, **k))
+            return lambda *a, **k: _shield(attr(*a, **k))
         return attr
