@@ -38,6 +38,9 @@ class TaskFilter:
     name: str | None = None
     queue: str | None = None
     error: str | None = None
+    #: one error group: the last error's type exactly, and its normalised message when given
+    error_type: str | None = None
+    error_message: str | None = None
 
     def matches(self, record: TaskRecord) -> bool:
         if self.queue is not None and record.queue != self.queue:
@@ -48,11 +51,24 @@ class TaskFilter:
             last = record.last_error
             if last is None or self.error.lower() not in str(last).lower():
                 return False
+        if self.error_type is not None:
+            last = record.last_error
+            if last is None or last.type != self.error_type:
+                return False
+            if self.error_message is not None and normalise(last.message) != self.error_message:
+                return False
         return True
 
     @property
     def empty(self) -> bool:
-        return not (self.name or self.queue or self.error)
+        return not (self.name or self.queue or self.error or self.error_type)
+
+    def words(self) -> str:
+        """The filter as an operator reads it (``name:x error:y group:Type: message``)."""
+        out = [f"{k}:{v}" for k, v in (("name", self.name), ("queue", self.queue), ("error", self.error)) if v]
+        if self.error_type is not None:
+            out.append(f"group:{self.error_type}" + (f": {self.error_message}" if self.error_message else ""))
+        return " ".join(out)
 
     @classmethod
     def parse(cls, text: str) -> TaskFilter | None:
@@ -82,11 +98,20 @@ class ErrorGroup:
     first_seen: float = 0.0
     last_seen: float = 0.0
     sample_id: str = ""
+    #: status name -> how many of the group's tasks are in it (failed, retrying)
+    statuses: dict[str, int] = field(default_factory=dict)
 
     @property
     def filter(self) -> TaskFilter:
-        """A filter that finds this group's tasks (by type; the message is normalised)."""
-        return TaskFilter(error=self.type)
+        """A filter that finds exactly this group's tasks (type, and normalised message)."""
+        return TaskFilter(error_type=self.type, error_message=self.message)
+
+    @property
+    def status(self) -> TaskStatus:
+        """Where most of the group's tasks are (failed unless only retrying ones were seen)."""
+        if self.statuses.get(TaskStatus.FAILED.value, 0) or not self.statuses:
+            return TaskStatus.FAILED
+        return TaskStatus.RETRYING
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +194,7 @@ async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDO
                 if g is None:
                     g = groups[key] = ErrorGroup(key[0], key[1], 0, last.at, last.at, rec.id)
                 g.count += 1
+                g.statuses[status.value] = g.statuses.get(status.value, 0) + 1
                 g.first_seen = min(g.first_seen, last.at)
                 g.last_seen = max(g.last_seen, last.at)
     return sorted(groups.values(), key=lambda g: (-g.count, -g.last_seen))[:top]
@@ -208,3 +234,32 @@ def timeline(record: TaskRecord) -> list[TimelineEntry]:
     if record.finished_at is not None:
         out.append(TimelineEntry(record.finished_at, "finished", record.status.value, record.worker))
     return sorted(out, key=lambda t: t.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """The ids of a state's tasks that match a filter, walked to the end of the state or until
+    ``limit`` matched (``complete`` False: there may be more)."""
+
+    ids: list[str]
+    complete: bool
+    scanned: int
+
+
+async def matching_ids(
+    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100_000, page: int = 500
+) -> Matching:
+    """Every task of ``status`` matching ``flt``, up to ``limit`` ids: consecutive filtered pages
+    (each call bounded by SCAN_MAX entries), so the cost is one pass over the state's index in
+    bounded steps; what "select all matching" counts and acts on."""
+    ids: list[str] = []
+    cursor: int | None = 0
+    scanned = 0
+    while cursor is not None and len(ids) < limit:
+        got = await filtered_page(storage, status, flt, min(page, limit - len(ids)), cursor)
+        ids.extend(t.id for t in got.tasks)
+        scanned += got.scanned
+        cursor = got.cursor
+        if not got.tasks and got.scanned == 0:
+            break
+    return Matching(ids, cursor is None, scanned)

@@ -18,8 +18,24 @@ from gdw_tui import safe
 
 STATUS_STYLE = display.STATUS_STYLE
 SHORT_LABEL = display.SHORT_LABEL
-#: display order of states (tabs, bars, counts)
-STATES: tuple[TaskStatus, ...] = tuple(look.status for look in display.STATES)
+#: display order of states (tabs, bars, counts): the shared table's order, then any state of the
+#: enum the table does not list yet (so a new state shows up by itself, under its own name)
+STATES: tuple[TaskStatus, ...] = tuple(look.status for look in display.STATES) + tuple(
+    s for s in TaskStatus if s not in {look.status for look in display.STATES}
+)
+
+
+def short_label(status: TaskStatus | str) -> str:
+    return SHORT_LABEL.get(str(status), str(status))
+
+
+def tiny_label(status: TaskStatus | str) -> str:
+    return display.TINY_LABEL.get(str(status), str(status)[:5])
+
+
+def status_style(status: TaskStatus | str) -> str:
+    return STATUS_STYLE.get(str(status), "")
+
 
 SPARK = "▁▂▃▄▅▆▇█"
 

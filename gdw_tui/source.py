@@ -9,6 +9,7 @@ and one page of tasks in the state on screen.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ class DataSource:
         flt = self.storage_filter
         if flt is not None:
             if self.queue_name is not None and flt.queue is None:
-                flt = TaskFilter(flt.name, self.queue_name, flt.error)
+                flt = dataclasses.replace(flt, queue=self.queue_name)
             tasks = (await inspect.filtered(status, flt, min(limit, PAGE))).tasks
         else:
             tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))

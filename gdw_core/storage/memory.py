@@ -516,9 +516,16 @@ class MemoryStorage:
         self._due_now(rec, now, Detail.RERUN)
         return B.Item(rec.id, True, "rerun")
 
-    async def bulk(
-        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
-    ) -> B.Batch:
+    async def act_on(self, action: B.Action, task_id: str) -> B.Item:
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            return B.Item(task_id, False, "gone")
+        if rec.status not in B.ACTS_ON[action]:
+            return B.Item(task_id, False, f"it is {rec.status}")
+        item = self._bulk_one(action, B.Filter(rec.status), rec.queue, task_id, self.clock.now())
+        return item if item is not None else B.Item(task_id, False, "gone")
+
+    async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
             token = str(next(self._walk_seq))
             ids = [i for i in self._index[flt.state] if (r := self._tasks.get(i)) is None or r.queue == queue]
@@ -536,9 +543,7 @@ class MemoryStorage:
             return B.Batch(items, None)
         return B.Batch(items, B.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
 
-    def _bulk_one(
-        self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float
-    ) -> B.Item | None:
+    def _bulk_one(self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float) -> B.Item | None:
         """One task of a bulk batch: None when it does not match the filter (any more)."""
         rec = self._tasks.get(task_id)
         if rec is None:
@@ -666,4 +671,3 @@ class MemoryStorage:
             skip = max(0, start - first + 1)
             rows = list(itertools.islice(self._events, skip, skip + limit))
         return [Event(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
-

@@ -206,9 +206,14 @@ class Storage(Protocol):
         reason. TaskNotFound if unknown."""
         ...
 
-    async def bulk(
-        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
-    ) -> B.Batch:
+    async def act_on(self, action: B.Action, task_id: str) -> B.Item:
+        """One bulk action on one task by id (a dashboard's selection): the same rules as a step of
+        :meth:`bulk` (one Lua script on Redis), whatever state the task is in now. ``done`` False
+        with the reason for a task the action does not apply to ("it is pending"), one that is
+        gone ("gone") or one that cannot be read ("unreadable record: ...")."""
+        ...
+
+    async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         """One bounded step of a bulk walk over ``queue``'s ``flt.state`` tasks: at most ``limit``
         tasks, each re-checked against the filter and acted on alone (an unreadable one is
         skipped with its reason). A fresh :class:`~gdw_core.B.Cursor` starts the walk (the

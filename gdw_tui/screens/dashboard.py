@@ -15,22 +15,27 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, Tab, Tabs
 
+from gdw_core import bulk as B
 from gdw_core.errors import TaskNotFound
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.status import TaskStatus
-from gdw_core.views import TaskFilter
+from gdw_core.views import ErrorGroup, TaskFilter
+from gdw_tui import bulkplan, safe
 from gdw_tui import formatting as fmt
-from gdw_tui import safe
 from gdw_tui.actions import MUTATING, Actions, Outcome, ShutdownChoice, cancel_question, perform
+from gdw_tui.bulkplan import Plan
 from gdw_tui.drain import Drain
 from gdw_tui.history import History
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
 from gdw_tui.paging import Pager
+from gdw_tui.screens.bulk import BulkScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.errors import ErrorGroupsScreen
 from gdw_tui.screens.shutdown import ShutdownScreen
 from gdw_tui.screens.submit import SubmitScreen
+from gdw_tui.selection import Scope, Selection
 from gdw_tui.source import DataSource, Snapshot, is_connection_error
 from gdw_tui.submitting import SubmitRequest
 from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel
@@ -38,7 +43,9 @@ from gdw_tui.widgets.tables import QueuesTable, RecurringTable, TasksTable, Work
 
 RECURRING = "recurring"
 TABS: tuple[str, ...] = (*(str(s) for s in fmt.STATES), RECURRING)
-SHORT_TAB: dict[str, str] = {**fmt.SHORT_LABEL, RECURRING: "recur"}
+SHORT_TAB: dict[str, str] = {**{str(st): fmt.short_label(st) for st in fmt.STATES}, RECURRING: "recur"}
+#: tabs reached by a number key (the first nine); ``t`` / ``T`` cycle through all of them
+NUMBERED = 9
 #: the least time between two reads when storage keeps changing (seconds)
 MIN_READ_GAP = 0.1
 
@@ -48,17 +55,25 @@ class DashboardScreen(Screen[None]):
         Binding("s", "submit", "Submit"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry_now", "Retry"),
+        Binding("space", "pick", "Pick row", key_display="space"),
+        Binding("a", "pick_all", "Pick all matching"),
+        Binding("x", "purge", "Purge", show=False),
         Binding("p", "toggle_pause", "Pause"),
         Binding("d", "shutdown", "Drain"),
         Binding("slash", "filter", "Filter"),
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "details", "Details", show=False),
         Binding("g", "goto", "Go to task id", show=False),
-        Binding("e", "error_groups", "Error groups", show=False),
+        Binding("e", "error_groups", "Error groups"),
+        Binding("t", "cycle_tab(1)", "Next state tab", show=False),
+        Binding("T", "cycle_tab(-1)", "Previous state tab", show=False, key_display="T"),
         Binding("o", "sort", "Sort: age / name / attempts", show=False),
         Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
         Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
-        *(Binding(str(i + 1), f"show_state('{name}')", f"show {name}", show=False) for i, name in enumerate(TABS)),
+        *(
+            Binding(str(i + 1), f"show_state('{name}')", f"show {name}", show=False)
+            for i, name in enumerate(TABS[:NUMBERED])
+        ),
     ]
 
     def __init__(self, source: DataSource, options: Options, actions: Actions, history: History) -> None:
@@ -72,6 +87,7 @@ class DashboardScreen(Screen[None]):
         self.filter_text = ""
         self.drain: Drain | None = None
         self.pager = Pager(options.page_size)
+        self.selection = Selection()
         self._last_read = -1e9
         self._reading = False
         self._again = False
@@ -125,8 +141,9 @@ class DashboardScreen(Screen[None]):
             tabs.query_one(f"#tab-{name}", Tab).label = self._tab_label(i, name)
 
     def _tab_label(self, index: int, name: str, count: int | None = None) -> str:
-        label = SHORT_TAB[name] if self.has_class("-narrow") else name
-        return f"{index + 1} {label}" + ("" if count is None else f" {count}")
+        label = SHORT_TAB.get(name, name) if self.has_class("-narrow") else name
+        key = f"{index + 1} " if index < NUMBERED else ""
+        return f"{key}{label}" + ("" if count is None else f" {count}")
 
     # -- reading --------------------------------------------------------------------------------
     def on_storage_changed(self, message: StorageChanged) -> None:
@@ -217,7 +234,9 @@ class DashboardScreen(Screen[None]):
             self._show_empty(shown, "no recurring entries")
             lists.border_title = "recurring entries"
         elif snap.status == self.shown:
-            shown = self.query_one("#tasks", TasksTable).show(snap.tasks, now, dead, self._matches)
+            shown = self.query_one("#tasks", TasksTable).show(
+                snap.tasks, now, dead, self._matches, self.selection.holds
+            )
             needle = self.filter_text.strip()
             if needle and snap.tasks:
                 self._show_empty(shown, f"no {self.shown} tasks on this page match “{safe.clean(needle)}”")
@@ -226,7 +245,9 @@ class DashboardScreen(Screen[None]):
             page = self.pager.label(len(snap.tasks))
             lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
             more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
-            lists.border_subtitle = "[ ] pages · o sort · g go to id" if more else "o sort · g go to id"
+            hint = "[ ] pages · o sort · g go to id" if more else "o sort · g go to id"
+            picked = self.selection.label()
+            lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
         self._show_summary(snap)
         self._show_tabs(snap)
         self._show_drain(snap)
@@ -297,6 +318,7 @@ class DashboardScreen(Screen[None]):
         if name and name != self.shown:
             self.shown = name
             self.pager.reset()
+            self.selection.clear()
             self.query_one("#switcher", ContentSwitcher).current = "recurring" if name == RECURRING else "tasks"
             self.query_one("#lists").border_title = "recurring entries" if name == RECURRING else f"{name} tasks"
             self.query_one("#tasks", TasksTable).clear()
@@ -304,6 +326,10 @@ class DashboardScreen(Screen[None]):
 
     def action_show_state(self, name: str) -> None:
         self.query_one("#states", Tabs).active = f"tab-{name}"
+
+    def action_cycle_tab(self, step: int) -> None:
+        at = TABS.index(self.shown) if self.shown in TABS else 0
+        self.action_show_state(TABS[(at + step) % len(TABS)])
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -320,6 +346,7 @@ class DashboardScreen(Screen[None]):
         flt = TaskFilter.parse(self.filter_text)
         if flt is not None:  # name:/queue:/error: words are evaluated in storage, not on this page
             self.source.storage_filter = flt
+            self.selection.clear()
             self.filter_text = ""
             self.pager.reset()
             self.notify(f"filtering in storage: {safe.markup(self._filter_words(flt))}", timeout=3)
@@ -328,26 +355,27 @@ class DashboardScreen(Screen[None]):
 
     @staticmethod
     def _filter_words(flt: TaskFilter) -> str:
-        return " ".join(f"{k}:{v}" for k, v in (("name", flt.name), ("queue", flt.queue), ("error", flt.error)) if v)
+        return flt.words()
 
-    async def action_error_groups(self) -> None:
-        """Show the top errors of the last 15 minutes and filter the failed tasks by the top one."""
-        try:
-            groups = await self.source.error_groups()
-        except Exception as exc:
-            self.notify(safe.markup(f"{type(exc).__name__}: {exc}"), title="cannot read error groups", severity="error")
+    def action_error_groups(self) -> None:
+        """The top errors of the last 15 minutes; choosing one filters the task list by it."""
+        self.app.push_screen(ErrorGroupsScreen(self.source), self._group_chosen)
+
+    def _group_chosen(self, group: ErrorGroup | None) -> None:
+        if group is None:
             return
-        if not groups:
-            self.notify("no errors in the last 15 minutes", title="error groups", timeout=3)
-            return
-        lines = [f"{g.count:>5}  {g.type}: {g.message}" for g in groups[:5]]
-        self.notify(safe.markup("\n".join(lines)), title="error groups (15 min) · filtering by the top one", timeout=6)
-        self.source.storage_filter = groups[0].filter
+        self.source.storage_filter = group.filter
+        self.selection.clear()
         self.pager.reset()
-        self.action_show_state("failed")
+        self.notify(safe.markup(f"filtering in storage: {group.filter.words()}"), title="error group", timeout=3)
+        self.action_show_state(str(group.status))
         self.request_read()
 
     def key_escape(self) -> None:
+        if not self.selection.empty:
+            self.selection.clear()
+            self.render_snapshot()
+            return
         if self.source.storage_filter is not None:
             self.source.storage_filter = None
             self.request_read()
@@ -457,6 +485,9 @@ class DashboardScreen(Screen[None]):
 
             self.app.push_screen(ConfirmScreen("Stop recurring entry", question), stop_entry)
             return
+        if not self.selection.empty:
+            self.act_on_selection(B.Action.CANCEL)
+            return
         task_id = self.selected_task()
         if task_id is None:
             return
@@ -468,9 +499,66 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen("Cancel task", cancel_question(task_id)), cancel)
 
     def action_retry_now(self) -> None:
+        if not self.selection.empty:
+            self.act_on_selection(B.Action.RETRY)
+            return
         task_id = self.selected_task()
         if task_id is not None:
             perform(self, lambda: self.actions.retry_now(task_id), "retry now")
+
+    def action_purge(self) -> None:
+        """Delete finished tasks: the picked ones, or the row under the cursor (always asks)."""
+        if self.selection.empty:
+            task_id = self.selected_task()
+            if task_id is None:
+                return
+            self.open_bulk(Plan(B.Action.PURGE, (task_id,)))
+            return
+        self.act_on_selection(B.Action.PURGE)
+
+    def action_pick(self) -> None:
+        """Pick or unpick the row under the cursor for a bulk action."""
+        if self.shown == RECURRING:
+            return
+        table = self.query_one("#tasks", TasksTable)
+        key = table.selected_key
+        if key is None:
+            return
+        try:
+            self.selection.toggle(key)
+        except ValueError as exc:
+            self.notify(safe.markup(str(exc)), severity="warning")
+            return
+        self.render_snapshot()
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_pick_all(self) -> None:
+        """Pick every task of this state that matches the storage filter (again: unpick)."""
+        if self.shown == RECURRING:
+            return
+        if self.selection.scope is not None:
+            self.selection.clear()
+        else:
+            self.selection.select_all(Scope(TaskStatus(self.shown), self.source.queue_name, self.source.storage_filter))
+            picked = self.selection.label()
+            self.notify(safe.markup(f"{picked}; r retry · c cancel · x purge · esc clears"), timeout=3)
+        self.render_snapshot()
+
+    def act_on_selection(self, action: B.Action) -> None:
+        sel = self.selection
+        self.open_bulk(Plan(action, tuple(sel.ids), sel.scope))
+
+    def open_bulk(self, plan: Plan) -> None:
+        def done(summary: B.Summary | None) -> None:
+            if summary is None:
+                return
+            words = bulkplan.outcome(summary)
+            self.notify(safe.markup(words.message), title=words.title, severity=words.severity)
+            self.selection.clear()
+            self.post_message(StorageChanged())
+
+        self.app.push_screen(BulkScreen(self.source.queue, plan), done)
 
     def action_toggle_pause(self) -> None:
         name = self.target_queue()
@@ -508,6 +596,9 @@ class DashboardScreen(Screen[None]):
             ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
             ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
             ("Retry the selected task", "Re-run a failed or cancelled task; a waiting one is due now", "retry_now"),
+            ("Purge", "Delete the picked finished tasks (or the one under the cursor)", "purge"),
+            ("Pick all matching", "Pick every task of this state matching the filter, for r / c / x", "pick_all"),
+            ("Error groups", "The top errors of the last 15 minutes; filter by one", "error_groups"),
             ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
             ("Filter tasks", "Show only tasks on this page matching some text", "filter"),

@@ -35,9 +35,7 @@ class TaskDetailScreen(Screen[None]):
         Binding("r", "retry_now", "Retry now"),
     ]
 
-    def __init__(
-        self, task_id: str, source: DataSource, options: Options, actions: Actions, history: History
-    ) -> None:
+    def __init__(self, task_id: str, source: DataSource, options: Options, actions: Actions, history: History) -> None:
         super().__init__()
         self.task_id = task_id
         self.source = source

@@ -97,7 +97,12 @@ class TasksTable(SyncedTable):
         self.set_columns(TaskLayout.for_width(self.size.width or 120).columns())
 
     def show(
-        self, tasks: list[TaskRecord], now: float, dead_workers: set[str], match: Callable[[TaskRecord], bool]
+        self,
+        tasks: list[TaskRecord],
+        now: float,
+        dead_workers: set[str],
+        match: Callable[[TaskRecord], bool],
+        picked: Callable[[str], bool] | None = None,
     ) -> int:
         """Show the tasks that match; returns how many are shown. The fixed columns take what their
         content needs (up to their cap); args and the note share the rest."""
@@ -107,14 +112,21 @@ class TasksTable(SyncedTable):
         chosen = [t for t in tasks if match(t)]
         layout = cap.fitted(chosen, now, width)
         self.set_columns(layout.columns())
-        rows = [(t.id, task_cells(t, now, dead_workers, layout)) for t in chosen]
+        rows = [(t.id, task_cells(t, now, dead_workers, layout, picked is not None and picked(t.id))) for t in chosen]
         self.sync(rows)
         return len(rows)
 
 
-def task_cells(t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLayout) -> list[Cell]:
+def task_cells(
+    t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLayout, picked: bool = False
+) -> list[Cell]:
+    ident = (
+        Text.assemble(("● ", "bold yellow"), safe.text(fmt.short_id(t.id, max(4, layout.id - 2))))
+        if picked
+        else safe.text(fmt.short_id(t.id, layout.id))
+    )
     cells: list[Cell] = [
-        safe.text(fmt.short_id(t.id, layout.id)),
+        ident,
         safe.text(safe.shorten(t.name, layout.name), "bold"),
     ]
     if layout.args:
@@ -231,8 +243,8 @@ class QueuesTable(SyncedTable):
         cols = [("name", "queue")]
         if not narrow:
             cols.append(("flag", "state"))
-        labels = display.TINY_LABEL if narrow else fmt.SHORT_LABEL
-        cols += [(str(s), labels[str(s)]) for s in fmt.STATES]
+        label = fmt.tiny_label if narrow else fmt.short_label
+        cols += [(str(s), label(s)) for s in fmt.STATES]
         if not narrow:
             cols.append(("oldest", "oldest"))
             cols.append(("wait", "wait p50/p99"))
@@ -255,7 +267,7 @@ class QueuesTable(SyncedTable):
             cells: list[Cell] = [name]
             if not narrow:
                 cells.append(Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green"))
-            cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.STATUS_STYLE[str(s)]) for s in fmt.STATES]
+            cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.status_style(s)) for s in fmt.STATES]
             if not narrow:
                 cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")
                 w = waits.get(q.name)
