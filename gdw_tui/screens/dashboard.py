@@ -55,16 +55,16 @@ class DashboardScreen(Screen[None]):
         Binding("s", "submit", "Submit"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry_now", "Retry"),
-        Binding("space", "pick", "Pick row", key_display="space"),
-        Binding("a", "pick_all", "Pick all matching"),
-        Binding("x", "purge", "Purge", show=False),
+        Binding("space", "pick", "Pick the row for a bulk action (again: unpick)", show=False, key_display="space"),
+        Binding("a", "pick_all", "Pick all matching the state and filter (again: unpick)", show=False),
+        Binding("x", "purge", "Purge finished tasks: the picked ones or the row (asks first)", show=False),
         Binding("p", "toggle_pause", "Pause"),
         Binding("d", "shutdown", "Drain"),
         Binding("slash", "filter", "Filter"),
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "details", "Details", show=False),
         Binding("g", "goto", "Go to task id", show=False),
-        Binding("e", "error_groups", "Error groups"),
+        Binding("e", "error_groups", "Error groups of the last 15 minutes", show=False),
         Binding("t", "cycle_tab(1)", "Next state tab", show=False),
         Binding("T", "cycle_tab(-1)", "Previous state tab", show=False, key_display="T"),
         Binding("o", "sort", "Sort: age / name / attempts", show=False),
@@ -245,7 +245,7 @@ class DashboardScreen(Screen[None]):
             page = self.pager.label(len(snap.tasks))
             lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
             more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
-            hint = "[ ] pages · o sort · g go to id" if more else "o sort · g go to id"
+            hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · o sort · g go to id"
             picked = self.selection.label()
             lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
         self._show_summary(snap)

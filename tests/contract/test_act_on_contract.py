@@ -50,4 +50,4 @@ async def test_progress_is_told_after_each_bounded_batch(storage: Storage, batch
     seen: list[int] = []
     summary = await B.run_ids(storage, B.Action.PURGE, ids + ids, lambda s: seen.append(s.total), batch)
     assert summary.done == 4 and not summary.skipped  # a repeated id is acted on once
-    assert seen == list(range(batch, 4, batch)) + [4]
+    assert seen == [*range(batch, 4, batch), 4]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from gdw_core import AttemptError
 from gdw_core.storage.protocol import Start
 from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.errors import ErrorGroupsScreen, GroupsTable
 from gdw_tui.widgets.tables import TasksTable
 
 from .conftest import SIZE, shown, until
@@ -29,7 +30,7 @@ async def test_slash_name_filter_is_evaluated_in_storage() -> None:
         await until(pilot, lambda: fast[0] in tasks.rows and tasks.row_count == 10)
 
 
-async def test_e_shows_error_groups_and_filters_failed_by_the_top_one() -> None:
+async def test_e_opens_error_groups_and_enter_filters_failed_by_the_top_one() -> None:
     app, queue = idle_app(page_size=10)
     ids = [await queue.submit("demo_tasks:failing") for _ in range(5)]
     storage = queue.storage
@@ -44,9 +45,13 @@ async def test_e_shows_error_groups_and_filters_failed_by_the_top_one() -> None:
         screen = dashboard(app)
         await until(pilot, lambda: screen.snapshot is not None)
         await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ErrorGroupsScreen))
+        groups = app.screen.query_one("#groups", GroupsTable)
+        await until(pilot, lambda: groups.row_count == 2)
+        assert [groups.get_row_at(0)[i].plain for i in range(3)] == ["3", "Timeout", "task <id> x"]
+        await pilot.press("enter")  # the top group
         tasks = screen.query_one("#tasks", TasksTable)
         await until(pilot, lambda: screen.shown == "failed" and set(tasks.rows) == timeouts)
-        assert any("3  Timeout: task <id> x" in str(n.message) for n in app._notifications)
         assert len(ids) == 5
 
 
