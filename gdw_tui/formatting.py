@@ -90,6 +90,19 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
+def squeeze(values: list[float], width: int, mean: bool = True) -> list[float]:
+    """``values`` folded into ``width`` equal buckets (their mean, or their max), so a short
+    sparkline still spans the whole window."""
+    if len(values) <= width or width <= 0:
+        return list(values)
+    step = len(values) / width
+    out: list[float] = []
+    for i in range(width):
+        part = values[int(i * step) : int((i + 1) * step)] or [0.0]
+        out.append(sum(part) / len(part) if mean else max(part))
+    return out
+
+
 def spark(values: list[float], width: int, top: float | None = None) -> str:
     """A one-line sparkline of the last ``width`` values (0..top)."""
     vals = values[-width:]

@@ -30,6 +30,7 @@ from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
 from gdw_tui.paging import Pager
 from gdw_tui.screens.bulk import BulkScreen
+from gdw_tui.screens.charts import QueueChartsScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
 from gdw_tui.screens.errors import ErrorGroupsScreen
@@ -65,6 +66,7 @@ class DashboardScreen(Screen[None]):
         Binding("enter", "details", "Details", show=False),
         Binding("g", "goto", "Go to task id", show=False),
         Binding("e", "error_groups", "Error groups of the last 15 minutes", show=False),
+        Binding("w", "charts", "Per-queue charts: throughput, wait time, depth", show=False),
         Binding("t", "cycle_tab(1)", "Next state tab", show=False),
         Binding("T", "cycle_tab(-1)", "Previous state tab", show=False, key_display="T"),
         Binding("o", "sort", "Sort: age / name / attempts", show=False),
@@ -197,6 +199,7 @@ class DashboardScreen(Screen[None]):
                 snap.tasks = self.pager.order(snap.tasks)
             self.snapshot = snap
             self.history.utilization.add(snap.workers)
+            self.history.add_queues(snap.now, snap.queues, snap.waits)
             self._show_connection()
             self.render_snapshot()
         finally:
@@ -221,7 +224,7 @@ class DashboardScreen(Screen[None]):
             return
         now = snap.now
         dead = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
-        self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits)
+        self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits, self.history.queues)
         self.query_one("#throughput", ThroughputPanel).show(self.history.throughput, now)
         workers = self.query_one("#workers", WorkersTable)
         workers.show(snap.workers, now, self.history.utilization.series)
@@ -245,7 +248,7 @@ class DashboardScreen(Screen[None]):
             page = self.pager.label(len(snap.tasks))
             lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
             more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
-            hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · o sort · g go to id"
+            hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · w charts · o sort · g go to id"
             picked = self.selection.label()
             lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
         self._show_summary(snap)
@@ -360,6 +363,9 @@ class DashboardScreen(Screen[None]):
     def action_error_groups(self) -> None:
         """The top errors of the last 15 minutes; choosing one filters the task list by it."""
         self.app.push_screen(ErrorGroupsScreen(self.source), self._group_chosen)
+
+    def action_charts(self) -> None:
+        self.app.push_screen(QueueChartsScreen(self.source, self.history))
 
     def _group_chosen(self, group: ErrorGroup | None) -> None:
         if group is None:
@@ -599,6 +605,7 @@ class DashboardScreen(Screen[None]):
             ("Purge", "Delete the picked finished tasks (or the one under the cursor)", "purge"),
             ("Pick all matching", "Pick every task of this state matching the filter, for r / c / x", "pick_all"),
             ("Error groups", "The top errors of the last 15 minutes; filter by one", "error_groups"),
+            ("Queue charts", "Per queue: done/s, wait p50/p99 and depth over the last minute", "charts"),
             ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
             ("Filter tasks", "Show only tasks on this page matching some text", "filter"),

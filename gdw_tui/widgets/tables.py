@@ -18,6 +18,7 @@ from gdw_core.views import WaitStats
 from gdw_core.workerinfo import WorkerInfo
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
+from gdw_tui.history import QueueCharts
 from gdw_tui.widgets.synced import Cell, SyncedTable
 
 #: each column costs its content plus one cell of padding on each side
@@ -238,8 +239,33 @@ class WorkersTable(SyncedTable):
         self.sync(rows)
 
 
+#: from this table width on, each queue row carries its throughput and wait-time charts
+CHARTS = 134
+SPARK_W = 10
+
+
+def throughput_cell(charts: QueueCharts | None, now: float) -> Text:
+    if charts is None:
+        return Text("-", style="dim")
+    done = fmt.squeeze(charts.throughput.series(now, "done"), SPARK_W)
+    top = max([*done, 1.0])
+    out = Text(fmt.spark(done, SPARK_W, top), style="green")
+    out.append(f" {charts.throughput.rate(now, 'done'):5.1f}/s")
+    return out
+
+
+def wait_cell(charts: QueueCharts | None, now: float) -> Text:
+    latest = charts.wait_p50.latest() if charts is not None else None
+    if charts is None or latest is None:
+        return Text("-", style="dim")
+    p50 = fmt.squeeze(charts.wait_p50.series(now), SPARK_W, mean=False)
+    out = Text(fmt.spark(p50, SPARK_W, max([*p50, 1e-9])), style="yellow")
+    out.append(f" {display.duration(latest)}")
+    return out
+
+
 class QueuesTable(SyncedTable):
-    def column_set(self, narrow: bool) -> list[tuple[str, str]]:
+    def column_set(self, narrow: bool, charts: bool = False) -> list[tuple[str, str]]:
         cols = [("name", "queue")]
         if not narrow:
             cols.append(("flag", "state"))
@@ -248,17 +274,26 @@ class QueuesTable(SyncedTable):
         if not narrow:
             cols.append(("oldest", "oldest"))
             cols.append(("wait", "wait p50/p99"))
+        if charts:  # the charts take the share bar's place
+            return [*cols, ("thru", "done/s · 60s"), ("trend", "wait p50 · 60s")]
         cols.append(("bar", "share"))
         return cols
 
     def on_mount(self) -> None:
         self.set_columns(self.column_set((self.size.width or 120) < NARROW))
 
-    def show(self, queues: list[QueueInfo], now: float, waits: Mapping[str, WaitStats] | None = None) -> None:
+    def show(
+        self,
+        queues: list[QueueInfo],
+        now: float,
+        waits: Mapping[str, WaitStats] | None = None,
+        charts: Mapping[str, QueueCharts] | None = None,
+    ) -> None:
         waits = waits or {}
         width = self.size.width or 120
         narrow = width < NARROW
-        self.set_columns(self.column_set(narrow))
+        with_charts = charts is not None and width >= CHARTS
+        self.set_columns(self.column_set(narrow, with_charts))
         rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
             name = safe.text(safe.shorten(q.name, 14 if narrow else 24), "bold")
@@ -272,7 +307,10 @@ class QueuesTable(SyncedTable):
                 cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")
                 w = waits.get(q.name)
                 cells.append(f"{display.duration(w.p50)} / {display.duration(w.p99)}" if w and w.sample else "-")
-            cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
+            if with_charts and charts is not None:
+                cells += [throughput_cell(charts.get(q.name), now), wait_cell(charts.get(q.name), now)]
+            else:
+                cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
             rows.append((q.name, cells))
         self.sync(rows)
 
