@@ -72,6 +72,15 @@ class Inspector:
     async def timeline(self, task_id: str) -> list[views.TimelineEntry]:
         return views.timeline(await self.task(task_id))
 
+    async def task_events(self, task_id: str, scan: int = views.EVENT_SCAN) -> list[Event]:
+        """The task's events still in the capped stream (at most ``scan`` events read)."""
+        return await views.task_events(self.storage, task_id, min(scan, views.EVENT_SCAN))
+
+    async def full_timeline(self, task_id: str) -> list[views.TimelineEntry]:
+        """The record's timeline merged with the task's events from the stream."""
+        rec = await self.task(task_id)
+        return views.merged_timeline(rec, await self.task_events(task_id))
+
     async def queues(self) -> list[QueueInfo]:
         return await self.storage.queues()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Storage
@@ -125,10 +126,12 @@ class WaitStats:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     at: float
-    what: str  # "created", "due", "started", "attempt failed", "finished"
+    what: str  # "created", "due", "started", "attempt failed", "finished"; events: "pending → claimed"
     status: str = ""
     worker: str | None = None
     detail: str = ""
+    #: "record" (what the task record holds) or "event" (a transition read from the event stream)
+    source: str = "record"
 
 
 @dataclass(slots=True)
@@ -263,3 +266,63 @@ async def matching_ids(
         if not got.tasks and got.scanned == 0:
             break
     return Matching(ids, cursor is None, scanned)
+
+
+#: events one task's timeline looks at: the whole stream as kept by default (Retention.events)
+EVENT_SCAN = 10_000
+#: an event this close (seconds) to a record entry of the same step is that entry
+SAME_STEP = 0.005
+
+
+async def task_events(storage: Storage, task_id: str, scan: int = EVENT_SCAN) -> list[Event]:
+    """The events of one task still in the (capped) event stream, oldest first: at most ``scan``
+    events are read, CHUNK per round trip."""
+    out: list[Event] = []
+    cursor = "0"
+    seen = 0
+    while seen < scan:
+        want = min(CHUNK, scan - seen)
+        batch = await storage.read_events(cursor, want)
+        seen += len(batch)
+        out.extend(e for e in batch if e.task_id == task_id)
+        if len(batch) < want:
+            break
+        cursor = batch[-1].id
+    return out
+
+
+def _step_of(event: Event) -> str | None:
+    """Which record entry an event repeats, if any."""
+    if event.old is None and event.kind in (TaskStatus.PENDING.value, TaskStatus.SCHEDULED.value):
+        return "created"
+    if event.kind == TaskStatus.RUNNING.value:
+        return "started"
+    if event.kind in (TaskStatus.RETRYING.value, TaskStatus.FAILED.value) and event.old in ("running", "claimed"):
+        return "attempt"
+    if event.kind in {s.value for s in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)}:
+        return "finished"
+    return None
+
+
+def merged_timeline(record: TaskRecord, events: list[Event]) -> list[TimelineEntry]:
+    """The record's timeline with the stream's transitions woven in (claims, releases, retries,
+    re-runs, cancel requests); an event that repeats a record entry (same step, same moment) is
+    left out, progress events too."""
+    entries = timeline(record)
+    steps = [(e.at, "attempt" if e.what.startswith("attempt") else e.what) for e in entries]
+    seen: set[str] = set()
+    for ev in sorted(events, key=lambda e: e.at):
+        if ev.kind == "progress" or ev.id in seen:
+            continue
+        seen.add(ev.id)
+        step = _step_of(ev)
+        if step is not None and any(abs(at - ev.at) <= SAME_STEP and what == step for at, what in steps):
+            continue
+        status = ev.kind if ev.kind in {s.value for s in TaskStatus} else ""
+        what = f"{ev.old or 'new'} → {ev.kind}" if status else ev.kind.replace("_", " ")
+        entries.append(TimelineEntry(ev.at, what, status, ev.worker, ev.detail or "", "event"))
+    return sorted(entries, key=lambda t: (t.at, _RANK.get(t.what, 1) if t.source == "record" else 1))
+
+
+#: the order of entries that share a moment (a coarse clock): created, transitions, the rest
+_RANK = {"created": 0, "due": 0, "started": 2, "attempt failed": 3, "attempt interrupted": 3, "finished": 4}

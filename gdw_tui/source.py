@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdw_core.errors import StorageUnavailable
+from gdw_core.events import Event
 from gdw_core.queue import TaskQueue
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
@@ -148,6 +149,10 @@ class DataSource:
     async def error_groups(self) -> list[ErrorGroup]:
         """The top errors of the last 15 minutes (bounded read, see gdw_core.views)."""
         return await asyncio.wait_for(self.queue.inspect.error_groups(), self.read_timeout)
+
+    async def task_events(self, task_id: str) -> list[Event]:
+        """The task's events still in the capped stream (a bounded read, see gdw_core.views)."""
+        return await asyncio.wait_for(self.queue.inspect.task_events(task_id), self.read_timeout * 3)
 
     async def task(self, task_id: str) -> TaskRecord:
         return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)
