@@ -38,7 +38,7 @@ class Plan:
     def what(self) -> str:
         if self.scope is not None:
             return self.scope.words()
-        return "the picked task" if len(self.ids) == 1 else "the picked tasks"
+        return f"task {self.ids[0]}" if len(self.ids) == 1 else "the picked tasks"
 
 
 @dataclass(frozen=True, slots=True)

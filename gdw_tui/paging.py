@@ -67,5 +67,5 @@ class Pager:
             return ""
         first = self.offset + 1 if shown else self.offset
         last = self.offset + shown
-        sort = "" if self.sort == "age" else f", this page by {self.sort}"
+        sort = "" if self.sort == "age" else f", sorted by {self.sort} within this page"
         return f"{first}-{last} of {max(self.total, last)}{sort}"

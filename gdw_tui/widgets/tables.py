@@ -52,7 +52,7 @@ class TaskLayout:
         args = max(12, rest * 2 // 5)
         return cls(ident, name, args, worker, rest - args)
 
-    def fitted(self, tasks: list[TaskRecord], now: float, width: int) -> TaskLayout:
+    def fitted(self, tasks: list[TaskRecord], now: float, width: int, mark: int = 0) -> TaskLayout:
         """The same caps, shrunk to what these tasks' ids, names, workers and timings need; the
         width saved goes to args and the note."""
         if not tasks:
@@ -61,7 +61,7 @@ class TaskLayout:
         def need(cap: int, header: int, values: list[int]) -> int:
             return min(cap, max([header, *values])) if cap else 0
 
-        ident = need(self.id, 2, [len(t.id) for t in tasks])
+        ident = need(self.id + mark, 2, [len(t.id) + mark for t in tasks])  # mark: room for "● "
         name = need(self.name, 4, [len(t.name) for t in tasks])
         worker = need(self.worker, 6, [len(t.worker or "") + 5 for t in tasks])
         timing = max([20, *(len(fmt.timing_text(t, now).plain) for t in tasks)])
@@ -111,7 +111,8 @@ class TasksTable(SyncedTable):
         leased = bool(tasks) and all(t.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for t in tasks)
         cap = TaskLayout.for_width(width, with_worker=leased or not tasks)
         chosen = [t for t in tasks if match(t)]
-        layout = cap.fitted(chosen, now, width)
+        mark = 2 if picked is not None and any(picked(t.id) for t in chosen) else 0
+        layout = cap.fitted(chosen, now, width, mark)
         self.set_columns(layout.columns())
         rows = [(t.id, task_cells(t, now, dead_workers, layout, picked is not None and picked(t.id))) for t in chosen]
         self.sync(rows)

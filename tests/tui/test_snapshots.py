@@ -79,3 +79,24 @@ def test_dashboard_scheduled_read_only(snap_compare: Any) -> None:
 
 def test_dashboard_empty_state_says_so(snap_compare: Any) -> None:
     assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=prepare("8"))
+
+
+@sizes
+def test_bulk_purge_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    run_before = prepare("6", "space", "space", "x", select="done-3")
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=run_before)
+
+
+@sizes
+def test_error_groups_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("7", "e"))
+
+
+@sizes
+def test_queue_charts_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("4", "w"))
+
+
+def test_dashboard_with_picked_rows(snap_compare: Any) -> None:
+    run_before = prepare("6", "space", "space", select="done-3")
+    assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=run_before)
