@@ -53,6 +53,9 @@ class Snapshot:
     recurring: list[RecurringEntry] = field(default_factory=list)
     #: per queue: how long its recently started tasks sat due (p50/p99)
     waits: dict[str, WaitStats] = field(default_factory=dict)
+    #: filtered in storage: where the next page's scan begins (None: the state's end); unfiltered: None
+    next_cursor: int | None = None
+    filtered: bool = False
 
     def counts(self, queue: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -112,12 +115,13 @@ class DataSource:
     async def open(self) -> None:
         await self.queue.open_storage()
 
-    async def read(self, status: TaskStatus, limit: int = PAGE, offset: int = 0) -> Snapshot:
+    async def read(self, status: TaskStatus, limit: int = PAGE, offset: int = 0, cursor: int = 0) -> Snapshot:
         """One refresh. A storage that does not answer within ``read_timeout`` seconds counts as
-        gone (TimeoutError), so the dashboard says so instead of waiting on it."""
-        return await asyncio.wait_for(self._read(status, limit, offset), self.read_timeout)
+        gone (TimeoutError), so the dashboard says so instead of waiting on it. ``cursor`` is
+        where a filtered page's scan begins (see Inspector.filtered)."""
+        return await asyncio.wait_for(self._read(status, limit, offset, cursor), self.read_timeout)
 
-    async def _read(self, status: TaskStatus, limit: int, offset: int) -> Snapshot:
+    async def _read(self, status: TaskStatus, limit: int, offset: int, cursor: int = 0) -> Snapshot:
         inspect = self.queue.inspect
         storage_now = await inspect.now()
         self.skew = storage_now - self.clock()
@@ -129,15 +133,17 @@ class DataSource:
         if flt is not None:
             if self.queue_name is not None and flt.queue is None:
                 flt = dataclasses.replace(flt, queue=self.queue_name)
-            tasks = (await inspect.filtered(status, flt, min(limit, PAGE))).tasks
+            page = await inspect.filtered(status, flt, min(limit, PAGE), cursor)
+            tasks, next_cursor, filtered = page.tasks, page.cursor, True
         else:
             tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
+            next_cursor, filtered = None, False
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
         waits = {q.name: await inspect.wait_stats(q.name, WAIT_SAMPLE) for q in queues[:WAIT_QUEUES]}
         workers = sorted(workers, key=lambda w: w.id)
-        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits)
+        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits, next_cursor, filtered)
 
     async def running_tasks(self, limit: int = PAGE) -> list[TaskRecord]:
         """Claimed and running tasks (what a shutdown would interrupt), one page of each."""

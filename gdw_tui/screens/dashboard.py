@@ -178,7 +178,7 @@ class DashboardScreen(Screen[None]):
         try:
             status = TaskStatus(self.shown) if self.shown != RECURRING else TaskStatus.RUNNING
             try:
-                snap = await self.source.read(status, self.pager.size, self.pager.offset)
+                snap = await self.source.read(status, self.pager.size, self.pager.offset, self.pager.cursor)
             except Exception as exc:
                 if is_connection_error(exc):
                     self.source.set_connection(False, exc)
@@ -195,6 +195,10 @@ class DashboardScreen(Screen[None]):
             self._last_read_error = ""
             self.source.set_connection(True)
             if self.shown != RECURRING:
+                if snap.filtered:
+                    self.pager.filtered_read(snap.next_cursor)
+                else:
+                    self.pager.filtered = False
                 self.pager.clamp(snap.counts().get(self.shown, 0))
                 snap.tasks = self.pager.order(snap.tasks)
             self.snapshot = snap
@@ -247,7 +251,7 @@ class DashboardScreen(Screen[None]):
                 self._show_empty(shown, f"no {self.shown} tasks")
             page = self.pager.label(len(snap.tasks))
             lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
-            more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
+            more = self.pager.more
             hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · w charts · o sort · g go to id"
             picked = self.selection.label()
             lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
@@ -384,6 +388,7 @@ class DashboardScreen(Screen[None]):
             return
         if self.source.storage_filter is not None:
             self.source.storage_filter = None
+            self.pager.reset()
             self.request_read()
         for box in self.query("#filter, #goto").results(Input):
             if box.display:

@@ -5,7 +5,6 @@ the states stay put."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,16 +25,6 @@ from .test_actions import notices
 from .test_live import dashboard
 
 S = TaskStatus
-
-
-@pytest.fixture
-async def idle() -> AsyncIterator[TaskQueue]:
-    q = TaskQueue(worker_count=0, queue_size=None, tasks=[demo_tasks], worker_id="worker-a")
-    await q.open_storage()
-    try:
-        yield q
-    finally:
-        await q.shutdown(timeout=0)
 
 
 async def make_failed(
