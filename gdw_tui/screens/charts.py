@@ -60,7 +60,9 @@ class QueueChartsScreen(ModalScreen[None]):
     def show(self) -> None:
         now = self.source.now()
         table = self.query_one("#charts-table", ChartsTable)
-        spark_w = max(8, min(30, ((table.size.width or 100) - 50) // 3))
+        # from the terminal's width (known at once), not the table's (0 until it is laid out)
+        room = min(160, self.app.size.width) - 4
+        spark_w = max(8, min(30, (room - 50) // 3))
         rows: list[tuple[str, list[Cell]]] = []
         for name, charts in sorted(self.history.queues.items()):
             done = fmt.squeeze(charts.throughput.series(now, "done"), spark_w)

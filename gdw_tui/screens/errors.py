@@ -66,7 +66,8 @@ class ErrorGroupsScreen(ModalScreen[ErrorGroup | None]):
             return
         now = self.source.now()
         table = self.query_one("#groups", GroupsTable)
-        width = max(20, (table.size.width or 100) - 60)
+        # from the terminal's width (known at once), not the table's (0 until it is laid out)
+        width = max(20, min(160, self.app.size.width) - 84)
         rows: list[tuple[str, list[Cell]]] = []
         for i, g in enumerate(self.groups):
             where = ", ".join(f"{n} {st}" for st, n in sorted(g.statuses.items()))
