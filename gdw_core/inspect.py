@@ -13,7 +13,7 @@ from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import LEASED, TaskStatus
-from gdw_core.storage.protocol import QueueInfo, Storage
+from gdw_core.storage.protocol import Mark, QueueInfo, Storage
 from gdw_core.workerinfo import WorkerInfo
 
 #: at most this many of a dead worker's ``held`` ids are looked up by :meth:`Inspector.dead_holdings`
@@ -57,8 +57,22 @@ class Inspector:
             raise ValueError("offset and limit must be >= 0")
         return await self.storage.list_tasks(TaskStatus(status), queue, offset, min(limit, 1000))
 
+    async def tasks_after(
+        self,
+        status: TaskStatus | str,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        """A page of a state by position (see Storage.list_after): stable while tasks move, and
+        as cheap deep in the state as at its start."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        return await self.storage.list_after(TaskStatus(status), queue, after, min(limit, 1000), reverse)
+
     async def filtered(
-        self, status: TaskStatus | str, flt: views.TaskFilter, limit: int = 100, cursor: int = 0
+        self, status: TaskStatus | str, flt: views.TaskFilter, limit: int = 100, cursor: Mark | None = None
     ) -> views.FilteredPage:
         """Tasks of a state matching ``flt``, a bounded window per call (see gdw_core.views)."""
         return await views.filtered_page(self.storage, TaskStatus(status), flt, min(limit, 1000), cursor)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import Storage
+from gdw_core.storage.protocol import Mark, Storage
 
 #: index entries one call may look at (a filtered page, error groups, a wait sample)
 SCAN_MAX = 2000
@@ -85,8 +85,8 @@ class TaskFilter:
 @dataclass(frozen=True, slots=True)
 class FilteredPage:
     tasks: list[TaskRecord]
-    #: where the next call goes on (index position), None when the state's end was reached
-    cursor: int | None
+    #: the position the next call goes on from (Storage.list_after), None when the state's end was reached
+    cursor: Mark | None
     #: index entries looked at by this call (<= SCAN_MAX)
     scanned: int
 
@@ -136,49 +136,49 @@ class TimelineEntry:
 
 @dataclass(slots=True)
 class _Scan:
+    """A walk over a state's index by position (Storage.list_after), at most ``budget`` entries."""
+
     storage: Storage
     status: TaskStatus
     queue: str | None
-    start: int
+    after: Mark | None
     budget: int
     scanned: int = 0
     done: bool = field(default=False)
-    #: index position of the last chunk's first entry
-    position: int = 0
 
-    async def chunk(self) -> list[TaskRecord]:
+    async def chunk(self) -> list[tuple[Mark, TaskRecord]]:
         want = min(CHUNK, self.budget - self.scanned)
         if want <= 0 or self.done:
             return []
-        self.position = self.start + self.scanned
-        got = await self.storage.list_tasks(self.status, self.queue, self.position, want)
+        got = await self.storage.list_after(self.status, self.queue, self.after, want)
         self.scanned += want
         if len(got) < want:
             self.done = True
+        if got:
+            self.after = got[-1][0]
         return got
 
 
 async def filtered_page(
-    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100, cursor: int = 0
+    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100, cursor: Mark | None = None
 ) -> FilteredPage:
-    """Up to ``limit`` matching tasks from index position ``cursor`` on, looking at no more than
-    SCAN_MAX entries; the returned cursor resumes the scan."""
-    if limit <= 0 or cursor < 0:
-        raise ValueError("limit must be > 0 and cursor >= 0")
+    """Up to ``limit`` matching tasks from the position ``cursor`` on (None: the start), looking
+    at no more than SCAN_MAX entries; the returned cursor resumes the scan. Each call costs its
+    window, whatever the depth."""
+    if limit <= 0:
+        raise ValueError("limit must be > 0")
     scan = _Scan(storage, status, flt.queue, cursor, SCAN_MAX)
     out: list[TaskRecord] = []
     while len(out) < limit:
         batch = await scan.chunk()
         if not batch:
             break
-        base = scan.position
-        for i, rec in enumerate(batch):
+        for mark, rec in batch:
             if flt.matches(rec):
                 out.append(rec)
                 if len(out) == limit:
-                    return FilteredPage(out, base + i + 1, scan.scanned)
-    more = None if scan.done else scan.start + scan.scanned
-    return FilteredPage(out, more, scan.scanned)
+                    return FilteredPage(out, mark, scan.scanned)
+    return FilteredPage(out, None if scan.done else scan.after, scan.scanned)
 
 
 async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDOW, top: int = 10) -> list[ErrorGroup]:
@@ -186,9 +186,9 @@ async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDO
     from the newest failed and retrying tasks (a bounded window of each)."""
     groups: dict[tuple[str, str], ErrorGroup] = {}
     for status in (TaskStatus.FAILED, TaskStatus.RETRYING):
-        scan = _Scan(storage, status, None, 0, budget=SCAN_MAX // 2)
+        scan = _Scan(storage, status, None, None, budget=SCAN_MAX // 2)
         while batch := await scan.chunk():
-            for rec in batch:
+            for _, rec in batch:
                 last = rec.last_error
                 if last is None or last.at < now - window:
                     continue
@@ -253,19 +253,21 @@ async def matching_ids(
     storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100_000, page: int = 500
 ) -> Matching:
     """Every task of ``status`` matching ``flt``, up to ``limit`` ids: consecutive filtered pages
-    (each call bounded by SCAN_MAX entries), so the cost is one pass over the state's index in
-    bounded steps; what "select all matching" counts and acts on."""
+    by position (each call bounded by SCAN_MAX entries and costing its window, not its depth), so
+    the whole cost is one pass over the state's index; what "select all matching" counts and acts
+    on."""
     ids: list[str] = []
-    cursor: int | None = 0
+    cursor: Mark | None = None
     scanned = 0
-    while cursor is not None and len(ids) < limit:
+    while True:
         got = await filtered_page(storage, status, flt, min(page, limit - len(ids)), cursor)
         ids.extend(t.id for t in got.tasks)
         scanned += got.scanned
         cursor = got.cursor
-        if not got.tasks and got.scanned == 0:
-            break
-    return Matching(ids, cursor is None, scanned)
+        if cursor is None:
+            return Matching(ids, True, scanned)
+        if len(ids) >= limit:
+            return Matching(ids, False, scanned)
 
 
 #: events one task's timeline looks at: the whole stream as kept by default (Retention.events)

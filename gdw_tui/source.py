@@ -20,7 +20,7 @@ from gdw_core.queue import TaskQueue
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import QueueInfo
+from gdw_core.storage.protocol import Mark, QueueInfo
 from gdw_core.views import ErrorGroup, TaskFilter, WaitStats
 from gdw_core.workerinfo import WorkerInfo
 
@@ -53,8 +53,9 @@ class Snapshot:
     recurring: list[RecurringEntry] = field(default_factory=list)
     #: per queue: how long its recently started tasks sat due (p50/p99)
     waits: dict[str, WaitStats] = field(default_factory=dict)
-    #: filtered in storage: where the next page's scan begins (None: the state's end); unfiltered: None
-    next_cursor: int | None = None
+    #: where the next page begins (None: the state's end was reached)
+    next_cursor: Mark | None = None
+    #: the page came from a scan filtered in storage
     filtered: bool = False
 
     def counts(self, queue: str | None = None) -> dict[str, int]:
@@ -115,13 +116,16 @@ class DataSource:
     async def open(self) -> None:
         await self.queue.open_storage()
 
-    async def read(self, status: TaskStatus, limit: int = PAGE, offset: int = 0, cursor: int = 0) -> Snapshot:
+    async def read(
+        self, status: TaskStatus, limit: int = PAGE, cursor: Mark | None = None, reverse: bool = False
+    ) -> Snapshot:
         """One refresh. A storage that does not answer within ``read_timeout`` seconds counts as
         gone (TimeoutError), so the dashboard says so instead of waiting on it. ``cursor`` is
-        where a filtered page's scan begins (see Inspector.filtered)."""
-        return await asyncio.wait_for(self._read(status, limit, offset, cursor), self.read_timeout)
+        where the page begins (None: the state's start; see Inspector.tasks_after / filtered);
+        ``reverse`` walks the state the other way."""
+        return await asyncio.wait_for(self._read(status, limit, cursor, reverse), self.read_timeout)
 
-    async def _read(self, status: TaskStatus, limit: int, offset: int, cursor: int = 0) -> Snapshot:
+    async def _read(self, status: TaskStatus, limit: int, cursor: Mark | None, reverse: bool) -> Snapshot:
         inspect = self.queue.inspect
         storage_now = await inspect.now()
         self.skew = storage_now - self.clock()
@@ -136,8 +140,10 @@ class DataSource:
             page = await inspect.filtered(status, flt, min(limit, PAGE), cursor)
             tasks, next_cursor, filtered = page.tasks, page.cursor, True
         else:
-            tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
-            next_cursor, filtered = None, False
+            size = min(limit, PAGE)
+            rows = await inspect.tasks_after(status, self.queue_name, cursor, size + 1, reverse)  # +1: is there more?
+            tasks = [rec for _, rec in rows[:size]]
+            next_cursor, filtered = (rows[size - 1][0] if len(rows) > size else None), False
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]

@@ -91,6 +91,10 @@ class HeartbeatReply:
     paused: frozenset[str] = frozenset()  # queues currently paused
 
 
+#: a task's place in its state's index: (score, id), compared as a tuple (see Storage.list_after)
+Mark = tuple[float, str]
+
+
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
     name: str
@@ -233,6 +237,20 @@ class Storage(Protocol):
     ) -> list[TaskRecord]:
         """Tasks in ``status``: waiting ones in run order, running ones by start, finished ones
         newest first. Reads only one page."""
+        ...
+
+    async def list_after(
+        self,
+        status: TaskStatus,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        """Up to ``limit`` tasks in ``status`` that come after the position ``after`` (None: from
+        the start) in :meth:`list_tasks`' order (``reverse``: the opposite order), each with its
+        position: a cursor that stays put when tasks before it leave the state, and costs the
+        page, not the depth. A position is the backend's own (index score, id)."""
         ...
 
     async def queues(self) -> list[QueueInfo]: ...

@@ -28,7 +28,7 @@ from gdw_tui.drain import Drain
 from gdw_tui.history import History
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
-from gdw_tui.paging import Pager
+from gdw_tui.paging import GLOBAL_SORTS, Pager
 from gdw_tui.screens.bulk import BulkScreen
 from gdw_tui.screens.charts import QueueChartsScreen
 from gdw_tui.screens.confirm import ConfirmScreen
@@ -69,7 +69,7 @@ class DashboardScreen(Screen[None]):
         Binding("w", "charts", "Per-queue charts: throughput, wait time, depth", show=False),
         Binding("t", "cycle_tab(1)", "Next state tab", show=False),
         Binding("T", "cycle_tab(-1)", "Previous state tab", show=False, key_display="T"),
-        Binding("o", "sort", "Sort: age / name / attempts", show=False),
+        Binding("o", "sort", "Sort: age / age reversed (every page) / name / attempts (this page)", show=False),
         Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
         Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
         *(
@@ -178,7 +178,7 @@ class DashboardScreen(Screen[None]):
         try:
             status = TaskStatus(self.shown) if self.shown != RECURRING else TaskStatus.RUNNING
             try:
-                snap = await self.source.read(status, self.pager.size, self.pager.offset, self.pager.cursor)
+                snap = await self.source.read(status, self.pager.size, self.pager.cursor, self.pager.reverse)
             except Exception as exc:
                 if is_connection_error(exc):
                     self.source.set_connection(False, exc)
@@ -195,11 +195,11 @@ class DashboardScreen(Screen[None]):
             self._last_read_error = ""
             self.source.set_connection(True)
             if self.shown != RECURRING:
-                if snap.filtered:
-                    self.pager.filtered_read(snap.next_cursor)
-                else:
-                    self.pager.filtered = False
+                self.pager.read_done(snap.next_cursor, snap.filtered)
                 self.pager.clamp(snap.counts().get(self.shown, 0))
+                if not snap.tasks and len(self.pager.cursors) > 1:  # the page emptied: one back
+                    self.pager.previous()
+                    self._again = True
                 snap.tasks = self.pager.order(snap.tasks)
             self.snapshot = snap
             self.history.utilization.add(snap.workers)
@@ -407,7 +407,10 @@ class DashboardScreen(Screen[None]):
 
     def action_sort(self) -> None:
         order = self.pager.cycle_sort()
-        self.notify(f"sorted by {order}", timeout=2)
+        if order in GLOBAL_SORTS:
+            self.notify(f"sorted by {order}, across every page (through the index)", timeout=2)
+        else:
+            self.notify(f"sorted by {order} within this page; pages stay in storage order", timeout=3)
         self.request_read()
 
     def action_goto(self) -> None:
@@ -615,7 +618,7 @@ class DashboardScreen(Screen[None]):
             ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
             ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
             ("Go to a task by id", "Open any task, on any page", "goto"),
-            ("Sort tasks", "Cycle the order: age, name, attempts", "sort"),
+            ("Sort tasks", "Cycle: age, age reversed (every page); name, attempts (this page)", "sort"),
             ("Task details", "Everything about the selected task", "details"),
         ]
         for title, help_text, action in items:

@@ -13,16 +13,47 @@ from .test_bulk import make_failed, open_tab
 from .test_live import dashboard
 
 
-def test_a_filtered_pager_walks_cursors_forward_and_back() -> None:
+def test_the_pager_walks_cursors_forward_and_back() -> None:
     p = Pager(size=5)
-    p.filtered_read(7)
-    assert p.more and p.next() and p.cursor == 7
-    p.filtered_read(None)
-    assert not p.next() and p.cursor == 7
+    p.read_done((7.0, "t7"), filtered=True)
+    assert p.more and p.next() and p.cursor == (7.0, "t7")
+    p.read_done(None, filtered=True)
+    assert not p.next() and p.cursor == (7.0, "t7")
     assert p.label(3) == "page 2 (the last): 3 matching, filtered in storage"
-    assert p.previous() and p.cursor == 0 and not p.previous()
-    p.reset()
-    assert p.cursors == [0] and not p.filtered
+    assert p.previous() and p.cursor is None and not p.previous()
+    p.read_done((1.0, "a"), filtered=False)
+    p.clamp(12)
+    assert p.next() and p.label(5) == "page 2: 5 of 12"
+    assert p.cycle_sort() == "age, reversed" and p.cursor is None and p.reverse  # a new walk
+    assert p.cycle_sort() == "name" and p.cursor is None and not p.reverse
+    assert p.label(5) == "1-5 of 12, sorted by name within this page"
+
+
+async def test_a_page_stays_put_while_tasks_before_it_move_on(idle: TaskQueue) -> None:
+    ids = [await idle.submit("demo_tasks:fast", i) for i in range(25)]
+    app = GdwApp(idle, follow_events=False, page_size=10)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_tab(pilot, app, "pending", 10)
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: {str(k.value) for k in table.rows} == set(ids[10:20]))
+        for task_id in ids[:5]:  # five tasks before this page leave the state
+            await idle.cancel(task_id)
+        dashboard(app).request_read()
+        await until(pilot, lambda: "page 2: 10 of 20" in str(dashboard(app).query_one("#lists").border_title))
+        assert {str(k.value) for k in table.rows} == set(ids[10:20])  # by offset it would be ids[15:25]
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: {str(k.value) for k in table.rows} == set(ids[20:]))
+
+
+async def test_age_reversed_walks_the_whole_state_from_its_other_end(idle: TaskQueue) -> None:
+    ids = [await idle.submit("demo_tasks:fast", i) for i in range(25)]
+    app = GdwApp(idle, follow_events=False, page_size=10)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_tab(pilot, app, "pending", 10)
+        await pilot.press("o")
+        await until(pilot, lambda: [str(k.value) for k in table.rows] == ids[::-1][:10])
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await until(pilot, lambda: [str(k.value) for k in table.rows] == ids[::-1][20:])
 
 
 async def test_paging_through_a_storage_filter_reaches_every_match_once(idle: TaskQueue) -> None:

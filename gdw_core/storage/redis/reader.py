@@ -15,7 +15,7 @@ from gdw_core.lifecycle import WORKER_HISTORY_MAX, WORKER_HISTORY_SECONDS, is_li
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import QueueInfo
+from gdw_core.storage.protocol import Mark, QueueInfo
 from gdw_core.storage.redis.base import RedisBase
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import from_hash
@@ -151,6 +151,71 @@ class RedisReader(RedisBase):
             elif h and h.get("st") == status.value:
                 out.append(self._record(task_id, q, h))
         return out
+
+    @guarded
+    async def list_after(
+        self,
+        status: TaskStatus,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        status = TaskStatus(status)
+        if limit <= 0:
+            return []
+        queues = [self._checked(queue)] if queue is not None else await self._all_queues()
+        forward = (status.value in _ASCENDING) != reverse
+        ranked: list[tuple[float, str, str]] = []
+        for q in queues:
+            ranked.extend(
+                (score, task_id, q) for score, task_id in await self._after_in(q, status, after, limit, forward)
+            )
+        ranked.sort(key=lambda r: (r[0], r[1]), reverse=not forward)
+        page = ranked[:limit]
+        if not page:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for _, task_id, q in page:
+            pipe.hgetall(self.keys.task(q, task_id))
+        out: list[tuple[Mark, TaskRecord]] = []
+        for (score, task_id, q), h in zip(page, await pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(h, Exception):  # WRONGTYPE: shown as unreadable, never fails the view
+                problem = InvalidPayload(f"task {task_id}: the key is not a task hash ({h})")
+                out.append(((score, task_id), _malformed(task_id, q, {"st": status.value}, problem)))
+            elif h and h.get("st") == status.value:
+                out.append(((score, task_id), self._record(task_id, q, h)))
+        return out
+
+    async def _after_in(
+        self, queue: str, status: TaskStatus, after: Mark | None, limit: int, forward: bool
+    ) -> list[tuple[float, str]]:
+        """One queue's next ``limit`` index entries past ``after``: read from ``after``'s score
+        (inclusive), skipping the entries at that score that are not past it (ties are ordered by
+        id, as Redis orders them); more reads only while a read held nothing but such ties."""
+        key = self.keys.index(queue, status.value)
+        out: list[tuple[float, str]] = []
+        skip = 0
+        while len(out) < limit:
+            want = limit - len(out) + 1
+            try:
+                if forward:
+                    low = after[0] if after is not None else "-inf"
+                    rows = await self.client.zrangebyscore(key, low, "+inf", start=skip, num=want, withscores=True)
+                else:
+                    high = after[0] if after is not None else "+inf"
+                    rows = await self.client.zrevrangebyscore(key, high, "-inf", start=skip, num=want, withscores=True)
+            except ResponseError as exc:  # WRONGTYPE: this queue's index cannot be read
+                log.error("the %s index of %r cannot be read: %s", status, queue, exc)
+                return out
+            for task_id, score in rows:
+                mark = (float(score), str(task_id))
+                if after is None or (mark > after if forward else mark < after):
+                    out.append(mark)
+            if len(rows) < want:
+                break
+            skip += len(rows)
+        return out[:limit]
 
     def _checked(self, queue: str) -> str:
         self.keys.prefix(queue)  # InvalidTask for a name outside the grammar
