@@ -151,7 +151,7 @@ class _Scan:
         if want <= 0 or self.done:
             return []
         got = await self.storage.list_after(self.status, self.queue, self.after, want)
-        self.scanned += want
+        self.scanned += len(got)
         if len(got) < want:
             self.done = True
         if got:
