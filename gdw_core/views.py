@@ -6,6 +6,7 @@ entries per call, so one refresh costs a few round trips, never a scan of the wh
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdw_core.events import Event
@@ -250,7 +251,12 @@ class Matching:
 
 
 async def matching_ids(
-    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100_000, page: int = 500
+    storage: Storage,
+    status: TaskStatus,
+    flt: TaskFilter,
+    limit: int = 100_000,
+    page: int = 500,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Matching:
     """Every task of ``status`` matching ``flt``, up to ``limit`` ids: consecutive filtered pages
     by position (each call bounded by SCAN_MAX entries and costing its window, not its depth), so
@@ -264,6 +270,8 @@ async def matching_ids(
         ids.extend(t.id for t in got.tasks)
         scanned += got.scanned
         cursor = got.cursor
+        if progress is not None:
+            progress(scanned, len(ids))  # entries looked at, matches so far
         if cursor is None:
             return Matching(ids, True, scanned)
         if len(ids) >= limit:

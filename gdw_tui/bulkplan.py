@@ -60,9 +60,9 @@ class Prepared:
         return f"{head}\n{effect}.{tail}"
 
 
-async def prepare(queue: TaskQueue, plan: Plan) -> Prepared:
-    """Count what the plan acts on, in storage. BulkError when the action cannot act on the
-    scope's state (nothing changed)."""
+async def prepare(queue: TaskQueue, plan: Plan, counting: Callable[[int, int], object] | None = None) -> Prepared:
+    """Count what the plan acts on, in storage (``counting(looked_at, matched)`` while a filter is
+    walked). BulkError when the action cannot act on the scope's state (nothing changed)."""
     scope = plan.scope
     if scope is None:
         return Prepared(plan, len(plan.ids), list(plan.ids))
@@ -73,7 +73,7 @@ async def prepare(queue: TaskQueue, plan: Plan) -> Prepared:
         return Prepared(plan, int(counts.get(scope.state, 0)), None)
     if scope.queue is not None and flt.queue is None:
         flt = dataclasses.replace(flt, queue=scope.queue)
-    found = await matching_ids(queue.storage, scope.state, flt, MAX_MATCHING)
+    found = await matching_ids(queue.storage, scope.state, flt, MAX_MATCHING, progress=counting)
     return Prepared(plan, len(found.ids), found.ids, found.complete)
 
 

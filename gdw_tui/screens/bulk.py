@@ -50,8 +50,12 @@ class BulkScreen(ModalScreen[B.Summary | None]):
 
     async def _count(self) -> None:
         question = self.query_one("#question", Static)
+
+        def counting(looked_at: int, matched: int) -> None:
+            question.update(f"counting in storage… {looked_at:,} looked at, {matched:,} match (esc stops)")
+
         try:
-            prepared = await bulkplan.prepare(self.queue, self.plan)
+            prepared = await bulkplan.prepare(self.queue, self.plan, counting)
         except Exception as exc:
             self._finish_words(f"nothing changed: {type(exc).__name__}: {exc}")
             return

@@ -34,6 +34,7 @@ from gdw_tui.screens.charts import QueueChartsScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
 from gdw_tui.screens.errors import ErrorGroupsScreen
+from gdw_tui.screens.held import HeldScreen
 from gdw_tui.screens.shutdown import ShutdownScreen
 from gdw_tui.screens.submit import SubmitScreen
 from gdw_tui.selection import Scope, Selection
@@ -439,6 +440,13 @@ class DashboardScreen(Screen[None]):
             self.open_task(task_id)
 
         self.run_worker(find(), group="act")
+
+    @on(DataTable.RowSelected, "#workers")
+    def _worker_chosen(self, event: DataTable.RowSelected) -> None:
+        snap = self.snapshot
+        found = [w for w in (snap.workers if snap else []) if w.id == event.row_key.value]
+        if found:
+            self.app.push_screen(HeldScreen(found[0], self.source))
 
     @on(DataTable.RowSelected, "#tasks")
     def _task_chosen(self, event: DataTable.RowSelected) -> None:

@@ -80,3 +80,27 @@ async def test_w_opens_the_per_queue_charts_and_wide_queue_rows_carry_them() -> 
         assert row[2] == "0.6/s" and row[-1] == "4"
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, QueueChartsScreen))
+
+
+async def test_enter_on_a_dead_worker_shows_what_waits_for_lease_recovery() -> None:
+    from gdw_tui.screens.held import HeldScreen, HeldTable
+    from gdw_tui.widgets.tables import WorkersTable
+
+    from .conftest import shown
+
+    app = scenario.make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: dashboard(app).snapshot is not None)
+        await scenario.seed(app)
+        workers = dashboard(app).query_one("#workers", WorkersTable)
+        await until(pilot, lambda: "host-b:977:1f2e3d" in workers.rows)
+        workers.focus()
+        workers.move_cursor(row=workers.get_row_index("host-b:977:1f2e3d"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+        table: Any = app.screen.query_one("#held-table", HeldTable)
+        await until(pilot, lambda: "orphan-1" in table.rows)
+        row = [c if isinstance(c, str) else c.plain for c in table.get_row("orphan-1")]
+        assert row[2] == "running" and "lease recovery returns it" in row[3]
+        note = shown(app.screen.query_one("#held-note"))
+        assert "1 task(s) held" in note and "1 still wait for lease recovery, nothing is lost" in note

@@ -100,3 +100,20 @@ def test_queue_charts_screen(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_dashboard_with_picked_rows(snap_compare: Any) -> None:
     run_before = prepare("6", "space", "space", select="done-3")
     assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def dead_worker_held() -> Any:
+    async def run_before(pilot: Any) -> None:
+        await prepare("4")(pilot)
+        workers = pilot.app.screen.query_one("#workers")
+        workers.focus()
+        workers.move_cursor(row=workers.get_row_index("host-b:977:1f2e3d"))
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@sizes
+def test_dead_worker_held_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=dead_worker_held())
