@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, Tab, Tabs
@@ -205,8 +206,11 @@ class DashboardScreen(Screen[None]):
             self.snapshot = snap
             self.history.utilization.add(snap.workers)
             self.history.add_queues(snap.now, snap.queues, snap.waits)
-            self._show_connection()
-            self.render_snapshot()
+            try:
+                self._show_connection()
+                self.render_snapshot()
+            except NoMatches:  # the app is closing: its widgets went away while this read ran
+                return
         finally:
             self._reading = False
             if self._again:
