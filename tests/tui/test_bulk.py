@@ -262,3 +262,58 @@ async def test_on_redis_a_garbage_record_among_the_picked_rows_is_skipped_alone(
             assert {(await queue.status(i)).status for i in ids} == {S.PENDING}
         finally:
             await queue.shutdown(timeout=0)
+
+
+async def test_an_error_group_can_be_re_run_whole_from_the_dashboard(idle: TaskQueue) -> None:
+    group = await make_failed(idle, 6, "TimeoutError", "call 17 took too long")
+    others = await make_failed(idle, 2, "TimeoutError", "connect refused")
+    app = GdwApp(idle, follow_events=False, page_size=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: dashboard(app).snapshot is not None)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ErrorGroupsScreen))
+        groups = app.screen.query_one("#groups", GroupsTable)
+        await until(pilot, lambda: groups.row_count == 2)
+        await pilot.press("enter")  # the top group: 6 x "call N took too long"
+        await until(pilot, lambda: dashboard(app).shown == "failed")
+        dashboard(app).query_one("#tasks", TasksTable).focus()
+        await pilot.press("a")
+        dialog = await bulk_dialog(pilot, app, "r")
+        assert "Retry 6 tasks: all failed tasks matching group:TimeoutError: call N took too long?" in shown(
+            dialog.query_one("#question")
+        )
+        summary = await confirm_and_finish(pilot, app, dialog)
+        assert summary.done == 6
+    assert {(await idle.status(i)).status for i in group} == {S.PENDING}
+    assert {(await idle.status(i)).status for i in others} == {S.FAILED}
+
+
+async def test_esc_while_counting_stops_before_anything_changes(idle: TaskQueue, monkeypatch: Any) -> None:
+    import asyncio
+
+    from gdw_tui import bulkplan
+
+    [task_id] = await make_failed(idle, 1)
+    stopped = asyncio.Event()
+
+    async def slow_count(*args: Any, **kwargs: Any) -> Any:
+        kwargs["progress"](2000, 0)
+        try:
+            await asyncio.Event().wait()  # a pass over a huge state
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(bulkplan, "matching_ids", slow_count)
+    app = GdwApp(idle, follow_events=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot, app, "failed", 1)
+        await pilot.press("slash", *"error:upstream", "enter")
+        await until(pilot, lambda: dashboard(app).source.storage_filter is not None)
+        await pilot.press("a")
+        dialog = await bulk_dialog(pilot, app, "r", stage="counting")
+        await until(pilot, lambda: "2,000 looked at, 0 match (esc stops)" in shown(dialog.query_one("#question")))
+        await pilot.press("y")  # nothing to say yes to yet
+        assert dialog.stage == "counting"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, BulkScreen) and stopped.is_set())
+    assert (await idle.status(task_id)).status is S.FAILED
