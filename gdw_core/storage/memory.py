@@ -642,7 +642,9 @@ class MemoryStorage:
         status = TaskStatus(status)
         if limit <= 0:
             return []
-        forward = (status not in TERMINAL) != reverse
+        # the same order as list_tasks: waiting, claimed and running oldest first, the rest newest first
+        ascending = status is _PENDING or status is _CLAIMED or status is _RUNNING or status in _DELAYED
+        forward = ascending != reverse
         marks = sorted(self._marks(status, queue), reverse=not forward)
         out: list[tuple[Mark, TaskRecord]] = []
         for mark in marks:

@@ -240,6 +240,8 @@ class WorkersTable(SyncedTable):
         self.sync(rows)
 
 
+#: a narrow queues table keeps its share bar only while it shows at most this many state columns
+NARROW_STATES = 8
 #: from this table width on, each queue row carries its throughput and wait-time charts
 CHARTS = 134
 SPARK_W = 10
@@ -277,7 +279,8 @@ class QueuesTable(SyncedTable):
             cols.append(("wait", "wait p50/p99"))
         if charts:  # the charts take the share bar's place
             return [*cols, ("thru", "done/s · 60s"), ("trend", "wait p50 · 60s")]
-        cols.append(("bar", "share"))
+        if not (narrow and len(fmt.STATES) > NARROW_STATES):  # more states: their counts before the bar
+            cols.append(("bar", "share"))
         return cols
 
     def on_mount(self) -> None:
@@ -310,7 +313,7 @@ class QueuesTable(SyncedTable):
                 cells.append(f"{display.duration(w.p50)} / {display.duration(w.p99)}" if w and w.sample else "-")
             if with_charts and charts is not None:
                 cells += [throughput_cell(charts.get(q.name), now), wait_cell(charts.get(q.name), now)]
-            else:
+            elif not (narrow and len(fmt.STATES) > NARROW_STATES):
                 cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
             rows.append((q.name, cells))
         self.sync(rows)
