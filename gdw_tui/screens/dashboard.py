@@ -13,7 +13,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, Tab, Tabs
 
 from gdw_core import bulk as B
@@ -21,30 +20,28 @@ from gdw_core.errors import TaskNotFound
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.views import ErrorGroup, TaskFilter
-from gdw_tui import bulkplan, safe
 from gdw_tui import formatting as fmt
+from gdw_tui import safe
 from gdw_tui.actions import MUTATING, Actions, Outcome, ShutdownChoice, cancel_question, perform
-from gdw_tui.bulkplan import Plan
 from gdw_tui.drain import Drain
 from gdw_tui.history import History
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
 from gdw_tui.paging import GLOBAL_SORTS, Pager
-from gdw_tui.screens.bulk import BulkScreen
+from gdw_tui.palette import DASHBOARD_ACTIONS
 from gdw_tui.screens.charts import QueueChartsScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
 from gdw_tui.screens.errors import ErrorGroupsScreen
 from gdw_tui.screens.held import HeldScreen
+from gdw_tui.screens.picking import RECURRING, Picking
 from gdw_tui.screens.shutdown import ShutdownScreen
 from gdw_tui.screens.submit import SubmitScreen
-from gdw_tui.selection import Scope, Selection
 from gdw_tui.source import DataSource, Snapshot, is_connection_error
 from gdw_tui.submitting import SubmitRequest
-from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel
+from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel, summary_text
 from gdw_tui.widgets.tables import QueuesTable, RecurringTable, TasksTable, WorkersTable
 
-RECURRING = "recurring"
 TABS: tuple[str, ...] = (*(str(s) for s in fmt.STATES), RECURRING)
 SHORT_TAB: dict[str, str] = {**{str(st): fmt.short_label(st) for st in fmt.STATES}, RECURRING: "recur"}
 #: tabs reached by a number key (the first nine); ``t`` / ``T`` cycle through all of them
@@ -53,7 +50,7 @@ NUMBERED = 9
 MIN_READ_GAP = 0.1
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(Picking):
     BINDINGS = [
         Binding("s", "submit", "Submit"),
         Binding("c", "cancel", "Cancel"),
@@ -91,7 +88,6 @@ class DashboardScreen(Screen[None]):
         self.filter_text = ""
         self.drain: Drain | None = None
         self.pager = Pager(options.page_size)
-        self.selection = Selection()
         self._last_read = -1e9
         self._reading = False
         self._again = False
@@ -260,7 +256,7 @@ class DashboardScreen(Screen[None]):
             hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · w charts · o sort · g go to id"
             picked = self.selection.label()
             lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
-        self._show_summary(snap)
+        self.query_one("#summary", Static).update(summary_text(snap, self.options.read_only))
         self._show_tabs(snap)
         self._show_drain(snap)
 
@@ -271,26 +267,6 @@ class DashboardScreen(Screen[None]):
             table.show_header = shown > 0
         if shown == 0:
             empty.update(Text(words, style="dim italic"))
-
-    def _show_summary(self, snap: Snapshot) -> None:
-        counts = snap.counts()
-        paused = [q.name for q in snap.queues if q.paused]
-        oldest = [q.oldest_pending_at for q in snap.queues if q.oldest_pending_at]
-        live = [w for w in snap.workers if fmt.worker_is_live(w, snap.now)]
-        dead = [w for w in snap.workers if fmt.worker_state_of(w, snap.now) == "dead"]
-        out = Text()
-        out.append(f"{len(live)} worker(s) ", style="bold")
-        out.append(f"{sum(w.busy for w in live)}/{sum(w.concurrency for w in live)} busy  ")
-        if dead:
-            out.append(f"{len(dead)} dead  ", style="bold red")
-        out.append(f"waiting {counts.get('pending', 0) + counts.get('scheduled', 0) + counts.get('retrying', 0)}  ")
-        if oldest:
-            out.append(f"oldest pending {fmt.ago(snap.now - min(oldest))}  ", style="yellow")
-        if paused:
-            out.append("PAUSED: " + ", ".join(safe.clean(p) for p in paused), style="bold yellow reverse")
-        if self.options.read_only:
-            out.append("  read-only", style="bold cyan")
-        self.query_one("#summary", Static).update(out)
 
     def _show_tabs(self, snap: Snapshot) -> None:
         counts = snap.counts()
@@ -532,60 +508,6 @@ class DashboardScreen(Screen[None]):
         if task_id is not None:
             perform(self, lambda: self.actions.retry_now(task_id), "retry now")
 
-    def action_purge(self) -> None:
-        """Delete finished tasks: the picked ones, or the row under the cursor (always asks)."""
-        if self.selection.empty:
-            task_id = self.selected_task()
-            if task_id is None:
-                return
-            self.open_bulk(Plan(B.Action.PURGE, (task_id,)))
-            return
-        self.act_on_selection(B.Action.PURGE)
-
-    def action_pick(self) -> None:
-        """Pick or unpick the row under the cursor for a bulk action."""
-        if self.shown == RECURRING:
-            return
-        table = self.query_one("#tasks", TasksTable)
-        key = table.selected_key
-        if key is None:
-            return
-        try:
-            self.selection.toggle(key)
-        except ValueError as exc:
-            self.notify(safe.markup(str(exc)), severity="warning")
-            return
-        self.render_snapshot()
-        if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
-
-    def action_pick_all(self) -> None:
-        """Pick every task of this state that matches the storage filter (again: unpick)."""
-        if self.shown == RECURRING:
-            return
-        if self.selection.scope is not None:
-            self.selection.clear()
-        else:
-            self.selection.select_all(Scope(TaskStatus(self.shown), self.source.queue_name, self.source.storage_filter))
-            picked = self.selection.label()
-            self.notify(safe.markup(f"{picked}; r retry · c cancel · x purge · esc clears"), timeout=3)
-        self.render_snapshot()
-
-    def act_on_selection(self, action: B.Action) -> None:
-        sel = self.selection
-        self.open_bulk(Plan(action, tuple(sel.ids), sel.scope))
-
-    def open_bulk(self, plan: Plan) -> None:
-        def done(summary: B.Summary | None) -> None:
-            if summary is None:
-                return
-            words = bulkplan.outcome(summary)
-            self.notify(safe.markup(words.message), title=words.title, severity=words.severity)
-            self.selection.clear()
-            self.post_message(StorageChanged())
-
-        self.app.push_screen(BulkScreen(self.source.queue, plan), done)
-
     def action_toggle_pause(self) -> None:
         name = self.target_queue()
         snap = self.snapshot
@@ -618,22 +540,7 @@ class DashboardScreen(Screen[None]):
 
     # -- the command palette --------------------------------------------------------------------
     def palette_commands(self) -> Iterator[SystemCommand]:
-        items = [
-            ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
-            ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
-            ("Retry the selected task", "Re-run a failed or cancelled task; a waiting one is due now", "retry_now"),
-            ("Purge", "Delete the picked finished tasks (or the one under the cursor)", "purge"),
-            ("Pick all matching", "Pick every task of this state matching the filter, for r / c / x", "pick_all"),
-            ("Error groups", "The top errors of the last 15 minutes; filter by one", "error_groups"),
-            ("Queue charts", "Per queue: done/s, wait p50/p99 and depth over the last minute", "charts"),
-            ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
-            ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
-            ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
-            ("Go to a task by id", "Open any task, on any page", "goto"),
-            ("Sort tasks", "Cycle: age, age reversed (every page); name, attempts (this page)", "sort"),
-            ("Task details", "Everything about the selected task", "details"),
-        ]
-        for title, help_text, action in items:
+        for title, help_text, action in DASHBOARD_ACTIONS:
             if action in MUTATING and self.options.read_only:
                 continue
             yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
