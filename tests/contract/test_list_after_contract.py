@@ -62,3 +62,14 @@ async def test_an_unreadable_record_in_the_walk_is_shown_alone(storage: Storage)
         assert bad not in got and len(got) == 2
     else:  # a key that is not a task hash: shown as unreadable, in its place
         assert bad in got and len(got) == 3
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+async def test_tasks_sharing_one_score_are_each_met_once(storage: Storage, size: int) -> None:
+    at = await storage.now() + 3600.0
+    same = [rec(status=S.SCHEDULED, run_at=at) for _ in range(7)]
+    await storage.enqueue(same)
+    forward = await walk(storage, S.SCHEDULED, size)
+    assert sorted(forward) == sorted(r.id for r in same) and len(set(forward)) == 7
+    assert forward == sorted(forward)  # ties are ordered by id
+    assert await walk(storage, S.SCHEDULED, size, reverse=True) == forward[::-1]

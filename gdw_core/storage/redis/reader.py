@@ -35,6 +35,17 @@ def _rows(value: Any, what: str) -> Any:
     return value
 
 
+def _past(rows: Any, after: Mark | None, forward: bool) -> list[tuple[float, str]]:
+    """The index entries of a read that lie past ``after`` (the read starts at its score,
+    inclusive; ties at that score are ordered by id)."""
+    out: list[tuple[float, str]] = []
+    for task_id, score in rows:
+        mark = (float(score), str(task_id))
+        if after is None or (mark > after if forward else mark < after):
+            out.append(mark)
+    return out
+
+
 def _number(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
@@ -167,10 +178,15 @@ class RedisReader(RedisBase):
         queues = [self._checked(queue)] if queue is not None else await self._all_queues()
         forward = (status.value in _ASCENDING) != reverse
         ranked: list[tuple[float, str, str]] = []
+        pipe = self.client.pipeline(transaction=False)  # every queue's first read in one round trip
         for q in queues:
-            ranked.extend(
-                (score, task_id, q) for score, task_id in await self._after_in(q, status, after, limit, forward)
-            )
+            self._after_read(pipe, q, status, after, 0, limit + 1, forward)
+        replies = await pipe.execute(raise_on_error=False) if queues else []
+        for q, rows in zip(queues, replies, strict=True):
+            marks = _past(_rows(rows, f"the {status} index of {q!r}"), after, forward)
+            if not isinstance(rows, Exception) and len(rows) == limit + 1 and len(marks) < limit:
+                marks = await self._after_in(q, status, after, limit, forward)  # ties at the cursor: read on
+            ranked.extend((score, task_id, q) for score, task_id in marks[:limit])
         ranked.sort(key=lambda r: (r[0], r[1]), reverse=not forward)
         page = ranked[:limit]
         if not page:
@@ -193,29 +209,33 @@ class RedisReader(RedisBase):
         """One queue's next ``limit`` index entries past ``after``: read from ``after``'s score
         (inclusive), skipping the entries at that score that are not past it (ties are ordered by
         id, as Redis orders them); more reads only while a read held nothing but such ties."""
-        key = self.keys.index(queue, status.value)
         out: list[tuple[float, str]] = []
         skip = 0
         while len(out) < limit:
             want = limit - len(out) + 1
-            try:
-                if forward:
-                    low = after[0] if after is not None else "-inf"
-                    rows = await self.client.zrangebyscore(key, low, "+inf", start=skip, num=want, withscores=True)
-                else:
-                    high = after[0] if after is not None else "+inf"
-                    rows = await self.client.zrevrangebyscore(key, high, "-inf", start=skip, num=want, withscores=True)
-            except ResponseError as exc:  # WRONGTYPE: this queue's index cannot be read
-                log.error("the %s index of %r cannot be read: %s", status, queue, exc)
+            pipe = self.client.pipeline(transaction=False)
+            self._after_read(pipe, queue, status, after, skip, want, forward)
+            [rows] = await pipe.execute(raise_on_error=False)
+            if isinstance(rows, Exception):  # WRONGTYPE: this queue's index cannot be read
+                log.error("the %s index of %r cannot be read: %s", status, queue, rows)
                 return out
-            for task_id, score in rows:
-                mark = (float(score), str(task_id))
-                if after is None or (mark > after if forward else mark < after):
-                    out.append(mark)
+            out.extend(_past(rows, after, forward))
             if len(rows) < want:
                 break
             skip += len(rows)
         return out[:limit]
+
+    def _after_read(
+        self, pipe: Any, queue: str, status: TaskStatus, after: Mark | None, skip: int, num: int, forward: bool
+    ) -> None:
+        """Queue one read of ``queue``'s index from ``after``'s score (inclusive) on."""
+        key = self.keys.index(queue, status.value)
+        if forward:
+            low = after[0] if after is not None else "-inf"
+            pipe.zrangebyscore(key, low, "+inf", start=skip, num=num, withscores=True)
+        else:
+            high = after[0] if after is not None else "+inf"
+            pipe.zrevrangebyscore(key, high, "-inf", start=skip, num=num, withscores=True)
 
     def _checked(self, queue: str) -> str:
         self.keys.prefix(queue)  # InvalidTask for a name outside the grammar
