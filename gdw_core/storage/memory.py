@@ -525,7 +525,9 @@ class MemoryStorage:
         item = self._bulk_one(action, B.Filter(rec.status), rec.queue, task_id, self.clock.now())
         return item if item is not None else B.Item(task_id, False, "gone")
 
-    async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
+    async def bulk(
+        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
+    ) -> B.Batch:
         if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
             token = str(next(self._walk_seq))
             ids = [i for i in self._index[flt.state] if (r := self._tasks.get(i)) is None or r.queue == queue]
@@ -543,7 +545,9 @@ class MemoryStorage:
             return B.Batch(items, None)
         return B.Batch(items, B.Cursor(lo=str(at + limit), ties=0, hi=cursor.hi))
 
-    def _bulk_one(self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float) -> B.Item | None:
+    def _bulk_one(
+        self, action: B.Action, flt: B.Filter, queue: str, task_id: str, now: float
+    ) -> B.Item | None:
         """One task of a bulk batch: None when it does not match the filter (any more)."""
         rec = self._tasks.get(task_id)
         if rec is None:
