@@ -70,10 +70,25 @@ class Picking(Screen[None]):
         if self.selection.scope is not None:
             self.selection.clear()
         else:
-            self.selection.select_all(Scope(TaskStatus(self.shown), self.source.queue_name, self.source.storage_filter))
-            picked = self.selection.label()
-            self.notify(safe.markup(f"{picked}; r retry · c cancel · x purge · esc clears"), timeout=3)
+            scope = Scope(TaskStatus(self.shown), self.source.queue_name, self.source.storage_filter)
+            self.selection.select_all(scope)
+            self.run_worker(self._tell_picked(scope), group="act")
         self.render_snapshot()
+
+    async def _tell_picked(self, scope: Scope) -> None:
+        """Say what was picked: with no filter, how many (the storage's counters); with one, the
+        bulk dialog counts them in storage when you act."""
+        keys = "r retry · c cancel · x purge · esc clears"
+        if scope.filter is not None and not scope.filter.empty:
+            words = f"picked {scope.words()} (counted in storage when you act); {keys}"
+        else:
+            try:
+                n = (await self.source.queue.inspect.counts(scope.queue)).get(scope.state, 0)
+            except Exception as exc:
+                words = f"picked {scope.words()} (cannot count now: {type(exc).__name__}); {keys}"
+            else:
+                words = f"picked {scope.words()}: {n} now; {keys}"
+        self.notify(safe.markup(words), timeout=4)
 
     def act_on_selection(self, action: B.Action) -> None:
         sel = self.selection

@@ -317,3 +317,15 @@ async def test_esc_while_counting_stops_before_anything_changes(idle: TaskQueue,
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, BulkScreen) and stopped.is_set())
     assert (await idle.status(task_id)).status is S.FAILED
+
+
+async def test_pick_all_says_how_many_from_the_storage_counters(idle: TaskQueue) -> None:
+    await make_completed(idle, 7)
+    app = GdwApp(idle, follow_events=False, page_size=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot, app, "completed", 5)
+        await pilot.press("a")
+        await until(pilot, lambda: any("picked all completed tasks: 7 now" in n for n in notices(app)))
+        assert "selected: all completed tasks" in str(dashboard(app).query_one("#lists").border_subtitle)
+        await pilot.press("a")  # again: unpicked
+        assert dashboard(app).selection.empty
