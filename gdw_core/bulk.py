@@ -191,3 +191,36 @@ async def expected(storage: Storage, flt: Filter) -> int:
     """Upper bound of how many tasks a walk meets (for a progress bar's total): the state's count."""
     counts = await storage.counts(flt.queue)
     return int(counts.get(flt.state, 0))
+
+
+#: tasks acted on at once by :func:`run_ids` (concurrent one-id steps)
+IDS_AT_ONCE = 50
+
+
+async def run_ids(
+    storage: Storage, action: Action, ids: list[str], progress: Progress | None = None, batch: int = IDS_AT_ONCE
+) -> Summary:
+    """Act on the tasks named by ``ids`` (an operator's selection), ``batch`` at a time, each one
+    storage step (:meth:`Storage.act_on`) that re-checks the task's state: a task that moved on,
+    vanished or cannot be read is skipped with its reason; an error acting on one task is that
+    task's reason, never the others'. ``ids`` is bounded by whoever made the selection."""
+    summary = Summary(action)
+    unique = list(dict.fromkeys(ids))
+    for at in range(0, len(unique), max(1, batch)):
+        part = unique[at : at + max(1, batch)]
+        got = await asyncio.gather(*(storage.act_on(action, i) for i in part), return_exceptions=True)
+        items: list[Item] = []
+        for task_id, res in zip(part, got, strict=True):
+            if isinstance(res, asyncio.CancelledError):
+                raise res
+            if isinstance(res, BaseException):
+                log.error("bulk %s: task %r: %s", action, task_id, res)
+                items.append(Item(task_id, False, f"{type(res).__name__}: {res}"))
+            else:
+                items.append(res)
+        summary.add(items)
+        if progress is not None:
+            told = progress(summary)
+            if told is not None:
+                await told
+    return summary

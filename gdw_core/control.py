@@ -42,6 +42,14 @@ class Controller:
         :class:`~gdw_core.B.BulkError` for a request it cannot run (before anything changed)."""
         return await B.run(self.storage, action, flt, progress, batch)
 
+    async def bulk_ids(
+        self, action: B.Action, ids: list[str], progress: B.Progress | None = None, batch: int = B.IDS_AT_ONCE
+    ) -> B.Summary:
+        """Act on the tasks named by ``ids`` (a dashboard's selection), each re-checked alone
+        (see :func:`gdw_core.bulk.run_ids`): one that moved on, vanished or cannot be read is
+        skipped with its reason."""
+        return await B.run_ids(self.storage, action, ids, progress, batch)
+
     async def pause(self, queue: str = DEFAULT_QUEUE, create: bool = False) -> None:
         """Workers stop claiming from ``queue`` (running tasks finish); submit still works.
         An unknown queue (no tasks, no worker serving it, never paused) raises

@@ -47,12 +47,11 @@ STATES: tuple[StateLook, ...] = (
     StateLook(TaskStatus.COMPLETED, "completed", "done", "done", "green"),
     StateLook(TaskStatus.FAILED, "failed", "failed", "fail", "bold red"),
     StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "canc", "dim"),
+    # a workflow node waiting for its parents
+    StateLook(TaskStatus.BLOCKED, "blocked", "blocked", "block", "dim cyan"),
 )
 
-#: states with a look but no tab / column of their own (yet): a workflow node waiting for its parents
-OTHER_STATES: tuple[StateLook, ...] = (StateLook(TaskStatus.BLOCKED, "blocked", "blocked", "block", "dim cyan"),)
-
-BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in (*STATES, *OTHER_STATES)}
+BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in STATES}
 
 #: ``status name -> Rich style``
 STATUS_STYLE: dict[str, str] = {name: look.style for name, look in BY_STATUS.items()}

@@ -13,7 +13,7 @@ from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import LEASED, TaskStatus
-from gdw_core.storage.protocol import QueueInfo, Storage
+from gdw_core.storage.protocol import Mark, QueueInfo, Storage
 from gdw_core.workerinfo import WorkerInfo
 from gdw_core.workflow.inspect import WorkflowView, workflow_view
 
@@ -62,8 +62,22 @@ class Inspector:
             raise ValueError("offset and limit must be >= 0")
         return await self.storage.list_tasks(TaskStatus(status), queue, offset, min(limit, 1000))
 
+    async def tasks_after(
+        self,
+        status: TaskStatus | str,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        """A page of a state by position (see Storage.list_after): stable while tasks move, and
+        as cheap deep in the state as at its start."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        return await self.storage.list_after(TaskStatus(status), queue, after, min(limit, 1000), reverse)
+
     async def filtered(
-        self, status: TaskStatus | str, flt: views.TaskFilter, limit: int = 100, cursor: int = 0
+        self, status: TaskStatus | str, flt: views.TaskFilter, limit: int = 100, cursor: Mark | None = None
     ) -> views.FilteredPage:
         """Tasks of a state matching ``flt``, a bounded window per call (see gdw_core.views)."""
         return await views.filtered_page(self.storage, TaskStatus(status), flt, min(limit, 1000), cursor)
@@ -76,6 +90,15 @@ class Inspector:
 
     async def timeline(self, task_id: str) -> list[views.TimelineEntry]:
         return views.timeline(await self.task(task_id))
+
+    async def task_events(self, task_id: str, scan: int = views.EVENT_SCAN) -> list[Event]:
+        """The task's events still in the capped stream (at most ``scan`` events read)."""
+        return await views.task_events(self.storage, task_id, min(scan, views.EVENT_SCAN))
+
+    async def full_timeline(self, task_id: str) -> list[views.TimelineEntry]:
+        """The record's timeline merged with the task's events from the stream."""
+        rec = await self.task(task_id)
+        return views.merged_timeline(rec, await self.task_events(task_id))
 
     async def queues(self) -> list[QueueInfo]:
         return await self.storage.queues()

@@ -44,6 +44,9 @@ RETENTION_CLASS: dict[TaskStatus, str] = {
     S.CANCELLED: "failed",
 }
 
+#: the statuses every view lists oldest (or soonest due) first; finished ones are listed newest first
+LISTED_OLDEST_FIRST: frozenset[TaskStatus] = frozenset(s for s in TaskStatus if s not in TERMINAL)
+
 #: where a released (handed back, not spent) task goes, by the status it was released from
 RELEASE_TO: dict[TaskStatus, TaskStatus] = {
     S.CLAIMED: S.PENDING,  # never started: straight back to the queue

@@ -6,11 +6,13 @@ entries per call, so one refresh costs a few round trips, never a scan of the wh
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import Storage
+from gdw_core.storage.protocol import Mark, Storage
 
 #: index entries one call may look at (a filtered page, error groups, a wait sample)
 SCAN_MAX = 2000
@@ -38,6 +40,9 @@ class TaskFilter:
     name: str | None = None
     queue: str | None = None
     error: str | None = None
+    #: one error group: the last error's type exactly, and its normalised message when given
+    error_type: str | None = None
+    error_message: str | None = None
 
     def matches(self, record: TaskRecord) -> bool:
         if self.queue is not None and record.queue != self.queue:
@@ -48,11 +53,24 @@ class TaskFilter:
             last = record.last_error
             if last is None or self.error.lower() not in str(last).lower():
                 return False
+        if self.error_type is not None:
+            last = record.last_error
+            if last is None or last.type != self.error_type:
+                return False
+            if self.error_message is not None and normalise(last.message) != self.error_message:
+                return False
         return True
 
     @property
     def empty(self) -> bool:
-        return not (self.name or self.queue or self.error)
+        return not (self.name or self.queue or self.error or self.error_type)
+
+    def words(self) -> str:
+        """The filter as an operator reads it (``name:x error:y group:Type: message``)."""
+        out = [f"{k}:{v}" for k, v in (("name", self.name), ("queue", self.queue), ("error", self.error)) if v]
+        if self.error_type is not None:
+            out.append(f"group:{self.error_type}" + (f": {self.error_message}" if self.error_message else ""))
+        return " ".join(out)
 
     @classmethod
     def parse(cls, text: str) -> TaskFilter | None:
@@ -68,8 +86,8 @@ class TaskFilter:
 @dataclass(frozen=True, slots=True)
 class FilteredPage:
     tasks: list[TaskRecord]
-    #: where the next call goes on (index position), None when the state's end was reached
-    cursor: int | None
+    #: the position the next call goes on from (Storage.list_after), None when the state's end was reached
+    cursor: Mark | None
     #: index entries looked at by this call (<= SCAN_MAX)
     scanned: int
 
@@ -82,11 +100,20 @@ class ErrorGroup:
     first_seen: float = 0.0
     last_seen: float = 0.0
     sample_id: str = ""
+    #: status name -> how many of the group's tasks are in it (failed, retrying)
+    statuses: dict[str, int] = field(default_factory=dict)
 
     @property
     def filter(self) -> TaskFilter:
-        """A filter that finds this group's tasks (by type; the message is normalised)."""
-        return TaskFilter(error=self.type)
+        """A filter that finds exactly this group's tasks (type, and normalised message)."""
+        return TaskFilter(error_type=self.type, error_message=self.message)
+
+    @property
+    def status(self) -> TaskStatus:
+        """Where most of the group's tasks are (failed unless only retrying ones were seen)."""
+        if self.statuses.get(TaskStatus.FAILED.value, 0) or not self.statuses:
+            return TaskStatus.FAILED
+        return TaskStatus.RETRYING
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,57 +127,59 @@ class WaitStats:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     at: float
-    what: str  # "created", "due", "started", "attempt failed", "finished"
+    what: str  # "created", "due", "started", "attempt failed", "finished"; events: "pending → claimed"
     status: str = ""
     worker: str | None = None
     detail: str = ""
+    #: "record" (what the task record holds) or "event" (a transition read from the event stream)
+    source: str = "record"
 
 
 @dataclass(slots=True)
 class _Scan:
+    """A walk over a state's index by position (Storage.list_after), at most ``budget`` entries."""
+
     storage: Storage
     status: TaskStatus
     queue: str | None
-    start: int
+    after: Mark | None
     budget: int
     scanned: int = 0
     done: bool = field(default=False)
-    #: index position of the last chunk's first entry
-    position: int = 0
 
-    async def chunk(self) -> list[TaskRecord]:
+    async def chunk(self) -> list[tuple[Mark, TaskRecord]]:
         want = min(CHUNK, self.budget - self.scanned)
         if want <= 0 or self.done:
             return []
-        self.position = self.start + self.scanned
-        got = await self.storage.list_tasks(self.status, self.queue, self.position, want)
-        self.scanned += want
+        got = await self.storage.list_after(self.status, self.queue, self.after, want)
+        self.scanned += len(got)
         if len(got) < want:
             self.done = True
+        if got:
+            self.after = got[-1][0]
         return got
 
 
 async def filtered_page(
-    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100, cursor: int = 0
+    storage: Storage, status: TaskStatus, flt: TaskFilter, limit: int = 100, cursor: Mark | None = None
 ) -> FilteredPage:
-    """Up to ``limit`` matching tasks from index position ``cursor`` on, looking at no more than
-    SCAN_MAX entries; the returned cursor resumes the scan."""
-    if limit <= 0 or cursor < 0:
-        raise ValueError("limit must be > 0 and cursor >= 0")
+    """Up to ``limit`` matching tasks from the position ``cursor`` on (None: the start), looking
+    at no more than SCAN_MAX entries; the returned cursor resumes the scan. Each call costs its
+    window, whatever the depth."""
+    if limit <= 0:
+        raise ValueError("limit must be > 0")
     scan = _Scan(storage, status, flt.queue, cursor, SCAN_MAX)
     out: list[TaskRecord] = []
     while len(out) < limit:
         batch = await scan.chunk()
         if not batch:
             break
-        base = scan.position
-        for i, rec in enumerate(batch):
+        for mark, rec in batch:
             if flt.matches(rec):
                 out.append(rec)
                 if len(out) == limit:
-                    return FilteredPage(out, base + i + 1, scan.scanned)
-    more = None if scan.done else scan.start + scan.scanned
-    return FilteredPage(out, more, scan.scanned)
+                    return FilteredPage(out, mark, scan.scanned)
+    return FilteredPage(out, None if scan.done else scan.after, scan.scanned)
 
 
 async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDOW, top: int = 10) -> list[ErrorGroup]:
@@ -158,9 +187,9 @@ async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDO
     from the newest failed and retrying tasks (a bounded window of each)."""
     groups: dict[tuple[str, str], ErrorGroup] = {}
     for status in (TaskStatus.FAILED, TaskStatus.RETRYING):
-        scan = _Scan(storage, status, None, 0, budget=SCAN_MAX // 2)
+        scan = _Scan(storage, status, None, None, budget=SCAN_MAX // 2)
         while batch := await scan.chunk():
-            for rec in batch:
+            for _, rec in batch:
                 last = rec.last_error
                 if last is None or last.at < now - window:
                     continue
@@ -169,6 +198,7 @@ async def error_groups(storage: Storage, now: float, window: float = ERROR_WINDO
                 if g is None:
                     g = groups[key] = ErrorGroup(key[0], key[1], 0, last.at, last.at, rec.id)
                 g.count += 1
+                g.statuses[status.value] = g.statuses.get(status.value, 0) + 1
                 g.first_seen = min(g.first_seen, last.at)
                 g.last_seen = max(g.last_seen, last.at)
     return sorted(groups.values(), key=lambda g: (-g.count, -g.last_seen))[:top]
@@ -208,3 +238,101 @@ def timeline(record: TaskRecord) -> list[TimelineEntry]:
     if record.finished_at is not None:
         out.append(TimelineEntry(record.finished_at, "finished", record.status.value, record.worker))
     return sorted(out, key=lambda t: t.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """The ids of a state's tasks that match a filter, walked to the end of the state or until
+    ``limit`` matched (``complete`` False: there may be more)."""
+
+    ids: list[str]
+    complete: bool
+    scanned: int
+
+
+async def matching_ids(
+    storage: Storage,
+    status: TaskStatus,
+    flt: TaskFilter,
+    limit: int = 100_000,
+    page: int = 500,
+    progress: Callable[[int, int], object] | None = None,
+) -> Matching:
+    """Every task of ``status`` matching ``flt``, up to ``limit`` ids: consecutive filtered pages
+    by position (each call bounded by SCAN_MAX entries and costing its window, not its depth), so
+    the whole cost is one pass over the state's index; what "select all matching" counts and acts
+    on."""
+    ids: list[str] = []
+    cursor: Mark | None = None
+    scanned = 0
+    while True:
+        got = await filtered_page(storage, status, flt, min(page, limit - len(ids)), cursor)
+        ids.extend(t.id for t in got.tasks)
+        scanned += got.scanned
+        cursor = got.cursor
+        if progress is not None:
+            progress(scanned, len(ids))  # entries looked at, matches so far
+        if cursor is None:
+            return Matching(ids, True, scanned)
+        if len(ids) >= limit:
+            return Matching(ids, False, scanned)
+
+
+#: events one task's timeline looks at: the whole stream as kept by default (Retention.events)
+EVENT_SCAN = 10_000
+#: an event this close (seconds) to a record entry of the same step is that entry
+SAME_STEP = 0.005
+
+
+async def task_events(storage: Storage, task_id: str, scan: int = EVENT_SCAN) -> list[Event]:
+    """The events of one task still in the (capped) event stream, oldest first: at most ``scan``
+    events are read, CHUNK per round trip."""
+    out: list[Event] = []
+    cursor = "0"
+    seen = 0
+    while seen < scan:
+        want = min(CHUNK, scan - seen)
+        batch = await storage.read_events(cursor, want)
+        seen += len(batch)
+        out.extend(e for e in batch if e.task_id == task_id)
+        if len(batch) < want:
+            break
+        cursor = batch[-1].id
+    return out
+
+
+def _step_of(event: Event) -> str | None:
+    """Which record entry an event repeats, if any."""
+    if event.old is None and event.kind in (TaskStatus.PENDING.value, TaskStatus.SCHEDULED.value):
+        return "created"
+    if event.kind == TaskStatus.RUNNING.value:
+        return "started"
+    if event.kind in (TaskStatus.RETRYING.value, TaskStatus.FAILED.value) and event.old in ("running", "claimed"):
+        return "attempt"
+    if event.kind in {s.value for s in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)}:
+        return "finished"
+    return None
+
+
+def merged_timeline(record: TaskRecord, events: list[Event]) -> list[TimelineEntry]:
+    """The record's timeline with the stream's transitions woven in (claims, releases, retries,
+    re-runs, cancel requests); an event that repeats a record entry (same step, same moment) is
+    left out, progress events too."""
+    entries = timeline(record)
+    steps = [(e.at, "attempt" if e.what.startswith("attempt") else e.what) for e in entries]
+    seen: set[str] = set()
+    for ev in sorted(events, key=lambda e: e.at):
+        if ev.kind == "progress" or ev.id in seen:
+            continue
+        seen.add(ev.id)
+        step = _step_of(ev)
+        if step is not None and any(abs(at - ev.at) <= SAME_STEP and what == step for at, what in steps):
+            continue
+        status = ev.kind if ev.kind in {s.value for s in TaskStatus} else ""
+        what = f"{ev.old or 'new'} → {ev.kind}" if status else ev.kind.replace("_", " ")
+        entries.append(TimelineEntry(ev.at, what, status, ev.worker, ev.detail or "", "event"))
+    return sorted(entries, key=lambda t: (t.at, _RANK.get(t.what, 1) if t.source == "record" else 1))
+
+
+#: the order of entries that share a moment (a coarse clock): created, transitions, the rest
+_RANK = {"created": 0, "due": 0, "started": 2, "attempt failed": 3, "attempt interrupted": 3, "finished": 4}

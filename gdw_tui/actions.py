@@ -20,7 +20,7 @@ from gdw_tui.submitting import SubmitRequest
 Severity = Literal["information", "warning", "error"]
 
 #: actions that change something; all of them are off in --read-only
-MUTATING = frozenset({"submit", "cancel", "retry_now", "toggle_pause", "shutdown"})
+MUTATING = frozenset({"submit", "cancel", "retry_now", "purge", "toggle_pause", "shutdown"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,24 @@ from gdw_tui import safe
 
 STATUS_STYLE = display.STATUS_STYLE
 SHORT_LABEL = display.SHORT_LABEL
-#: display order of states (tabs, bars, counts)
-STATES: tuple[TaskStatus, ...] = tuple(look.status for look in display.STATES)
+#: display order of states (tabs, bars, counts): the shared table's order, then any state of the
+#: enum the table does not list yet (so a new state shows up by itself, under its own name)
+STATES: tuple[TaskStatus, ...] = tuple(look.status for look in display.STATES) + tuple(
+    s for s in TaskStatus if s not in {look.status for look in display.STATES}
+)
+
+
+def short_label(status: TaskStatus | str) -> str:
+    return SHORT_LABEL.get(str(status), str(status))
+
+
+def tiny_label(status: TaskStatus | str) -> str:
+    return display.TINY_LABEL.get(str(status), str(status)[:5])
+
+
+def status_style(status: TaskStatus | str) -> str:
+    return STATUS_STYLE.get(str(status), "")
+
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -72,6 +88,19 @@ def timing_text(rec: TaskRecord, now: float) -> Text:
 
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def squeeze(values: list[float], width: int, mean: bool = True) -> list[float]:
+    """``values`` folded into ``width`` equal buckets (their mean, or their max), so a short
+    sparkline still spans the whole window."""
+    if len(values) <= width or width <= 0:
+        return list(values)
+    step = len(values) / width
+    out: list[float] = []
+    for i in range(width):
+        part = values[int(i * step) : int((i + 1) * step)] or [0.0]
+        out.append(sum(part) / len(part) if mean else max(part))
+    return out
 
 
 def spark(values: list[float], width: int, top: float | None = None) -> str:

@@ -1,59 +1,86 @@
-"""Which tasks of a state are on screen: a page (offset + size) and a sort. Every task is
-reachable: the pager moves through all of a state's tasks, a page at a time, whatever their number.
+"""Which tasks of a state are on screen: a page by storage position and a sort. Every task is
+reachable: the pager walks all of a state's tasks a page at a time, by cursor — the position
+(index score, id) of the last task shown (``Inspector.tasks_after``), or, filtered in storage,
+where the filtered scan stopped — so a page does not shift when tasks before it move on, and a
+page deep in a million tasks costs what the first one does.
 
-It reads through ``Inspector.tasks(status, queue, offset, limit)`` today; moving to storage cursors
-later changes only :meth:`Pager.read` and what ``next``/``previous`` keep."""
+Sorts: ``age`` is the storage order (oldest first for waiting and running tasks, newest first for
+finished ones) and ``age, reversed`` its opposite — both walk the whole state through the index;
+``name`` and ``attempts`` order only the page that is loaded (the title says so)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gdw_core.record import TaskRecord
-from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import Mark
 
-#: how a page can be ordered: storage order (oldest first), then by name, then most attempts first
-SORTS: tuple[str, ...] = ("age", "name", "attempts")
-
-Reader = Callable[[TaskStatus, int, int], Awaitable[list[TaskRecord]]]
+#: how a page can be ordered
+SORTS: tuple[str, ...] = ("age", "age, reversed", "name", "attempts")
+#: the sorts that walk the state through the index (the others sort within the page)
+GLOBAL_SORTS = frozenset({"age", "age, reversed"})
 
 
 @dataclass(slots=True)
 class Pager:
     size: int = 100
-    offset: int = 0
     sort: str = "age"
-    #: how many tasks the state holds (from the counters), for "rows 101-200 of 1234"
+    #: how many tasks the state holds (from the counters), for "1-100 of 1234" / "page 3: 100 of 1234"
     total: int = 0
+    #: filtered in storage (the page came from a filtered scan)
+    filtered: bool = False
+    #: where each page seen so far began (None: the state's start), and where the next one would
+    #: (None: the state's end was reached)
+    cursors: list[Mark | None] = field(default_factory=lambda: [None])
+    next_cursor: Mark | None = None
+
+    @property
+    def reverse(self) -> bool:
+        return self.sort == "age, reversed"
+
+    @property
+    def cursor(self) -> Mark | None:
+        """Where the page on screen begins."""
+        return self.cursors[-1]
 
     def reset(self) -> None:
-        self.offset = 0
+        self.filtered = False
+        self.cursors = [None]
+        self.next_cursor = None
+
+    def read_done(self, next_cursor: Mark | None, filtered: bool) -> None:
+        """A page was read: remember where the next one begins."""
+        self.filtered = filtered
+        self.next_cursor = next_cursor
 
     def next(self) -> bool:
         """Move one page on; False (and no move) at the last page."""
-        if self.offset + self.size >= self.total:
+        if self.next_cursor is None:
             return False
-        self.offset += self.size
+        self.cursors.append(self.next_cursor)
+        self.next_cursor = None
         return True
 
     def previous(self) -> bool:
-        if self.offset == 0:
+        if len(self.cursors) == 1:
             return False
-        self.offset = max(0, self.offset - self.size)
+        self.cursors.pop()
         return True
 
+    @property
+    def more(self) -> bool:
+        """Whether there is a page either way."""
+        return self.next_cursor is not None or len(self.cursors) > 1
+
     def cycle_sort(self) -> str:
+        before = self.sort
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        if self.reverse or before == "age, reversed":  # the walk's direction changed
+            self.reset()
         return self.sort
 
     def clamp(self, total: int) -> None:
-        """Keep the page inside the state after it shrank (tasks moved on)."""
         self.total = total
-        if self.offset >= total:
-            self.offset = max(0, (max(0, total - 1) // self.size) * self.size)
-
-    async def read(self, read: Reader, status: TaskStatus) -> list[TaskRecord]:
-        return self.order(await read(status, self.offset, self.size))
 
     def order(self, tasks: list[TaskRecord]) -> list[TaskRecord]:
         if self.sort == "name":
@@ -63,9 +90,15 @@ class Pager:
         return tasks
 
     def label(self, shown: int) -> str:
+        sort = "" if self.sort == "age" else f", {self.sort}"
+        if self.sort not in GLOBAL_SORTS:
+            sort = f", sorted by {self.sort} within this page"
+        if self.filtered:
+            end = "" if self.next_cursor is not None else " (the last)"
+            return f"page {len(self.cursors)}{end}: {shown} matching, filtered in storage{sort}"
         if self.total == 0 and shown == 0:
             return ""
-        first = self.offset + 1 if shown else self.offset
-        last = self.offset + shown
-        sort = "" if self.sort == "age" else f", this page by {self.sort}"
-        return f"{first}-{last} of {max(self.total, last)}{sort}"
+        if len(self.cursors) == 1:
+            return f"{1 if shown else 0}-{shown} of {max(self.total, shown)}{sort}"
+        # past the first page the position is where the cursor stands, not a count: say the page
+        return f"page {len(self.cursors)}: {shown} of {max(self.total, shown)}{sort}"

@@ -8,6 +8,23 @@ from collections.abc import Iterator
 from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+#: the dashboard's actions in the palette, in this order: (title, help, action name)
+DASHBOARD_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
+    ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
+    ("Retry the selected task", "Re-run a failed or cancelled task; a waiting one is due now", "retry_now"),
+    ("Purge", "Delete the picked finished tasks (or the one under the cursor)", "purge"),
+    ("Pick all matching", "Pick every task of this state matching the filter, for r / c / x", "pick_all"),
+    ("Error groups", "The top errors of the last 15 minutes; filter by one", "error_groups"),
+    ("Queue charts", "Per queue: done/s, wait p50/p99 and depth over the last minute", "charts"),
+    ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
+    ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
+    ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
+    ("Go to a task by id", "Open any task, on any page", "goto"),
+    ("Sort tasks", "Cycle: age, age reversed (every page); name, attempts (this page)", "sort"),
+    ("Task details", "Everything about the selected task", "details"),
+)
+
 #: Textual's own commands kept, after gdw's
 TEXTUAL_KEPT = frozenset({"Theme", "Quit"})
 

@@ -9,16 +9,18 @@ and one page of tasks in the state on screen.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdw_core.errors import StorageUnavailable
+from gdw_core.events import Event
 from gdw_core.queue import TaskQueue
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import QueueInfo
+from gdw_core.storage.protocol import Mark, QueueInfo
 from gdw_core.views import ErrorGroup, TaskFilter, WaitStats
 from gdw_core.workerinfo import WorkerInfo
 
@@ -51,6 +53,10 @@ class Snapshot:
     recurring: list[RecurringEntry] = field(default_factory=list)
     #: per queue: how long its recently started tasks sat due (p50/p99)
     waits: dict[str, WaitStats] = field(default_factory=dict)
+    #: where the next page begins (None: the state's end was reached)
+    next_cursor: Mark | None = None
+    #: the page came from a scan filtered in storage
+    filtered: bool = False
 
     def counts(self, queue: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -110,12 +116,16 @@ class DataSource:
     async def open(self) -> None:
         await self.queue.open_storage()
 
-    async def read(self, status: TaskStatus, limit: int = PAGE, offset: int = 0) -> Snapshot:
+    async def read(
+        self, status: TaskStatus, limit: int = PAGE, cursor: Mark | None = None, reverse: bool = False
+    ) -> Snapshot:
         """One refresh. A storage that does not answer within ``read_timeout`` seconds counts as
-        gone (TimeoutError), so the dashboard says so instead of waiting on it."""
-        return await asyncio.wait_for(self._read(status, limit, offset), self.read_timeout)
+        gone (TimeoutError), so the dashboard says so instead of waiting on it. ``cursor`` is
+        where the page begins (None: the state's start; see Inspector.tasks_after / filtered);
+        ``reverse`` walks the state the other way."""
+        return await asyncio.wait_for(self._read(status, limit, cursor, reverse), self.read_timeout)
 
-    async def _read(self, status: TaskStatus, limit: int, offset: int) -> Snapshot:
+    async def _read(self, status: TaskStatus, limit: int, cursor: Mark | None, reverse: bool) -> Snapshot:
         inspect = self.queue.inspect
         storage_now = await inspect.now()
         self.skew = storage_now - self.clock()
@@ -126,16 +136,20 @@ class DataSource:
         flt = self.storage_filter
         if flt is not None:
             if self.queue_name is not None and flt.queue is None:
-                flt = TaskFilter(flt.name, self.queue_name, flt.error)
-            tasks = (await inspect.filtered(status, flt, min(limit, PAGE))).tasks
+                flt = dataclasses.replace(flt, queue=self.queue_name)
+            page = await inspect.filtered(status, flt, min(limit, PAGE), cursor)
+            tasks, next_cursor, filtered = page.tasks, page.cursor, True
         else:
-            tasks = await inspect.tasks(status, self.queue_name, offset, min(limit, PAGE))
+            size = min(limit, PAGE)
+            rows = await inspect.tasks_after(status, self.queue_name, cursor, size + 1, reverse)  # +1: is there more?
+            tasks = [rec for _, rec in rows[:size]]
+            next_cursor, filtered = (rows[size - 1][0] if len(rows) > size else None), False
         recurring = (await inspect.recurring())[:RECURRING_PAGE]
         if self.queue_name is not None:
             recurring = [r for r in recurring if r.queue == self.queue_name]
         waits = {q.name: await inspect.wait_stats(q.name, WAIT_SAMPLE) for q in queues[:WAIT_QUEUES]}
         workers = sorted(workers, key=lambda w: w.id)
-        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits)
+        return Snapshot(self.now(), queues, workers, tasks, status, recurring, waits, next_cursor, filtered)
 
     async def running_tasks(self, limit: int = PAGE) -> list[TaskRecord]:
         """Claimed and running tasks (what a shutdown would interrupt), one page of each."""
@@ -147,6 +161,10 @@ class DataSource:
     async def error_groups(self) -> list[ErrorGroup]:
         """The top errors of the last 15 minutes (bounded read, see gdw_core.views)."""
         return await asyncio.wait_for(self.queue.inspect.error_groups(), self.read_timeout)
+
+    async def task_events(self, task_id: str) -> list[Event]:
+        """The task's events still in the capped stream (a bounded read, see gdw_core.views)."""
+        return await asyncio.wait_for(self.queue.inspect.task_events(task_id), self.read_timeout * 3)
 
     async def task(self, task_id: str) -> TaskRecord:
         return await asyncio.wait_for(self.queue.inspect.task(task_id), self.read_timeout)

@@ -18,11 +18,11 @@ from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
-from gdw_core.lifecycle import RECOVER_TO, RELEASE_TO, RERUN_FROM, RETENTION_CLASS, Detail
+from gdw_core.lifecycle import LISTED_OLDEST_FIRST, RECOVER_TO, RELEASE_TO, RERUN_FROM, RETENTION_CLASS, Detail
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, check_transition
-from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, QueueInfo, Retention, Start
+from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Mark, QueueInfo, Retention, Start
 from gdw_core.storage.workerhistory import WorkerHistory
 from gdw_core.workerinfo import WorkerInfo
 from gdw_core.workflow.memory import MemoryFanIn
@@ -528,6 +528,15 @@ class MemoryStorage:
         self._due_now(rec, now, Detail.RERUN)
         return B.Item(rec.id, True, "rerun")
 
+    async def act_on(self, action: B.Action, task_id: str) -> B.Item:
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            return B.Item(task_id, False, "gone")
+        if rec.status not in B.ACTS_ON[action]:
+            return B.Item(task_id, False, f"it is {rec.status}")
+        item = self._bulk_one(action, B.Filter(rec.status), rec.queue, task_id, self.clock.now())
+        return item if item is not None else B.Item(task_id, False, "gone")
+
     async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         if not cursor.hi:  # start: snapshot the ids in the state's index (bounded by "now")
             token = str(next(self._walk_seq))
@@ -616,10 +625,10 @@ class MemoryStorage:
         elif status is _CLAIMED:  # lease order: the soonest deadline first
             leases = self._leases
             ids = sorted(self._index[status], key=lambda t: leases[t][2] if t in leases else 0.0)
-        elif status is _RUNNING:  # start order
-            ids = iter(self._index[status])
-        else:
+        elif status in TERMINAL:  # newest first
             ids = reversed(self._index[status])
+        else:  # start order (running), arrival order (the other waiting states)
+            ids = iter(self._index[status])
         out: list[TaskRecord] = []
         skipped = 0
         for task_id in ids:
@@ -632,6 +641,60 @@ class MemoryStorage:
             out.append(rec)
             if len(out) >= limit:
                 break
+        return out
+
+    async def list_after(
+        self,
+        status: TaskStatus,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        status = TaskStatus(status)
+        if limit <= 0:
+            return []
+        # the same order as list_tasks: waiting, claimed and running oldest first, the rest newest first
+        ascending = status in LISTED_OLDEST_FIRST
+        forward = ascending != reverse
+        marks = sorted(self._marks(status, queue), reverse=not forward)
+        out: list[tuple[Mark, TaskRecord]] = []
+        for mark in marks:
+            if after is not None and not (mark > after if forward else mark < after):
+                continue
+            out.append((mark, self._tasks[mark[1]]))
+            if len(out) >= limit:
+                break
+        return out
+
+    def _marks(self, status: TaskStatus, queue: str | None) -> list[Mark]:
+        """Each task's position in the state's order (what list_tasks sorts by), as a number."""
+        if status is _PENDING:
+            best: dict[str, float] = {}
+            for q, heap in self._pending.items():
+                if queue is not None and q != queue:
+                    continue
+                for neg_priority, seq, task_id in heap:
+                    rec = self._tasks.get(task_id)
+                    if rec is not None and rec.status is _PENDING:
+                        score = float(neg_priority) * 2.0**40 + seq
+                        best[task_id] = min(score, best.get(task_id, score))
+            return [(score, task_id) for task_id, score in best.items()]
+        out: list[Mark] = []
+        for task_id in self._index[status]:
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.status is not status or (queue is not None and rec.queue != queue):
+                continue
+            if status in _DELAYED:
+                score = rec.run_at
+            elif status is _CLAIMED:
+                lease = self._leases.get(task_id)
+                score = lease[2] if lease else 0.0
+            elif status is _RUNNING:
+                score = rec.started_at or 0.0
+            else:
+                score = rec.finished_at or 0.0
+            out.append((score, task_id))
         return out
 
     async def queues(self) -> list[QueueInfo]:

@@ -91,6 +91,10 @@ class HeartbeatReply:
     paused: frozenset[str] = frozenset()  # queues currently paused
 
 
+#: a task's place in its state's index: (score, id), compared as a tuple (see Storage.list_after)
+Mark = tuple[float, str]
+
+
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
     name: str
@@ -213,9 +217,14 @@ class Storage(Protocol):
         reason. TaskNotFound if unknown."""
         ...
 
-    async def bulk(
-        self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int
-    ) -> B.Batch:
+    async def act_on(self, action: B.Action, task_id: str) -> B.Item:
+        """One bulk action on one task by id (a dashboard's selection): the same rules as a step of
+        :meth:`bulk` (one Lua script on Redis), whatever state the task is in now. ``done`` False
+        with the reason for a task the action does not apply to ("it is pending"), one that is
+        gone ("gone") or one that cannot be read ("unreadable record: ...")."""
+        ...
+
+    async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         """One bounded step of a bulk walk over ``queue``'s ``flt.state`` tasks: at most ``limit``
         tasks, each re-checked against the filter and acted on alone (an unreadable one is
         skipped with its reason). A fresh :class:`~gdw_core.B.Cursor` starts the walk (the
@@ -235,6 +244,20 @@ class Storage(Protocol):
     ) -> list[TaskRecord]:
         """Tasks in ``status``: waiting ones in run order, running ones by start, finished ones
         newest first. Reads only one page."""
+        ...
+
+    async def list_after(
+        self,
+        status: TaskStatus,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        """Up to ``limit`` tasks in ``status`` that come after the position ``after`` (None: from
+        the start) in :meth:`list_tasks`' order (``reverse``: the opposite order), each with its
+        position: a cursor that stays put when tasks before it leave the state, and costs the
+        page, not the depth. A position is the backend's own (index score, id)."""
         ...
 
     async def queues(self) -> list[QueueInfo]: ...

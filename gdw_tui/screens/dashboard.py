@@ -11,14 +11,15 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, Tab, Tabs
 
+from gdw_core import bulk as B
 from gdw_core.errors import TaskNotFound
 from gdw_core.record import DEFAULT_QUEUE, TaskRecord
 from gdw_core.status import TaskStatus
-from gdw_core.views import TaskFilter
+from gdw_core.views import ErrorGroup, TaskFilter
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
 from gdw_tui.actions import MUTATING, Actions, Outcome, ShutdownChoice, cancel_question, perform
@@ -26,39 +27,58 @@ from gdw_tui.drain import Drain
 from gdw_tui.history import History
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
-from gdw_tui.paging import Pager
+from gdw_tui.paging import GLOBAL_SORTS, Pager
+from gdw_tui.palette import DASHBOARD_ACTIONS
+from gdw_tui.screens.charts import QueueChartsScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.errors import ErrorGroupsScreen
+from gdw_tui.screens.held import HeldScreen
+from gdw_tui.screens.picking import RECURRING, Picking
 from gdw_tui.screens.shutdown import ShutdownScreen
 from gdw_tui.screens.submit import SubmitScreen
 from gdw_tui.source import DataSource, Snapshot, is_connection_error
 from gdw_tui.submitting import SubmitRequest
-from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel
+from gdw_tui.widgets.panels import ConnectionBadge, DrainBanner, ThroughputPanel, summary_text
 from gdw_tui.widgets.tables import QueuesTable, RecurringTable, TasksTable, WorkersTable
 
-RECURRING = "recurring"
 TABS: tuple[str, ...] = (*(str(s) for s in fmt.STATES), RECURRING)
-SHORT_TAB: dict[str, str] = {**fmt.SHORT_LABEL, RECURRING: "recur"}
+SHORT_TAB: dict[str, str] = {**{str(st): fmt.short_label(st) for st in fmt.STATES}, RECURRING: "recur"}
+#: the key of each tab: 1-9 for the first nine states in display order, 0 for the recurring
+#: entries (whatever the number of states); ``t`` / ``T`` cycle through all of them
+TAB_KEYS: dict[str, str] = {
+    **{str(status): str(i + 1) for i, status in enumerate(fmt.STATES[:9])},
+    RECURRING: "0",
+}
 #: the least time between two reads when storage keeps changing (seconds)
 MIN_READ_GAP = 0.1
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(Picking):
     BINDINGS = [
         Binding("s", "submit", "Submit"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry_now", "Retry"),
+        Binding("space", "pick", "Pick the row for a bulk action (again: unpick)", show=False, key_display="space"),
+        Binding("a", "pick_all", "Pick all matching the state and filter (again: unpick)", show=False),
+        Binding("x", "purge", "Purge finished tasks: the picked ones or the row (asks first)", show=False),
         Binding("p", "toggle_pause", "Pause"),
         Binding("d", "shutdown", "Drain"),
         Binding("slash", "filter", "Filter"),
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "details", "Details", show=False),
         Binding("g", "goto", "Go to task id", show=False),
-        Binding("e", "error_groups", "Error groups", show=False),
-        Binding("o", "sort", "Sort: age / name / attempts", show=False),
+        Binding("e", "error_groups", "Error groups of the last 15 minutes", show=False),
+        Binding("w", "charts", "Per-queue charts: throughput, wait time, depth", show=False),
+        Binding("t", "cycle_tab(1)", "Next state tab", show=False),
+        Binding("T", "cycle_tab(-1)", "Previous state tab", show=False, key_display="T"),
+        Binding("o", "sort", "Sort: age / age reversed (every page) / name / attempts (this page)", show=False),
         Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
         Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
-        *(Binding(str(i + 1), f"show_state('{name}')", f"show {name}", show=False) for i, name in enumerate(TABS)),
+        *(
+            Binding(key, f"show_state('{name}')", f"show {name}", show=False)
+            for name, key in TAB_KEYS.items()
+        ),
     ]
 
     def __init__(self, source: DataSource, options: Options, actions: Actions, history: History) -> None:
@@ -121,12 +141,13 @@ class DashboardScreen(Screen[None]):
         self.set_class(width < 120, "-narrow")
         self.set_class(height < 32, "-short")
         tabs = self.query_one("#states", Tabs)
-        for i, name in enumerate(TABS):
-            tabs.query_one(f"#tab-{name}", Tab).label = self._tab_label(i, name)
+        for name in TABS:
+            tabs.query_one(f"#tab-{name}", Tab).label = self._tab_label(name)
 
-    def _tab_label(self, index: int, name: str, count: int | None = None) -> str:
-        label = SHORT_TAB[name] if self.has_class("-narrow") else name
-        return f"{index + 1} {label}" + ("" if count is None else f" {count}")
+    def _tab_label(self, name: str, count: int | None = None) -> str:
+        label = SHORT_TAB.get(name, name) if self.has_class("-narrow") else name
+        key = f"{TAB_KEYS[name]} " if name in TAB_KEYS else ""
+        return f"{key}{label}" + ("" if count is None else f" {count}")
 
     # -- reading --------------------------------------------------------------------------------
     def on_storage_changed(self, message: StorageChanged) -> None:
@@ -159,7 +180,7 @@ class DashboardScreen(Screen[None]):
         try:
             status = TaskStatus(self.shown) if self.shown != RECURRING else TaskStatus.RUNNING
             try:
-                snap = await self.source.read(status, self.pager.size, self.pager.offset)
+                snap = await self.source.read(status, self.pager.size, self.pager.cursor, self.pager.reverse)
             except Exception as exc:
                 if is_connection_error(exc):
                     self.source.set_connection(False, exc)
@@ -176,12 +197,20 @@ class DashboardScreen(Screen[None]):
             self._last_read_error = ""
             self.source.set_connection(True)
             if self.shown != RECURRING:
+                self.pager.read_done(snap.next_cursor, snap.filtered)
                 self.pager.clamp(snap.counts().get(self.shown, 0))
+                if not snap.tasks and len(self.pager.cursors) > 1:  # the page emptied: one back
+                    self.pager.previous()
+                    self._again = True
                 snap.tasks = self.pager.order(snap.tasks)
             self.snapshot = snap
             self.history.utilization.add(snap.workers)
-            self._show_connection()
-            self.render_snapshot()
+            self.history.add_queues(snap.now, snap.queues, snap.waits)
+            try:
+                self._show_connection()
+                self.render_snapshot()
+            except NoMatches:  # the app is closing: its widgets went away while this read ran
+                return
         finally:
             self._reading = False
             if self._again:
@@ -204,7 +233,7 @@ class DashboardScreen(Screen[None]):
             return
         now = snap.now
         dead = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
-        self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits)
+        self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits, self.history.queues)
         self.query_one("#throughput", ThroughputPanel).show(self.history.throughput, now)
         workers = self.query_one("#workers", WorkersTable)
         workers.show(snap.workers, now, self.history.utilization.series)
@@ -217,7 +246,9 @@ class DashboardScreen(Screen[None]):
             self._show_empty(shown, "no recurring entries")
             lists.border_title = "recurring entries"
         elif snap.status == self.shown:
-            shown = self.query_one("#tasks", TasksTable).show(snap.tasks, now, dead, self._matches)
+            shown = self.query_one("#tasks", TasksTable).show(
+                snap.tasks, now, dead, self._matches, self.selection.holds
+            )
             needle = self.filter_text.strip()
             if needle and snap.tasks:
                 self._show_empty(shown, f"no {self.shown} tasks on this page match “{safe.clean(needle)}”")
@@ -225,9 +256,11 @@ class DashboardScreen(Screen[None]):
                 self._show_empty(shown, f"no {self.shown} tasks")
             page = self.pager.label(len(snap.tasks))
             lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
-            more = self.pager.offset + len(snap.tasks) < self.pager.total or self.pager.offset > 0
-            lists.border_subtitle = "[ ] pages · o sort · g go to id" if more else "o sort · g go to id"
-        self._show_summary(snap)
+            more = self.pager.more
+            hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · w charts · o sort · g go to id"
+            picked = self.selection.label()
+            lists.border_subtitle = f"{safe.markup(picked)} · r c x act · esc clears" if picked else hint
+        self.query_one("#summary", Static).update(summary_text(snap, self.options.read_only))
         self._show_tabs(snap)
         self._show_drain(snap)
 
@@ -239,33 +272,13 @@ class DashboardScreen(Screen[None]):
         if shown == 0:
             empty.update(Text(words, style="dim italic"))
 
-    def _show_summary(self, snap: Snapshot) -> None:
-        counts = snap.counts()
-        paused = [q.name for q in snap.queues if q.paused]
-        oldest = [q.oldest_pending_at for q in snap.queues if q.oldest_pending_at]
-        live = [w for w in snap.workers if fmt.worker_is_live(w, snap.now)]
-        dead = [w for w in snap.workers if fmt.worker_state_of(w, snap.now) == "dead"]
-        out = Text()
-        out.append(f"{len(live)} worker(s) ", style="bold")
-        out.append(f"{sum(w.busy for w in live)}/{sum(w.concurrency for w in live)} busy  ")
-        if dead:
-            out.append(f"{len(dead)} dead  ", style="bold red")
-        out.append(f"waiting {counts.get('pending', 0) + counts.get('scheduled', 0) + counts.get('retrying', 0)}  ")
-        if oldest:
-            out.append(f"oldest pending {fmt.ago(snap.now - min(oldest))}  ", style="yellow")
-        if paused:
-            out.append("PAUSED: " + ", ".join(safe.clean(p) for p in paused), style="bold yellow reverse")
-        if self.options.read_only:
-            out.append("  read-only", style="bold cyan")
-        self.query_one("#summary", Static).update(out)
-
     def _show_tabs(self, snap: Snapshot) -> None:
         counts = snap.counts()
         tabs = self.query_one("#states", Tabs)
-        for i, name in enumerate(TABS):
+        for name in TABS:
             n = len(snap.recurring) if name == RECURRING else counts.get(name, 0)
             tab = tabs.query_one(f"#tab-{name}", Tab)
-            label = self._tab_label(i, name, n)
+            label = self._tab_label(name, n)
             if str(tab.label) != label:
                 tab.label = label
 
@@ -297,6 +310,7 @@ class DashboardScreen(Screen[None]):
         if name and name != self.shown:
             self.shown = name
             self.pager.reset()
+            self.selection.clear()
             self.query_one("#switcher", ContentSwitcher).current = "recurring" if name == RECURRING else "tasks"
             self.query_one("#lists").border_title = "recurring entries" if name == RECURRING else f"{name} tasks"
             self.query_one("#tasks", TasksTable).clear()
@@ -304,6 +318,10 @@ class DashboardScreen(Screen[None]):
 
     def action_show_state(self, name: str) -> None:
         self.query_one("#states", Tabs).active = f"tab-{name}"
+
+    def action_cycle_tab(self, step: int) -> None:
+        at = TABS.index(self.shown) if self.shown in TABS else 0
+        self.action_show_state(TABS[(at + step) % len(TABS)])
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -320,6 +338,7 @@ class DashboardScreen(Screen[None]):
         flt = TaskFilter.parse(self.filter_text)
         if flt is not None:  # name:/queue:/error: words are evaluated in storage, not on this page
             self.source.storage_filter = flt
+            self.selection.clear()
             self.filter_text = ""
             self.pager.reset()
             self.notify(f"filtering in storage: {safe.markup(self._filter_words(flt))}", timeout=3)
@@ -328,28 +347,33 @@ class DashboardScreen(Screen[None]):
 
     @staticmethod
     def _filter_words(flt: TaskFilter) -> str:
-        return " ".join(f"{k}:{v}" for k, v in (("name", flt.name), ("queue", flt.queue), ("error", flt.error)) if v)
+        return flt.words()
 
-    async def action_error_groups(self) -> None:
-        """Show the top errors of the last 15 minutes and filter the failed tasks by the top one."""
-        try:
-            groups = await self.source.error_groups()
-        except Exception as exc:
-            self.notify(safe.markup(f"{type(exc).__name__}: {exc}"), title="cannot read error groups", severity="error")
+    def action_error_groups(self) -> None:
+        """The top errors of the last 15 minutes; choosing one filters the task list by it."""
+        self.app.push_screen(ErrorGroupsScreen(self.source), self._group_chosen)
+
+    def action_charts(self) -> None:
+        self.app.push_screen(QueueChartsScreen(self.source, self.history))
+
+    def _group_chosen(self, group: ErrorGroup | None) -> None:
+        if group is None:
             return
-        if not groups:
-            self.notify("no errors in the last 15 minutes", title="error groups", timeout=3)
-            return
-        lines = [f"{g.count:>5}  {g.type}: {g.message}" for g in groups[:5]]
-        self.notify(safe.markup("\n".join(lines)), title="error groups (15 min) · filtering by the top one", timeout=6)
-        self.source.storage_filter = groups[0].filter
+        self.source.storage_filter = group.filter
+        self.selection.clear()
         self.pager.reset()
-        self.action_show_state("failed")
+        self.notify(safe.markup(f"filtering in storage: {group.filter.words()}"), title="error group", timeout=3)
+        self.action_show_state(str(group.status))
         self.request_read()
 
     def key_escape(self) -> None:
+        if not self.selection.empty:
+            self.selection.clear()
+            self.render_snapshot()
+            return
         if self.source.storage_filter is not None:
             self.source.storage_filter = None
+            self.pager.reset()
             self.request_read()
         for box in self.query("#filter, #goto").results(Input):
             if box.display:
@@ -368,7 +392,10 @@ class DashboardScreen(Screen[None]):
 
     def action_sort(self) -> None:
         order = self.pager.cycle_sort()
-        self.notify(f"sorted by {order}", timeout=2)
+        if order in GLOBAL_SORTS:
+            self.notify(f"sorted by {order}, across every page (through the index)", timeout=2)
+        else:
+            self.notify(f"sorted by {order} within this page; pages stay in storage order", timeout=3)
         self.request_read()
 
     def action_goto(self) -> None:
@@ -397,6 +424,13 @@ class DashboardScreen(Screen[None]):
             self.open_task(task_id)
 
         self.run_worker(find(), group="act")
+
+    @on(DataTable.RowSelected, "#workers")
+    def _worker_chosen(self, event: DataTable.RowSelected) -> None:
+        snap = self.snapshot
+        found = [w for w in (snap.workers if snap else []) if w.id == event.row_key.value]
+        if found:
+            self.app.push_screen(HeldScreen(found[0], self.source))
 
     @on(DataTable.RowSelected, "#tasks")
     def _task_chosen(self, event: DataTable.RowSelected) -> None:
@@ -457,6 +491,9 @@ class DashboardScreen(Screen[None]):
 
             self.app.push_screen(ConfirmScreen("Stop recurring entry", question), stop_entry)
             return
+        if not self.selection.empty:
+            self.act_on_selection(B.Action.CANCEL)
+            return
         task_id = self.selected_task()
         if task_id is None:
             return
@@ -468,6 +505,9 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen("Cancel task", cancel_question(task_id)), cancel)
 
     def action_retry_now(self) -> None:
+        if not self.selection.empty:
+            self.act_on_selection(B.Action.RETRY)
+            return
         task_id = self.selected_task()
         if task_id is not None:
             perform(self, lambda: self.actions.retry_now(task_id), "retry now")
@@ -504,18 +544,7 @@ class DashboardScreen(Screen[None]):
 
     # -- the command palette --------------------------------------------------------------------
     def palette_commands(self) -> Iterator[SystemCommand]:
-        items = [
-            ("Submit a task", "Open the submit form (run now, in, at, every, cron)", "submit"),
-            ("Cancel the selected task", "Ask first, then cancel it", "cancel"),
-            ("Retry the selected task", "Re-run a failed or cancelled task; a waiting one is due now", "retry_now"),
-            ("Pause or resume the queue", "Workers stop or start claiming from it", "toggle_pause"),
-            ("Shut down workers", "Drain one worker or all, with a countdown", "shutdown"),
-            ("Filter tasks", "Show only tasks on this page matching some text", "filter"),
-            ("Go to a task by id", "Open any task, on any page", "goto"),
-            ("Sort tasks", "Cycle the order: age, name, attempts", "sort"),
-            ("Task details", "Everything about the selected task", "details"),
-        ]
-        for title, help_text, action in items:
+        for title, help_text, action in DASHBOARD_ACTIONS:
             if action in MUTATING and self.options.read_only:
                 continue
             yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))

@@ -37,9 +37,7 @@ class TaskDetailScreen(Screen[None]):
         Binding("w", "workflow", "Workflow"),  # gdw_tui/screens/workflow.py
     ]
 
-    def __init__(
-        self, task_id: str, source: DataSource, options: Options, actions: Actions, history: History
-    ) -> None:
+    def __init__(self, task_id: str, source: DataSource, options: Options, actions: Actions, history: History) -> None:
         super().__init__()
         self.task_id = task_id
         self.source = source
@@ -47,6 +45,8 @@ class TaskDetailScreen(Screen[None]):
         self.actions = actions
         self.history = history
         self.record: TaskRecord | None = None
+        #: the task's events read from the stream when the screen opened (None: not read yet)
+        self.stream_events: list[Event] | None = None
         self._reading = False
         self._again = False
 
@@ -92,7 +92,12 @@ class TaskDetailScreen(Screen[None]):
                 return
             self.set_class(False, "-disconnected")
             self.record = rec
-            self.show(rec, self.source.now(), self.history.events_for(self.task_id))
+            if self.stream_events is None:
+                try:
+                    self.stream_events = await self.source.task_events(self.task_id)
+                except Exception:  # the record alone still tells the story; the stream is extra
+                    self.stream_events = []
+            self.show(rec, self.source.now(), self.stream_events + self.history.events_for(self.task_id))
         finally:
             self._reading = False
             if self._again:
@@ -104,7 +109,7 @@ class TaskDetailScreen(Screen[None]):
         self.query_one("#plan", Static).update(plan_text(rec, now))
         self.query_one("#errors", Static).update(errors_view(rec))
         self.query_one("#result", Static).update(result_view(rec))
-        self.query_one("#timeline", Static).update(timeline_view(events, views.timeline(rec)))
+        self.query_one("#timeline", Static).update(timeline_view(views.merged_timeline(rec, events)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.actions.allowed(action)
@@ -222,30 +227,20 @@ def result_view(rec: TaskRecord) -> Text:
     return out
 
 
-def timeline_view(events: list[Event], stored: list[views.TimelineEntry] | None = None) -> Text:
-    """The task's story as storage holds it (created, each failed attempt, started, finished),
-    then the transitions this dashboard saw live."""
+def timeline_view(entries: list[views.TimelineEntry]) -> Text:
+    """The task's story from storage: what its record holds (created, each failed attempt,
+    started, finished) and the transitions still in the event stream (claims, releases, retries,
+    re-runs, cancel requests) — the stream's entries marked with ``·``."""
     out = Text()
-    if stored:
-        out.append("\ntimeline (from storage)\n", style="bold")
-        for t in stored[-30:]:
-            out.append(f"{fmt.clock_time(t.at)}  ", style="dim")
-            out.append(safe.clean(t.what), style=fmt.STATUS_STYLE.get(t.status, ""))
-            if t.worker:
-                out.append(safe.clean(f"  {t.worker}"), style="dim")
-            if t.detail:
-                out.append(safe.clean(f"  {t.detail}"), style="dim")
-            out.append("\n")
-    if not events:
-        out.append("\n(no transitions seen since the dashboard started)", style="dim")
-        return out
-    out.append("\ntimeline (seen live)\n", style="bold")
-    for e in events[-30:]:
-        out.append(f"{fmt.clock_time(e.at)}  ", style="dim")
-        out.append(safe.clean(f"{e.old or 'new'} → {e.kind}"), style=fmt.STATUS_STYLE.get(e.kind, ""))
-        if e.worker:
-            out.append(safe.clean(f"  {e.worker}"), style="dim")
-        if e.detail:
-            out.append(safe.clean(f"  {e.detail}"), style="dim")
+    out.append("\ntimeline (from storage)", style="bold")
+    out.append("  record + event stream (· = from the stream)\n", style="dim")
+    for t in entries[-40:]:
+        out.append(f"{fmt.clock_time(t.at)} ", style="dim")
+        out.append("· " if t.source == "event" else "  ", style="dim")
+        out.append(safe.clean(t.what), style=fmt.status_style(t.status))
+        if t.worker:
+            out.append(safe.clean(f"  {t.worker}"), style="dim")
+        if t.detail:
+            out.append(safe.clean(f"  {t.detail}"), style="dim")
         out.append("\n")
     return out

@@ -11,9 +11,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from gdw_tui.options import Options
+from gdw_tui.screens.bulk import BulkScreen
 from gdw_tui.screens.confirm import ConfirmScreen
 from gdw_tui.screens.dashboard import DashboardScreen
 from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.errors import ErrorGroupsScreen
 from gdw_tui.screens.shutdown import ShutdownScreen
 from gdw_tui.screens.submit import SubmitScreen
 
@@ -23,6 +25,7 @@ GENERAL: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "command palette: every action by name"),
     ("tab / shift+tab", "move between the tables"),
     ("↑ ↓ / mouse", "select a row"),
+    ("enter (workers)", "what the worker holds; for a dead one, what waits for lease recovery"),
     ("q / ctrl+q", "quit"),
 )
 
@@ -54,7 +57,7 @@ def _rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
             continue
         rows.append((_keys(b), b.description))
     if digits:
-        rows.append(("1 … 9", "show a state: " + ", ".join(digits)))
+        rows.append(("0 … 9", "show a tab: " + ", ".join(sorted(digits, key=lambda d: d.startswith("0")))))
     return rows
 
 
@@ -66,6 +69,8 @@ def areas() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Submit form", _rows(SubmitScreen.BINDINGS)),
         ("Drain / shutdown dialog", _rows(ShutdownScreen.BINDINGS)),
         ("Confirmation", _rows(ConfirmScreen.BINDINGS)),
+        ("Bulk action dialog", _rows(BulkScreen.BINDINGS)),
+        ("Error groups", _rows(ErrorGroupsScreen.BINDINGS)),
     ]
 
 
@@ -95,5 +100,5 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(keys, words)
             table.add_row("", "")
         if self.options.read_only:
-            table.add_row("", Text("read-only: submit, cancel, retry, pause and drain are off", style="yellow"))
+            table.add_row("", Text("read-only: submit, cancel, retry, purge, pause and drain are off", style="yellow"))
         return table

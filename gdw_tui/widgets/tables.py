@@ -18,6 +18,7 @@ from gdw_core.views import WaitStats
 from gdw_core.workerinfo import WorkerInfo
 from gdw_tui import formatting as fmt
 from gdw_tui import safe
+from gdw_tui.history import QueueCharts
 from gdw_tui.widgets.synced import Cell, SyncedTable
 
 #: each column costs its content plus one cell of padding on each side
@@ -51,7 +52,7 @@ class TaskLayout:
         args = max(12, rest * 2 // 5)
         return cls(ident, name, args, worker, rest - args)
 
-    def fitted(self, tasks: list[TaskRecord], now: float, width: int) -> TaskLayout:
+    def fitted(self, tasks: list[TaskRecord], now: float, width: int, mark: int = 0) -> TaskLayout:
         """The same caps, shrunk to what these tasks' ids, names, workers and timings need; the
         width saved goes to args and the note."""
         if not tasks:
@@ -60,7 +61,7 @@ class TaskLayout:
         def need(cap: int, header: int, values: list[int]) -> int:
             return min(cap, max([header, *values])) if cap else 0
 
-        ident = need(self.id, 2, [len(t.id) for t in tasks])
+        ident = need(self.id + mark, 2, [len(t.id) + mark for t in tasks])  # mark: room for "● "
         name = need(self.name, 4, [len(t.name) for t in tasks])
         worker = need(self.worker, 6, [len(t.worker or "") + 5 for t in tasks])
         timing = max([20, *(len(fmt.timing_text(t, now).plain) for t in tasks)])
@@ -97,7 +98,12 @@ class TasksTable(SyncedTable):
         self.set_columns(TaskLayout.for_width(self.size.width or 120).columns())
 
     def show(
-        self, tasks: list[TaskRecord], now: float, dead_workers: set[str], match: Callable[[TaskRecord], bool]
+        self,
+        tasks: list[TaskRecord],
+        now: float,
+        dead_workers: set[str],
+        match: Callable[[TaskRecord], bool],
+        picked: Callable[[str], bool] | None = None,
     ) -> int:
         """Show the tasks that match; returns how many are shown. The fixed columns take what their
         content needs (up to their cap); args and the note share the rest."""
@@ -105,16 +111,24 @@ class TasksTable(SyncedTable):
         leased = bool(tasks) and all(t.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for t in tasks)
         cap = TaskLayout.for_width(width, with_worker=leased or not tasks)
         chosen = [t for t in tasks if match(t)]
-        layout = cap.fitted(chosen, now, width)
+        mark = 2 if picked is not None and any(picked(t.id) for t in chosen) else 0
+        layout = cap.fitted(chosen, now, width, mark)
         self.set_columns(layout.columns())
-        rows = [(t.id, task_cells(t, now, dead_workers, layout)) for t in chosen]
+        rows = [(t.id, task_cells(t, now, dead_workers, layout, picked is not None and picked(t.id))) for t in chosen]
         self.sync(rows)
         return len(rows)
 
 
-def task_cells(t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLayout) -> list[Cell]:
+def task_cells(
+    t: TaskRecord, now: float, dead_workers: set[str], layout: TaskLayout, picked: bool = False
+) -> list[Cell]:
+    ident = (
+        Text.assemble(("● ", "bold yellow"), safe.text(fmt.short_id(t.id, max(4, layout.id - 2))))
+        if picked
+        else safe.text(fmt.short_id(t.id, layout.id))
+    )
     cells: list[Cell] = [
-        safe.text(fmt.short_id(t.id, layout.id)),
+        ident,
         safe.text(safe.shorten(t.name, layout.name), "bold"),
     ]
     if layout.args:
@@ -226,27 +240,64 @@ class WorkersTable(SyncedTable):
         self.sync(rows)
 
 
+#: a narrow queues table keeps its share bar only while it shows at most this many state columns
+NARROW_STATES = 8
+#: from this table width on, each queue row carries its throughput and wait-time charts
+CHARTS = 134
+SPARK_W = 10
+
+
+def throughput_cell(charts: QueueCharts | None, now: float) -> Text:
+    if charts is None:
+        return Text("-", style="dim")
+    done = fmt.squeeze(charts.throughput.series(now, "done"), SPARK_W)
+    top = max([*done, 1.0])
+    out = Text(fmt.spark(done, SPARK_W, top), style="green")
+    out.append(f" {charts.throughput.rate(now, 'done'):5.1f}/s")
+    return out
+
+
+def wait_cell(charts: QueueCharts | None, now: float) -> Text:
+    latest = charts.wait_p50.latest() if charts is not None else None
+    if charts is None or latest is None:
+        return Text("-", style="dim")
+    p50 = fmt.squeeze(charts.wait_p50.series(now), SPARK_W, mean=False)
+    out = Text(fmt.spark(p50, SPARK_W, max([*p50, 1e-9])), style="yellow")
+    out.append(f" {display.duration(latest)}")
+    return out
+
+
 class QueuesTable(SyncedTable):
-    def column_set(self, narrow: bool) -> list[tuple[str, str]]:
+    def column_set(self, narrow: bool, charts: bool = False) -> list[tuple[str, str]]:
         cols = [("name", "queue")]
         if not narrow:
             cols.append(("flag", "state"))
-        labels = display.TINY_LABEL if narrow else fmt.SHORT_LABEL
-        cols += [(str(s), labels[str(s)]) for s in fmt.STATES]
+        label = fmt.tiny_label if narrow else fmt.short_label
+        cols += [(str(s), label(s)) for s in fmt.STATES]
         if not narrow:
             cols.append(("oldest", "oldest"))
             cols.append(("wait", "wait p50/p99"))
-        cols.append(("bar", "share"))
+        if charts:  # the charts take the share bar's place
+            return [*cols, ("thru", "done/s · 60s"), ("trend", "wait p50 · 60s")]
+        if not (narrow and len(fmt.STATES) > NARROW_STATES):  # more states: their counts before the bar
+            cols.append(("bar", "share"))
         return cols
 
     def on_mount(self) -> None:
         self.set_columns(self.column_set((self.size.width or 120) < NARROW))
 
-    def show(self, queues: list[QueueInfo], now: float, waits: Mapping[str, WaitStats] | None = None) -> None:
+    def show(
+        self,
+        queues: list[QueueInfo],
+        now: float,
+        waits: Mapping[str, WaitStats] | None = None,
+        charts: Mapping[str, QueueCharts] | None = None,
+    ) -> None:
         waits = waits or {}
         width = self.size.width or 120
         narrow = width < NARROW
-        self.set_columns(self.column_set(narrow))
+        with_charts = charts is not None and width >= CHARTS
+        self.set_columns(self.column_set(narrow, with_charts))
         rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
             name = safe.text(safe.shorten(q.name, 14 if narrow else 24), "bold")
@@ -255,12 +306,15 @@ class QueuesTable(SyncedTable):
             cells: list[Cell] = [name]
             if not narrow:
                 cells.append(Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green"))
-            cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.STATUS_STYLE[str(s)]) for s in fmt.STATES]
+            cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.status_style(s)) for s in fmt.STATES]
             if not narrow:
                 cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")
                 w = waits.get(q.name)
                 cells.append(f"{display.duration(w.p50)} / {display.duration(w.p99)}" if w and w.sample else "-")
-            cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
+            if with_charts and charts is not None:
+                cells += [throughput_cell(charts.get(q.name), now), wait_cell(charts.get(q.name), now)]
+            elif not (narrow and len(fmt.STATES) > NARROW_STATES):
+                cells.append(fmt.stacked_bar(q.counts, 6 if narrow else 16))
             rows.append((q.name, cells))
         self.sync(rows)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from gdw_core import AttemptError, Inspector, TaskRecord, TaskStatus, views
-from gdw_core.storage.protocol import Ack, Start, Storage
+from gdw_core.storage.protocol import Ack, Mark, Start, Storage
 
 S = TaskStatus
 W = "worker-a"
@@ -34,9 +34,9 @@ async def test_filter_by_name_and_queue_pages_by_cursor(storage: Storage) -> Non
     insp = Inspector(storage)
     flt = views.TaskFilter(name="WANTED", queue="q1")
     seen: list[str] = []
-    cursor: int | None = 0
+    cursor: Mark | None = None  # the start; a page's cursor is a position (score, id), None at the end
     pages = 0
-    while cursor is not None:
+    while pages == 0 or cursor is not None:
         page = await insp.filtered(S.PENDING, flt, limit=3, cursor=cursor)
         seen += [t.id for t in page.tasks]
         assert all(t.name == "demo:wanted" and t.queue == "q1" for t in page.tasks)
@@ -54,9 +54,9 @@ async def test_filter_scans_a_bounded_window(storage: Storage, monkeypatch: obje
     mp.setattr(views, "CHUNK", 4)
     await storage.enqueue([rec("demo:none") for _ in range(25)] + [rec("demo:needle")])
     found: list[str] = []
-    cursor: int | None = 0
+    cursor: Mark | None = None
     calls = 0
-    while cursor is not None:
+    while calls == 0 or cursor is not None:
         page = await views.filtered_page(storage, S.PENDING, views.TaskFilter(name="needle"), 5, cursor)
         assert page.scanned <= 10
         found += [t.name for t in page.tasks]

@@ -36,6 +36,17 @@ async def queue() -> AsyncIterator[TaskQueue]:
 
 
 @pytest.fixture
+async def idle() -> AsyncIterator[TaskQueue]:
+    """A queue with no workers: the states stay where a test puts them."""
+    q = TaskQueue(worker_count=0, queue_size=None, tasks=[demo_tasks], worker_id="worker-a")
+    await q.open_storage()
+    try:
+        yield q
+    finally:
+        await q.shutdown(timeout=0)
+
+
+@pytest.fixture
 def make_app(queue: TaskQueue) -> Callable[..., GdwApp]:
     def build(**kwargs: Any) -> GdwApp:
         return GdwApp(queue, **kwargs)

@@ -289,7 +289,7 @@ async def test_stop_a_recurring_entry(queue: TaskQueue, make_app: Any) -> None:
     app = make_app()
     await queue.schedule_recurring("demo_tasks:heartbeat", interval=600, entry_id="every-10m")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("9")
+        await pilot.press("0")
         table = dashboard(app).query_one("#recurring")
         await until(pilot, lambda: "every-10m" in table.rows)
         table.focus()

@@ -63,7 +63,7 @@ async def test_state_keys_switch_tabs_and_recurring(queue: TaskQueue, make_app: 
             await pilot.pause()
             assert screen.shown == name
             assert TaskStatus(name)
-        await pilot.press("9")
+        await pilot.press("0")
         await until(pilot, lambda: "every-10m" in screen.query_one("#recurring").rows)
         row = screen.query_one("#recurring").get_row("every-10m")
         assert row[3].plain == "every 600s"

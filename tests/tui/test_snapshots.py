@@ -42,7 +42,7 @@ def test_dashboard_running(snap_compare: Any, size: tuple[int, int]) -> None:
 
 @sizes
 def test_recurring_entries(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("9"))
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("0"))
 
 
 @sizes
@@ -79,3 +79,41 @@ def test_dashboard_scheduled_read_only(snap_compare: Any) -> None:
 
 def test_dashboard_empty_state_says_so(snap_compare: Any) -> None:
     assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=prepare("8"))
+
+
+@sizes
+def test_bulk_purge_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    run_before = prepare("6", "space", "space", "x", select="done-3")
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=run_before)
+
+
+@sizes
+def test_error_groups_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("7", "e"))
+
+
+@sizes
+def test_queue_charts_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=prepare("4", "w"))
+
+
+def test_dashboard_with_picked_rows(snap_compare: Any) -> None:
+    run_before = prepare("6", "space", "space", select="done-3")
+    assert snap_compare(scenario.make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def dead_worker_held() -> Any:
+    async def run_before(pilot: Any) -> None:
+        await prepare("4")(pilot)
+        workers = pilot.app.screen.query_one("#workers")
+        workers.focus()
+        workers.move_cursor(row=workers.get_row_index("host-b:977:1f2e3d"))
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@sizes
+def test_dead_worker_held_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenario.make_app(), terminal_size=size, run_before=dead_worker_held())

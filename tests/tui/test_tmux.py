@@ -49,9 +49,7 @@ def tmux() -> Iterator[Tmux]:
     session = f"gdw-tui-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "TERM": "xterm-256color"}
     command = f"{sys.executable} -m gdw_tui --demo --rate 1"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True, env=env
-    )
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True, env=env)
     t = Tmux(session)
     try:
         yield t

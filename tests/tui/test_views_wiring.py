@@ -6,6 +6,7 @@ from __future__ import annotations
 from gdw_core import AttemptError
 from gdw_core.storage.protocol import Start
 from gdw_tui.screens.detail import TaskDetailScreen
+from gdw_tui.screens.errors import ErrorGroupsScreen, GroupsTable
 from gdw_tui.widgets.tables import TasksTable
 
 from .conftest import SIZE, shown, until
@@ -29,7 +30,7 @@ async def test_slash_name_filter_is_evaluated_in_storage() -> None:
         await until(pilot, lambda: fast[0] in tasks.rows and tasks.row_count == 10)
 
 
-async def test_e_shows_error_groups_and_filters_failed_by_the_top_one() -> None:
+async def test_e_opens_error_groups_and_enter_filters_failed_by_the_top_one() -> None:
     app, queue = idle_app(page_size=10)
     ids = [await queue.submit("demo_tasks:failing") for _ in range(5)]
     storage = queue.storage
@@ -44,9 +45,13 @@ async def test_e_shows_error_groups_and_filters_failed_by_the_top_one() -> None:
         screen = dashboard(app)
         await until(pilot, lambda: screen.snapshot is not None)
         await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ErrorGroupsScreen))
+        groups = app.screen.query_one("#groups", GroupsTable)
+        await until(pilot, lambda: groups.row_count == 2)
+        assert [groups.get_row_at(0)[i].plain for i in range(3)] == ["3", "Timeout", "task <id> x"]
+        await pilot.press("enter")  # the top group
         tasks = screen.query_one("#tasks", TasksTable)
         await until(pilot, lambda: screen.shown == "failed" and set(tasks.rows) == timeouts)
-        assert any("3  Timeout: task <id> x" in str(n.message) for n in app._notifications)
         assert len(ids) == 5
 
 
@@ -81,3 +86,32 @@ async def test_queues_view_shows_wait_p50_p99_from_started_tasks() -> None:
         assert screen.snapshot is not None and screen.snapshot.waits["default"].sample == len(ids)
         table = screen.query_one("#queues")
         assert any("wait p50/p99" in str(c.label) for c in table.columns.values())  # type: ignore[attr-defined]
+
+
+async def test_detail_timeline_weaves_in_claims_and_releases_from_the_event_stream() -> None:
+    app, queue = idle_app()
+    task_id = await queue.submit("demo_tasks:failing")
+    storage = queue.storage
+    first = (await storage.claim("worker-a", ["default"], 1, 30.0, 0.5))[0]
+    assert await storage.release(task_id, first.token, None)  # a drain hands it back unstarted
+    second = (await storage.claim("worker-b", ["default"], 1, 30.0, 0.5))[0]
+    await storage.start([Start(task_id, second.token)])
+    now = await storage.now()
+    await storage.fail(task_id, second.token, AttemptError(1, "Boom", "it broke", "tb", now, "worker-b"), None)
+    async with app.run_test(size=SIZE) as pilot:  # started after: it saw none of these events live
+        await until(pilot, lambda: dashboard(app).snapshot is not None)
+        await pilot.press("g", *task_id, "enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+        box = app.screen.query_one("#timeline")
+        await until(pilot, lambda: "claimed → pending" in shown(box))
+        lines = [line.strip() for line in shown(box).splitlines() if line.strip()]
+        steps = [line.split(" UTC ", 1)[1].strip() for line in lines[1:]]
+        assert steps[0] == "created"
+        stream = [s for s in steps if s.startswith("·")]
+        assert stream[:3] == [
+            "· pending → claimed  worker-a",
+            "· claimed → pending  worker-a  released",
+            "· pending → claimed  worker-b",
+        ]
+        assert sum(1 for s in steps if "started" in s or "→ running" in s) == 1  # not repeated
+        assert any(s.startswith("finished") for s in steps)

@@ -33,6 +33,15 @@ class RedisBulk(RedisReader):
         return item
 
     @guarded
+    async def act_on(self, action: B.Action, task_id: str) -> B.Item:
+        queue = await self._locate(task_id)
+        if queue is None:
+            return B.Item(task_id, False, "gone")
+        reply = await self._run("bulk", queue, "t:" + task_id, str(action), "", task_id, 0, "", 1, "", "", "")
+        item = _items(reply)[0]
+        return B.Item(task_id, False, "gone") if item.reason == "missing" else item
+
+    @guarded
     async def bulk(self, action: B.Action, flt: B.Filter, queue: str, cursor: B.Cursor, limit: int) -> B.Batch:
         reply = await self._run(
             "bulk",

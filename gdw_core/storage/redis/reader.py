@@ -11,11 +11,11 @@ from redis.exceptions import ResponseError
 from gdw_core.codec import loads
 from gdw_core.errors import InvalidPayload
 from gdw_core.events import Event
-from gdw_core.lifecycle import WORKER_HISTORY_MAX, WORKER_HISTORY_SECONDS, is_live
+from gdw_core.lifecycle import LISTED_OLDEST_FIRST, WORKER_HISTORY_MAX, WORKER_HISTORY_SECONDS, is_live
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
-from gdw_core.storage.protocol import QueueInfo
+from gdw_core.storage.protocol import Mark, QueueInfo
 from gdw_core.storage.redis.base import RedisBase
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import from_hash
@@ -24,7 +24,7 @@ from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger("gdw.redis")
 
-_ASCENDING = {"pending", "scheduled", "retrying", "claimed", "running"}
+_ASCENDING = {s.value for s in LISTED_OLDEST_FIRST}
 
 
 def _rows(value: Any, what: str) -> Any:
@@ -33,6 +33,17 @@ def _rows(value: Any, what: str) -> Any:
         log.error("%s cannot be read: %s", what, value)
         return []
     return value
+
+
+def _past(rows: Any, after: Mark | None, forward: bool) -> list[tuple[float, str]]:
+    """The index entries of a read that lie past ``after`` (the read starts at its score,
+    inclusive; ties at that score are ordered by id)."""
+    out: list[tuple[float, str]] = []
+    for task_id, score in rows:
+        mark = (float(score), str(task_id))
+        if after is None or (mark > after if forward else mark < after):
+            out.append(mark)
+    return out
 
 
 def _number(value: Any) -> int:
@@ -151,6 +162,80 @@ class RedisReader(RedisBase):
             elif h and h.get("st") == status.value:
                 out.append(self._record(task_id, q, h))
         return out
+
+    @guarded
+    async def list_after(
+        self,
+        status: TaskStatus,
+        queue: str | None = None,
+        after: Mark | None = None,
+        limit: int = 50,
+        reverse: bool = False,
+    ) -> list[tuple[Mark, TaskRecord]]:
+        status = TaskStatus(status)
+        if limit <= 0:
+            return []
+        queues = [self._checked(queue)] if queue is not None else await self._all_queues()
+        forward = (status.value in _ASCENDING) != reverse
+        ranked: list[tuple[float, str, str]] = []
+        pipe = self.client.pipeline(transaction=False)  # every queue's first read in one round trip
+        for q in queues:
+            self._after_read(pipe, q, status, after, 0, limit + 1, forward)
+        replies = await pipe.execute(raise_on_error=False) if queues else []
+        for q, rows in zip(queues, replies, strict=True):
+            marks = _past(_rows(rows, f"the {status} index of {q!r}"), after, forward)
+            if not isinstance(rows, Exception) and len(rows) == limit + 1 and len(marks) < limit:
+                marks = await self._after_in(q, status, after, limit, forward)  # ties at the cursor: read on
+            ranked.extend((score, task_id, q) for score, task_id in marks[:limit])
+        ranked.sort(key=lambda r: (r[0], r[1]), reverse=not forward)
+        page = ranked[:limit]
+        if not page:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for _, task_id, q in page:
+            pipe.hgetall(self.keys.task(q, task_id))
+        out: list[tuple[Mark, TaskRecord]] = []
+        for (score, task_id, q), h in zip(page, await pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(h, Exception):  # WRONGTYPE: shown as unreadable, never fails the view
+                problem = InvalidPayload(f"task {task_id}: the key is not a task hash ({h})")
+                out.append(((score, task_id), _malformed(task_id, q, {"st": status.value}, problem)))
+            elif h and h.get("st") == status.value:
+                out.append(((score, task_id), self._record(task_id, q, h)))
+        return out
+
+    async def _after_in(
+        self, queue: str, status: TaskStatus, after: Mark | None, limit: int, forward: bool
+    ) -> list[tuple[float, str]]:
+        """One queue's next ``limit`` index entries past ``after``: read from ``after``'s score
+        (inclusive), skipping the entries at that score that are not past it (ties are ordered by
+        id, as Redis orders them); more reads only while a read held nothing but such ties."""
+        out: list[tuple[float, str]] = []
+        skip = 0
+        while len(out) < limit:
+            want = limit - len(out) + 1
+            pipe = self.client.pipeline(transaction=False)
+            self._after_read(pipe, queue, status, after, skip, want, forward)
+            [rows] = await pipe.execute(raise_on_error=False)
+            if isinstance(rows, Exception):  # WRONGTYPE: this queue's index cannot be read
+                log.error("the %s index of %r cannot be read: %s", status, queue, rows)
+                return out
+            out.extend(_past(rows, after, forward))
+            if len(rows) < want:
+                break
+            skip += len(rows)
+        return out[:limit]
+
+    def _after_read(
+        self, pipe: Any, queue: str, status: TaskStatus, after: Mark | None, skip: int, num: int, forward: bool
+    ) -> None:
+        """Queue one read of ``queue``'s index from ``after``'s score (inclusive) on."""
+        key = self.keys.index(queue, status.value)
+        if forward:
+            low = after[0] if after is not None else "-inf"
+            pipe.zrangebyscore(key, low, "+inf", start=skip, num=num, withscores=True)
+        else:
+            high = after[0] if after is not None else "+inf"
+            pipe.zrevrangebyscore(key, high, "-inf", start=skip, num=num, withscores=True)
 
     def _checked(self, queue: str) -> str:
         self.keys.prefix(queue)  # InvalidTask for a name outside the grammar
