@@ -85,7 +85,16 @@ async def test_help_lists_every_key_by_area() -> None:
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = shown(app.screen.query_one("#help Static"))
-        wanted = ("Dashboard", "Task details", "Submit form", "Go to task id", "3 claimed", "9 recurring", "ctrl+p")
+        wanted = (
+            "Dashboard",
+            "Task details",
+            "Submit form",
+            "Go to task id",
+            "3 claimed",
+            "9 blocked",
+            "0 recurring",
+            "ctrl+p",
+        )
         for words in wanted:
             assert words in text
         await pilot.press("escape")
