@@ -49,7 +49,10 @@ STATES: tuple[StateLook, ...] = (
     StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "canc", "dim"),
 )
 
-BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in STATES}
+#: states shown where they apply (a limits view, a task's status) but not as a tab of their own
+EXTRA_STATES: tuple[StateLook, ...] = (StateLook(TaskStatus.THROTTLED, "throttled", "thrott", "thr", "bold yellow"),)
+
+BY_STATUS: dict[str, StateLook] = {str(s.status): s for s in (*STATES, *EXTRA_STATES)}
 
 #: ``status name -> Rich style``
 STATUS_STYLE: dict[str, str] = {name: look.style for name, look in BY_STATUS.items()}

@@ -30,6 +30,7 @@ INDEX: dict[TaskStatus, str] = {
     S.CLAIMED: "k",
     S.RUNNING: "r",
     S.RETRYING: "dr",
+    S.THROTTLED: "th",  # score: when it may be tried again (gdw_core.flow)
     S.COMPLETED: "c",
     S.FAILED: "f",
     S.CANCELLED: "x",
@@ -63,6 +64,7 @@ class Detail:
     RETRY_NOW = "retry now"
     INVALID = "InvalidPayload"
     RERUN = "rerun"
+    THROTTLED = "throttled"
 
 
 def attempts_after_claim(attempts: int) -> int:

@@ -15,6 +15,7 @@ from gdw_core.clock import Clock, SystemClock
 from gdw_core.control import Controller
 from gdw_core.errors import QueueClosed, TaskFailed
 from gdw_core.events import Event
+from gdw_core.flow.limits import Limits
 from gdw_core.hooks import Hooks, HookSet
 from gdw_core.inspect import Inspector
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits
@@ -87,6 +88,8 @@ class TaskQueue:
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
         self._submitter = Submitter(self)
+        #: named limits, shared by every worker of the storage: ``await queue.limits.set(...)``
+        self.limits = Limits(self)
         self._worker: Worker | None = None
         if worker_count:
             self._worker = Worker(
@@ -146,6 +149,7 @@ class TaskQueue:
             return
         await self.open_storage()
         self.started = True
+        await self.limits.declare()  # the limits this queue's @task(rate=, concurrency=) declare
         if self._worker is not None:
             await self._worker.start()
         if self._scheduler is not None:
@@ -210,13 +214,14 @@ class TaskQueue:
         retry: RetryPolicy | None = None,
         secret: bool | None = None,
         if_exists: str = "error",
+        limits: Sequence[str] = (),
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
         already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists))
+        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, tuple(limits)))
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         return await self._submitter.submit(task, *args, **kwargs)

@@ -83,6 +83,10 @@ class TaskRecord:
     cancel_requested: bool = False
     #: at enqueue only (never stored): run this many seconds after the storage's "now"
     delay: float | None = None
+    #: the named limits it takes (gdw_core.flow): a claim starts it only within all of them
+    limits: list[str] = field(default_factory=list)
+    #: while throttled: which limit holds it back and why (its run_at is when it is tried again)
+    throttled_by: str | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -125,6 +129,8 @@ class TaskRecord:
             "progress": self.progress,
             "secret": self.secret,
             "cancel_requested": self.cancel_requested,
+            **({"limits": list(self.limits)} if self.limits else {}),
+            **({"throttled_by": self.throttled_by} if self.throttled_by else {}),
         }
 
     @classmethod
@@ -147,6 +153,9 @@ class TaskRecord:
             retry = data.get("retry")
             if retry is not None and not isinstance(retry, dict):
                 raise InvalidPayload("retry must be a JSON object or null")
+            limits = data.get("limits") or []
+            if not isinstance(limits, list) or not all(isinstance(n, str) for n in limits):
+                raise InvalidPayload("limits must be a JSON array of limit names")
             return cls(
                 id=task_id,
                 name=name,
@@ -170,6 +179,8 @@ class TaskRecord:
                 progress=data.get("progress"),
                 secret=bool(data.get("secret", False)),
                 cancel_requested=bool(data.get("cancel_requested", False)),
+                limits=limits,
+                throttled_by=None if data.get("throttled_by") is None else str(data["throttled_by"]),
             )
         except InvalidPayload:
             raise

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdw_core.codec import check_args
 from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.flow.limit import check_limit_names
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
@@ -42,8 +43,11 @@ class TaskOptions:
     #: a caller-given ``task_id`` that already exists: "error" raises DuplicateTask (nothing
     #: enqueued, the existing task untouched); "skip" returns the existing id (idempotent submit)
     if_exists: str = "error"
+    #: named limits this call takes on top of the task's own (gdw_core.flow), e.g. ["customer:42"]
+    limits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "limits", check_limit_names(self.limits))
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise InvalidSchedule(f"timeout must be a positive number of seconds, got {self.timeout}")
         if self.task_id is not None:
@@ -63,6 +67,13 @@ def seconds(delay: float | timedelta, what: str = "delay") -> float:
     if value < 0:
         raise InvalidSchedule(f"{what} must be >= 0, got {value:g}s")
     return float(value)
+
+
+def task_limits(name: str, defaults: TaskDefaults, extra: Sequence[str]) -> list[str]:
+    """The limits a record takes: the task's ``@task(limits=...)``, its own limit (named after it)
+    when it declares ``rate=`` / ``concurrency=``, then the call's ``options(limits=...)``."""
+    own = (name,) if defaults.rate is not None or defaults.concurrency is not None else ()
+    return list(check_limit_names((*defaults.limits, *own, *extra)))
 
 
 class Submitter:
@@ -138,6 +149,7 @@ class Submitter:
             delay=delay,
             recurring_id=recurring_id,
             secret=o.secret if o.secret is not None else defaults.secret,
+            limits=task_limits(name, defaults, o.limits),
         )
 
     async def _put(self, records: list[TaskRecord]) -> list[str]:

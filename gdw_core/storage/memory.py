@@ -18,6 +18,8 @@ from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
+from gdw_core.flow.limit import LimitSpec, LimitUse
+from gdw_core.flow.limiter import MemoryLimiter
 from gdw_core.lifecycle import RECOVER_TO, RELEASE_TO, RERUN_FROM, RETENTION_CLASS, Detail
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
@@ -34,7 +36,8 @@ _PENDING, _CLAIMED, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.CLAIMED, S.RU
 _COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
 _VALUE = {s: s.value for s in S}
 _WAITING = tuple(WAITING)
-_DELAYED = (_SCHEDULED, _RETRYING)  # waiting for a time (the delayed heap)
+_THROTTLED = S.THROTTLED
+_DELAYED = (_SCHEDULED, _RETRYING, _THROTTLED)  # waiting for a time (the delayed heap)
 # results of these types always encode: the storage-side safety net skips the trial encoding
 _PLAIN_RESULT = frozenset({str, int, bool, type(None)})
 _claim_attempts = lifecycle.attempts_after_claim
@@ -72,6 +75,8 @@ class MemoryStorage:
         self._news: asyncio.Event | None = None
         self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
         self._walk_seq = itertools.count(1)
+        self._limiter = MemoryLimiter(self._leases)  # gdw_core.flow: rate and concurrency limits
+        self._throttled_next: float | None = None  # the soonest retry of a task the last claim throttled
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -117,7 +122,11 @@ class MemoryStorage:
         counts[old] -= 1
         counts[new] += 1
         rec.status = new
+        if old is _THROTTLED:
+            rec.throttled_by = None
         self._emit(_VALUE[new], rec, _VALUE[old], at, detail)
+        if old in LEASED and new not in LEASED and self._limiter.holding:
+            self._release_holds(rec, at)
         if new in TERMINAL:
             self._leases.pop(rec.id, None)
             self._retain(new)
@@ -174,6 +183,7 @@ class MemoryStorage:
     def _promote(self, now: float, limit: int) -> float | None:
         delayed = self._delayed
         moved = 0
+        held: list[tuple[float, int, str]] = []  # due tasks of paused queues: they stay where they are
         while delayed and moved < limit:
             run_at, _, task_id = delayed[0]
             rec = self._tasks.get(task_id)
@@ -181,15 +191,24 @@ class MemoryStorage:
                 heapq.heappop(delayed)  # stale entry (cancelled, retried now, purged)
                 continue
             if run_at > now:
-                return run_at
-            heapq.heappop(delayed)
+                break
+            entry = heapq.heappop(delayed)
+            moved += 1
+            if rec.queue in self._paused:
+                held.append(entry)
+                continue
+            rec.throttled_by = None
             self._move(rec, _PENDING, now)
             self._push_pending(rec)
-            moved += 1
-        return delayed[0][0] if delayed else None
+        next_due = delayed[0][0] if delayed else None
+        for entry in held:  # they wait for the queue's resume (set_paused signals the claimers)
+            heapq.heappush(delayed, entry)
+        return next_due
 
     def _take(self, worker_id: str, queues: Sequence[str], count: int, lease: float, now: float) -> list[Lease]:
         out: list[Lease] = []
+        throttled = 0
+        self._throttled_next = None
         heaps = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
         while len(out) < count:
             best: list[tuple[int, int, str]] | None = None
@@ -202,6 +221,18 @@ class MemoryStorage:
             rec = self._tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
                 continue  # stale entry (cancelled, purged)
+            if rec.limits:
+                throttle = self._limiter.admit(task_id, rec.limits, now)
+                if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
+                    rec.run_at, rec.throttled_by = throttle.until, throttle.reason
+                    self._move(rec, _THROTTLED, now, throttle.reason)
+                    heapq.heappush(self._delayed, (rec.run_at, next(self._seq), rec.id))
+                    if self._throttled_next is None or rec.run_at < self._throttled_next:
+                        self._throttled_next = rec.run_at
+                    throttled += 1
+                    if throttled >= 1000:
+                        break
+                    continue
             rec.attempts = _claim_attempts(rec.attempts)
             rec.worker = worker_id
             rec.started_at = None  # set by the start mark
@@ -221,6 +252,9 @@ class MemoryStorage:
             now = self.clock.now()
             next_due = self._promote(now, 10_000)
             got = self._take(worker_id, queues, count, lease, now)
+            soonest = self._throttled_next
+            if soonest is not None and (next_due is None or soonest < next_due):
+                next_due = soonest  # a task this claim throttled
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 return got
@@ -377,6 +411,32 @@ class MemoryStorage:
         commands = tuple(c for c in self._commands[cursor:] if lifecycle.targets(c, info.id))
         self._command_cursor[info.id] = len(self._commands)
         return HeartbeatReply(frozenset(lost), frozenset(cancel), commands, frozenset(self._paused))
+
+    # -- flow control (gdw_core.flow) --------------------------------------------------------
+    def _release_holds(self, rec: TaskRecord, now: float) -> None:
+        """The task left its leased state: its concurrency slots are free; a throttled task
+        waiting for one is due now."""
+
+        def waiting(task_id: str) -> bool:
+            waiter = self._tasks.get(task_id)
+            return waiter is not None and waiter.status is _THROTTLED
+
+        for task_id in self._limiter.release(rec.id, waiting):
+            waiter = self._tasks[task_id]
+            waiter.run_at = now
+            self._push_delayed(waiter)
+
+    async def set_limit(self, spec: LimitSpec) -> None:
+        self._limiter.set(spec)
+        self._signal_work()
+
+    async def remove_limit(self, name: str) -> bool:
+        removed = self._limiter.remove(name)
+        self._signal_work()
+        return removed
+
+    async def limits(self) -> list[LimitUse]:
+        return self._limiter.uses(self.clock.now())
 
     async def remove_worker(self, worker_id: str) -> None:
         self._forget(self._workers.stop(worker_id, self.clock.now()))

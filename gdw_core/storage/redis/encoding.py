@@ -15,21 +15,21 @@ from gdw_core.status import TaskStatus
 
 
 def static_json(rec: TaskRecord) -> str:
-    return dumps(
-        {
-            "name": rec.name,
-            "args": rec.args,
-            "kwargs": rec.kwargs,
-            "queue": rec.queue,
-            "priority": rec.priority,
-            "max_retries": rec.max_retries,
-            "retry": rec.retry,
-            "timeout": rec.timeout,
-            "recurring_id": rec.recurring_id,
-            "secret": rec.secret,
-        },
-        f"task {rec.id}",
-    )
+    data: dict[str, Any] = {
+        "name": rec.name,
+        "args": rec.args,
+        "kwargs": rec.kwargs,
+        "queue": rec.queue,
+        "priority": rec.priority,
+        "max_retries": rec.max_retries,
+        "retry": rec.retry,
+        "timeout": rec.timeout,
+        "recurring_id": rec.recurring_id,
+        "secret": rec.secret,
+    }
+    if rec.limits:  # the claim script looks for this key (gdw_core.flow)
+        data["limits"] = rec.limits
+    return dumps(data, f"task {rec.id}")
 
 
 def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
@@ -135,6 +135,7 @@ def from_hash(task_id: str, h: Mapping[str, str], limits: PayloadLimits = DEFAUL
             errors=errors if isinstance(errors, list) else [],
             progress=loads(h["prog"], "progress") if h.get("prog") else None,
             cancel_requested=h.get("creq") == "1",
+            throttled_by=(h.get("thr") or None) if h.get("st") == "throttled" else None,
         )
         return TaskRecord.from_dict(data)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:

@@ -43,6 +43,8 @@ NAMES = (
     "worker_stop",
     "command",
     "bulk",
+    "limit_set",
+    "limit_rm",
 )
 
 
