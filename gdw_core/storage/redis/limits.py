@@ -4,8 +4,9 @@ is decided inside claim.lua (the prelude's flow section), with Redis ``TIME``.
 Where the keys live (``LP``, the limit key prefix): on one Redis or Sentinel, under the namespace
 (``<ns>:{<ns>}:g:lim:``), so a limit is global across queues. On Redis Cluster a script may only
 touch its queue's slot, so the keys live under each queue's prefix (``<ns>:{<queue>}:lim:``): a
-limit is per queue, :meth:`set_limit` writes the definition into every queue known at that time,
-and :meth:`limits` adds up the use over the queues."""
+limit is per queue. The definitions are also kept under the namespace; :meth:`set_limit` writes
+them into every known queue, a queue new to a process gets them copied when it is registered, and
+:meth:`limits` adds up the use over the queues."""
 
 from __future__ import annotations
 
@@ -26,25 +27,43 @@ class RedisLimits(RedisBase):
         """LP for claims from ``queue`` (see the module docstring)."""
         return self.keys.prefix(queue) + "lim:" if self.cluster else self.keys.g + "lim:"
 
-    async def _limit_places(self) -> list[tuple[str, tuple[Any, ...], str]]:
-        """(LP, common script arguments, routing prefix) for each place definitions live."""
-        if not self.cluster:
-            return [(self.keys.g + "lim:", self._global_args(), self.keys.g + "lim:")]
-        return [(self.limit_prefix(q), self._args(q), self.limit_prefix(q)) for q in await self._all_queues(fresh=True)]
+    async def _limit_places(self, with_global: bool = True) -> list[tuple[str, tuple[Any, ...]]]:
+        """(LP, common script arguments) of each place definitions live."""
+        places = [(self.keys.g + "lim:", self._global_args())] if with_global or not self.cluster else []
+        if self.cluster:
+            places += [(self.limit_prefix(q), self._args(q)) for q in await self._all_queues(fresh=True)]
+        return places
+
+    async def _register_queue(self, queue: str) -> None:
+        new = queue not in self._known
+        await super()._register_queue(queue)
+        if new and self.cluster:  # the queue's slot gets the namespace's definitions
+            lp = self.keys.g + "lim:"
+            for name in await self.client.smembers(lp + "names"):
+                fields = await self.client.hgetall(lp + "def:" + name)
+                try:
+                    spec = LimitSpec.from_fields(name, fields)
+                except InvalidLimit as exc:
+                    log.error("not copying limit %r into queue %r: %s", name, queue, exc)
+                    continue
+                await self._write(self.limit_prefix(queue), self._args(queue), spec)
+
+    async def _write(self, lp: str, common: tuple[Any, ...], spec: LimitSpec) -> None:
+        f = spec.to_fields()
+        rate = str(spec.rate) if spec.rate else ""
+        args = (*common, lp, spec.name, f["n"], f["per"], f["b"], f["c"], rate)
+        await self._scripts.run(self.client, Call("limit_set", lp + "def:" + spec.name, args))
 
     @guarded
     async def set_limit(self, spec: LimitSpec) -> None:
-        f = spec.to_fields()
-        rate = str(spec.rate) if spec.rate else ""
-        for lp, common, _ in await self._limit_places():
-            args = (*common, lp, spec.name, f["n"], f["per"], f["b"], f["c"], rate)
-            await self._scripts.run(self.client, Call("limit_set", lp + "def:" + spec.name, args))
+        for lp, common in await self._limit_places():
+            await self._write(lp, common, spec)
 
     @guarded
     async def remove_limit(self, name: str) -> bool:
         check_limit_name(name)
         removed = False
-        for lp, common, _ in await self._limit_places():
+        for lp, common in await self._limit_places():
             args = (*common, lp, name)
             removed = bool(await self._scripts.run(self.client, Call("limit_rm", lp + "def:" + name, args))) or removed
         return removed
@@ -54,7 +73,8 @@ class RedisLimits(RedisBase):
         sec, usec = await self.client.time()
         now = float(sec) + float(usec) / 1e6
         uses: dict[str, LimitUse] = {}
-        for lp, _, _ in await self._limit_places():
+        places = await self._limit_places(with_global=False) or await self._limit_places()
+        for lp, _ in places:
             for name in sorted(await self.client.smembers(lp + "names")):
                 use = await self._use(lp, name, now)
                 if use is None:
