@@ -167,7 +167,6 @@ async def test_a_concurrency_of_2_holds_over_three_workers_and_a_kill_9(
     # the dead worker's slot came back within the lease: two run at once again soon enough
     again = [at for at, n in timeline if at > killed_at and n == 2]
     assert again and again[0] - killed_at <= lease + 1.5, (again[:1], killed_at)
-    print(
-        f"concurrency proof: max running {max(n for _, n in timeline)}, slot back {again[0] - killed_at:.2f}s after kill"
-    )
+    most = max(n for _, n in timeline)
+    print(f"concurrency proof: max running {most}, slot back {again[0] - killed_at:.2f}s after the kill")
     assert (await producer.limits.list())[0].holding == 0
