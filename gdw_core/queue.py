@@ -221,7 +221,7 @@ class TaskQueue:
         already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, tuple(limits)))
+        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits))
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         return await self._submitter.submit(task, *args, **kwargs)

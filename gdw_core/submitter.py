@@ -44,7 +44,7 @@ class TaskOptions:
     #: enqueued, the existing task untouched); "skip" returns the existing id (idempotent submit)
     if_exists: str = "error"
     #: named limits this call takes on top of the task's own (gdw_core.flow), e.g. ["customer:42"]
-    limits: tuple[str, ...] = ()
+    limits: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "limits", check_limit_names(self.limits))

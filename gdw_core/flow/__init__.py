@@ -9,7 +9,16 @@
 * :mod:`gdw_core.flow.limits` — the ``queue.limits`` API (set / remove / list).
 """
 
-from gdw_core.flow.limit import InvalidLimit, LimitSpec, LimitUse, check_limit_name, family_of
-from gdw_core.flow.rate import Rate, parse_rate
+from gdw_core.flow.limit import LimitSpec, LimitUse, check_limit_name, family_of
+from gdw_core.flow.rate import InvalidLimit, InvalidRate, Rate, parse_rate
 
-__all__ = ["InvalidLimit", "LimitSpec", "LimitUse", "Rate", "check_limit_name", "family_of", "parse_rate"]
+__all__ = [
+    "InvalidLimit",
+    "InvalidRate",
+    "LimitSpec",
+    "LimitUse",
+    "Rate",
+    "check_limit_name",
+    "family_of",
+    "parse_rate",
+]

@@ -15,16 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gdw_core.errors import InvalidTask
-from gdw_core.flow.rate import Rate, parse_rate
+from gdw_core.flow.rate import InvalidLimit, Rate, parse_rate
 
 #: a limit name: letters, digits and ``_ . : -``, at most 150 chars (task names fit: ``module:func``)
 LIMIT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,149}$")
 #: how many limits one task may take
 MAX_LIMITS_PER_TASK = 8
-
-
-class InvalidLimit(InvalidTask):
-    """A limit definition or a limit name that cannot be used."""
 
 
 def check_limit_name(name: object) -> str:

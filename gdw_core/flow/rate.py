@@ -25,7 +25,11 @@ UNITS: dict[str, float] = {
 _RATE_RE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,6}(?:\.\d{1,6})?)?\s*([A-Za-z]+)\s*$")
 
 
-class InvalidRate(InvalidTask):
+class InvalidLimit(InvalidTask):
+    """A limit definition or a limit name that cannot be used."""
+
+
+class InvalidRate(InvalidLimit):
     """A rate that cannot be read ("ten per second", "0/s", "5/fortnight")."""
 
 

@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from gdw_core.flow import gcra
-from gdw_core.flow.limit import InvalidLimit, LimitSpec, LimitUse, check_limit_name
+from gdw_core.flow.limit import LimitSpec, LimitUse, check_limit_name
+from gdw_core.flow.rate import InvalidLimit
 from gdw_core.storage.redis.base import RedisBase
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.scripts import Call
