@@ -65,6 +65,8 @@ class Detail:
     INVALID = "InvalidPayload"
     RERUN = "rerun"
     THROTTLED = "throttled"
+    EXPIRED = "expired"  # cancelled by a claim: not started before its expires_at (gdw_core.flow)
+    NOT_STARTED_IN_TIME = "not started before it expired"  # the message of its error entry
 
 
 def attempts_after_claim(attempts: int) -> int:

@@ -215,13 +215,15 @@ class TaskQueue:
         secret: bool | None = None,
         if_exists: str = "error",
         limits: Sequence[str] = (),
+        expires: float | timedelta | datetime | None = None,
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
         already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        return Submitter(self, TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits))
+        options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits, expires)
+        return Submitter(self, options)
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
         return await self._submitter.submit(task, *args, **kwargs)

@@ -87,6 +87,8 @@ class TaskRecord:
     limits: list[str] = field(default_factory=list)
     #: while throttled: which limit holds it back and why (its run_at is when it is tried again)
     throttled_by: str | None = None
+    #: not started by then (epoch seconds) -> never run: cancelled with detail "expired" (gdw_core.flow)
+    expires_at: float | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -131,6 +133,7 @@ class TaskRecord:
             "cancel_requested": self.cancel_requested,
             **({"limits": list(self.limits)} if self.limits else {}),
             **({"throttled_by": self.throttled_by} if self.throttled_by else {}),
+            **({"expires_at": self.expires_at} if self.expires_at is not None else {}),
         }
 
     @classmethod
@@ -181,6 +184,7 @@ class TaskRecord:
                 cancel_requested=bool(data.get("cancel_requested", False)),
                 limits=limits,
                 throttled_by=None if data.get("throttled_by") is None else str(data["throttled_by"]),
+                expires_at=_opt_float(data.get("expires_at")),
             )
         except InvalidPayload:
             raise

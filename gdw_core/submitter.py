@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdw_core.codec import check_args
 from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.flow.expiry import Expires, check_expires, expires_at
 from gdw_core.flow.limit import check_limit_names
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
@@ -45,9 +46,13 @@ class TaskOptions:
     if_exists: str = "error"
     #: named limits this call takes on top of the task's own (gdw_core.flow), e.g. ["customer:42"]
     limits: Sequence[str] = ()
+    #: not started by then -> never run (seconds / timedelta from the submit, or an aware datetime)
+    expires: Expires | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "limits", check_limit_names(self.limits))
+        if self.expires is not None:
+            check_expires(self.expires)
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise InvalidSchedule(f"timeout must be a positive number of seconds, got {self.timeout}")
         if self.task_id is not None:
@@ -158,6 +163,11 @@ class Submitter:
             raise QueueClosed("the task queue is shut down; nothing was enqueued")
         if not q.opened:
             await q.open_storage()
+        if self._options.expires is not None:  # on the storage's clock: one read, only for these
+            now = await q.storage.now()
+            for rec in records:
+                due = rec.run_at or (now + rec.delay if rec.delay is not None else now)
+                rec.expires_at = expires_at(self._options.expires, now, due)
         given = self._options.task_id
         if given is not None:
             # a caller-given id: look first, as the storage refuses an id only within its queue
@@ -227,6 +237,8 @@ class Submitter:
         comes makes that tick skip, unless ``allow_overlap``."""
         if (interval is None) == (cron is None):
             raise InvalidSchedule("schedule_recurring needs exactly one of interval= or cron=")
+        if self._options.expires is not None:
+            raise InvalidSchedule("expires applies to one task, not to a recurring entry")
         probe = self.build(task, args, kwargs)
         every = None if interval is None else seconds(interval, "interval")
         if every is not None and every <= 0:

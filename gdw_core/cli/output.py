@@ -212,6 +212,8 @@ def _record_rows(rec: TaskRecord, now: float) -> list[tuple[str, Text | str]]:
         rows.append(("throttled", f"{why} until {when(rec.run_at)} ({relative(rec.run_at, now)})"))
     if rec.limits:
         rows.append(("limits", clean(", ".join(rec.limits))))
+    if rec.expires_at is not None:
+        rows.append(("expires", f"{when(rec.expires_at)} ({relative(rec.expires_at, now)})"))
     if rec.started_at:
         rows.append(("started", f"{when(rec.started_at)} ({relative(rec.started_at, now)})"))
     if rec.finished_at:

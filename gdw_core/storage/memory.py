@@ -221,6 +221,10 @@ class MemoryStorage:
             rec = self._tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
                 continue  # stale entry (cancelled, purged)
+            if rec.expires_at is not None and rec.expires_at <= now:
+                self._expire(rec, now)  # not started in time: never run
+                throttled += 1
+                continue
             if rec.limits:
                 throttle = self._limiter.admit(task_id, rec.limits, now)
                 if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
@@ -425,6 +429,12 @@ class MemoryStorage:
             waiter = self._tasks[task_id]
             waiter.run_at = now
             self._push_delayed(waiter)
+
+    def _expire(self, rec: TaskRecord, now: float) -> None:
+        message = Detail.NOT_STARTED_IN_TIME
+        rec.errors.append(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
+        rec.finished_at = now
+        self._move(rec, _CANCELLED, now, Detail.EXPIRED)
 
     async def set_limit(self, spec: LimitSpec) -> None:
         self._limiter.set(spec)

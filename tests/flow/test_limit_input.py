@@ -106,3 +106,28 @@ async def test_task_side_limits_and_shorthands_reach_the_record_and_the_storage(
         assert own.spec == LimitSpec("tests.flow:pay", Rate(20, 1.0), 1, 2)
     finally:
         await q.shutdown()
+
+
+async def test_expires_in_the_past_or_before_the_task_is_due_enqueues_nothing() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from gdw_core.errors import InvalidSchedule
+
+    q = TaskQueue(worker_count=0)
+
+    async def job() -> None:
+        return None
+
+    for bad in (0, -5, timedelta(seconds=-1), float("nan"), "soon", datetime(2020, 1, 1)):
+        with pytest.raises(InvalidSchedule):
+            await q.options(expires=bad).submit(job)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSchedule, match="in the past"):
+        await q.options(expires=datetime(2020, 1, 1, tzinfo=UTC)).submit(job)
+    with pytest.raises(InvalidSchedule, match="before it is due"):
+        await q.options(expires=10).schedule(job, 60)
+    with pytest.raises(InvalidSchedule, match="recurring"):
+        await q.options(expires=10).schedule_recurring(job, interval=60)
+    assert sum((await q.storage.counts()).values()) == 0
+    task_id = await q.options(expires=timedelta(minutes=5)).submit(job)
+    rec = await q.status(task_id)
+    assert rec.expires_at is not None and rec.expires_at - rec.created_at == pytest.approx(300, abs=1)

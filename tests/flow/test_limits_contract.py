@@ -123,3 +123,17 @@ async def test_cancel_takes_a_throttled_task(storage: Storage) -> None:
     await storage.enqueue([a, b])
     await claim(storage, 2)
     assert await storage.cancel(b.id) is S.CANCELLED
+
+
+async def test_a_task_not_started_before_it_expires_is_never_run(storage: Storage) -> None:
+    now = await storage.now()
+    late, fresh = rec(expires_at=now + 0.05), rec(expires_at=now + 3600)
+    await storage.enqueue([late, fresh])
+    await asyncio.sleep(0.1)
+    assert await claim(storage, 2) == [fresh.id]
+    got = await storage.get(late.id)
+    assert got is not None and got.status is S.CANCELLED and got.started_at is None
+    assert got.errors[-1].type == "Expired" and got.errors[-1].message == "not started before it expired"
+    assert not got.errors[-1].counted
+    events = [e for e in await storage.read_events("0") if e.task_id == late.id]
+    assert events[-1].kind == "cancelled" and events[-1].detail == "expired"

@@ -27,8 +27,10 @@ def static_json(rec: TaskRecord) -> str:
         "recurring_id": rec.recurring_id,
         "secret": rec.secret,
     }
-    if rec.limits:  # the claim script looks for this key (gdw_core.flow)
+    if rec.limits:  # the claim script looks for these keys (gdw_core.flow)
         data["limits"] = rec.limits
+    if rec.expires_at is not None:
+        data["expires_at"] = rec.expires_at
     return dumps(data, f"task {rec.id}")
 
 

@@ -310,22 +310,35 @@ end
 -- Limit keys under LP (the namespace's on one Redis / Sentinel, the queue's P .. 'lim:' on
 -- Cluster): def:<name> definition hash (n starts per `per` seconds, b burst, c concurrency, r the
 -- rate as written), g:<name> GCRA theoretical arrival time, rv:<name> the last turn handed to a
--- rate-throttled task, h:<name> holders, w:<name> waiters (see release_holds).
+-- rate-throttled task, h:<name> holders, w:<name> waiters (see release_holds; score: arrival
+-- order, from the counter wseq).
 
--- the limit names in a task's payload `d`: nil (none), false + reason (garbage), or the names
-local function task_limits(d)
-  if not string.find(d, '"limits"', 1, true) then return nil end
+-- what a task's payload `d` says about flow control: its limit names (nil: none; false + reason:
+-- garbage) and its expiry (epoch seconds or nil). The payload is decoded only when it has one.
+local function task_flow(d)
+  if not string.find(d, '"limits"', 1, true) and not string.find(d, '"expires_at"', 1, true) then return nil end
   local ok, data = pcall(cjson.decode, d)
-  if not ok or type(data) ~= 'table' or data.limits == nil then return nil end
+  if not ok or type(data) ~= 'table' then return nil end
+  local expires = tonumber(data.expires_at)
   local names = data.limits
+  if names == nil then return nil, nil, expires end
   if type(names) ~= 'table' then return false, 'the limits field is not a list of limit names' end
   for i, n in ipairs(names) do
     if type(n) ~= 'string' or #n > 150 or not string.find(n, '^[%w_][%w_.:%-]*$') then
       return false, 'limit name #' .. i .. ' of the task is not a valid limit name'
     end
   end
-  if #names == 0 then return nil end
-  return names
+  if #names == 0 then return nil, nil, expires end
+  return names, nil, expires
+end
+
+-- a pending task whose expiry passed before any claim started it: cancelled, never run
+local function expire(id, t, name, att, message)
+  local key = P .. 't:' .. id
+  add_error(key, cjson.encode({attempt = tonumber(att) or 0, type = 'Expired', message = message, traceback = '',
+                               at = t, counted = false}))
+  redis.call('HSET', key, 'fa', fmt(t))
+  move(id, 'pending', 'cancelled', t, DETAIL.EXPIRED, name, nil, att)
 end
 
 local function def_fields(lp, name)
@@ -412,7 +425,10 @@ local function admit(key, names, lp, t, deadline)
     end
   end
   if worst then
-    for _, name in ipairs(blocked) do redis.call('ZADD', lp .. 'w:' .. name, 'NX', t, key) end
+    for _, name in ipairs(blocked) do  -- first come, first woken
+      local wk = lp .. 'w:' .. name
+      if not redis.call('ZSCORE', wk, key) then redis.call('ZADD', wk, redis.call('INCR', lp .. 'wseq'), key) end
+    end
     return worst, why
   end
   local held = {}

@@ -15,6 +15,7 @@
 -- Flow control: a task over one of its limits moves pending -> throttled (index score: when to
 -- try it again) and the scan goes on with the next candidates (no head-of-line blocking; at most
 -- 256 throttled per call). A task whose limit definition is garbage fails alone, saying so.
+-- A task whose expires_at passed is cancelled (detail DETAIL.EXPIRED), never handed out.
 -- A paused queue neither promotes nor gives anything.
 local t = now()
 if redis.call('EXISTS', P .. 'paused') == 1 then
@@ -44,9 +45,14 @@ while got < want and bad < 1000 and throttled < 256 do
         elseif num_field(f[5], 0) == nil then problem = 'the run-at field is not a number'
         end
       end
-      local wait_until = nil
+      local wait_until, expired = nil, false
       if not problem and LP ~= '' then
-        local names, why = task_limits(f[2])
+        local names, why, expires = task_flow(f[2])
+        if expires and expires <= t then
+          expire(id, t, f[3], att, DETAIL.NOT_STARTED_IN_TIME)
+          expired, names = true, nil
+          throttled = throttled + 1
+        end
         if names == false then
           problem = why
         elseif names then
@@ -64,8 +70,8 @@ while got < want and bad < 1000 and throttled < 256 do
           end
         end
       end
-      if wait_until then
-        -- throttled above: it waits in its own index
+      if wait_until or expired then
+        -- throttled (it waits in its own index) or expired (cancelled) above
       elseif problem then
         invalid(id, 'pending', problem, t, f[3], nil, att)
         bad = bad + 1
