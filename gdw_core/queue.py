@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
@@ -216,13 +217,22 @@ class TaskQueue:
         if_exists: str = "error",
         limits: Sequence[str] = (),
         expires: float | timedelta | datetime | None = None,
+        unique_for: float | timedelta | None = None,
+        unique_key: str | None = None,
+        debounce: float | timedelta | None = None,
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
-        already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
+        already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id.
+        Flow control (docs/flow-control.md): ``limits=["customer:42"]`` (named limits this call
+        takes), ``expires=`` (never run if not started by then), ``unique_for=`` / ``unique_key=``
+        (a second submit in the window returns the first id), ``debounce=`` (a burst runs once,
+        with the latest arguments, that long after the last submit)."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
         options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits, expires)
+        if unique_for is not None or unique_key is not None or debounce is not None:
+            options = replace(options, unique_for=unique_for, unique_key=unique_key, debounce=debounce)
         return Submitter(self, options)
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:

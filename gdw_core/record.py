@@ -89,6 +89,10 @@ class TaskRecord:
     throttled_by: str | None = None
     #: not started by then (epoch seconds) -> never run: cancelled with detail "expired" (gdw_core.flow)
     expires_at: float | None = None
+    #: uniqueness over time (gdw_core.flow.uniqueness): the key's digest and its window or debounce
+    unique_key: str | None = None
+    unique_for: float | None = None
+    debounce: float | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -134,6 +138,9 @@ class TaskRecord:
             **({"limits": list(self.limits)} if self.limits else {}),
             **({"throttled_by": self.throttled_by} if self.throttled_by else {}),
             **({"expires_at": self.expires_at} if self.expires_at is not None else {}),
+            **({"unique_key": self.unique_key} if self.unique_key is not None else {}),
+            **({"unique_for": self.unique_for} if self.unique_for is not None else {}),
+            **({"debounce": self.debounce} if self.debounce is not None else {}),
         }
 
     @classmethod
@@ -185,6 +192,9 @@ class TaskRecord:
                 limits=limits,
                 throttled_by=None if data.get("throttled_by") is None else str(data["throttled_by"]),
                 expires_at=_opt_float(data.get("expires_at")),
+                unique_key=None if data.get("unique_key") is None else str(data["unique_key"]),
+                unique_for=_opt_float(data.get("unique_for")),
+                debounce=_opt_float(data.get("debounce")),
             )
         except InvalidPayload:
             raise

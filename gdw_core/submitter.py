@@ -14,6 +14,7 @@ from gdw_core.codec import check_args
 from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
 from gdw_core.flow.expiry import Expires, check_expires, expires_at
 from gdw_core.flow.limit import check_limit_names
+from gdw_core.flow.uniqueness import check_unique, digest, window
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
@@ -48,8 +49,17 @@ class TaskOptions:
     limits: Sequence[str] = ()
     #: not started by then -> never run (seconds / timedelta from the submit, or an aware datetime)
     expires: Expires | None = None
+    #: a second submit of the same name + arguments (or ``unique_key``) within this many seconds
+    #: returns the first task's id; ``debounce``: a burst runs once, with the latest arguments,
+    #: this many seconds after the last submit
+    unique_for: float | timedelta | None = None
+    unique_key: str | None = None
+    debounce: float | timedelta | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "unique_for", window(self.unique_for, "unique_for"))
+        object.__setattr__(self, "debounce", window(self.debounce, "debounce"))
+        check_unique(self.unique_for, self.debounce, self.unique_key)  # type: ignore[arg-type]
         object.__setattr__(self, "limits", check_limit_names(self.limits))
         if self.expires is not None:
             check_expires(self.expires)
@@ -139,6 +149,9 @@ class Submitter:
         # to apply (retry None = "the worker decides"); an explicit per-call option still wins
         worker_decides = defaults is _UNKNOWN and o.retry is None
         scheduled = delay is not None or run_at is not None
+        unique = self._uniqueness(name, all_args, all_kwargs, scheduled)
+        if unique.get("debounce") is not None:  # it runs `debounce` seconds after the last submit
+            delay, scheduled = unique["debounce"], True
         return TaskRecord(
             id=o.task_id or os.urandom(16).hex(),
             name=name,
@@ -155,7 +168,20 @@ class Submitter:
             recurring_id=recurring_id,
             secret=o.secret if o.secret is not None else defaults.secret,
             limits=task_limits(name, defaults, o.limits),
+            **unique,
         )
+
+    def _uniqueness(self, name: str, args: list[Any], kwargs: dict[str, Any], scheduled: bool) -> dict[str, Any]:
+        o = self._options
+        if o.unique_for is None and o.debounce is None:
+            return {}
+        key = digest(name, args, kwargs, o.unique_key)
+        if o.debounce is None:
+            return {"unique_key": key, "unique_for": o.unique_for}
+        if scheduled:
+            raise InvalidSchedule("debounce decides when the task runs: do not combine it with a delay or a time")
+        # debounced: it runs `debounce` seconds after the last submit of its key
+        return {"unique_key": key, "debounce": o.debounce}
 
     async def _put(self, records: list[TaskRecord]) -> list[str]:
         q = self._q
@@ -176,10 +202,24 @@ class Submitter:
             if existing is not None:
                 return self._exists(given, existing.status)
         created = await q.storage.enqueue(records, q.queue_size)
-        if given is not None and not all(created):
+        if given is not None and not all(created) and records[0].unique_key is None:
             existing = await q.storage.get(given)
             return self._exists(given, existing.status if existing is not None else "unreadable")
-        return [r.id for r in records]
+        ids = [r.id for r in records]
+        for i, rec in enumerate(records):
+            if not created[i] and rec.unique_key is not None:  # another task stands for it
+                ids[i] = await self._unique_holder(rec)
+        return ids
+
+    async def _unique_holder(self, rec: TaskRecord) -> str:
+        storage = self._q.storage
+        for _ in range(3):  # the window may close between the enqueue and this read: try again
+            holder = await storage.unique_holder(rec.queue, rec.unique_key or "")
+            if holder is not None:
+                return holder
+            if (await storage.enqueue([rec], self._q.queue_size))[0]:
+                return rec.id
+        raise InvalidTask(f"task {rec.id}: its unique key keeps changing hands; nothing was enqueued")
 
     def _exists(self, task_id: str, status: str) -> list[str]:
         if self._options.if_exists == "skip":

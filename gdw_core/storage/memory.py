@@ -77,6 +77,7 @@ class MemoryStorage:
         self._walk_seq = itertools.count(1)
         self._limiter = MemoryLimiter(self._leases)  # gdw_core.flow: rate and concurrency limits
         self._throttled_next: float | None = None  # the soonest retry of a task the last claim throttled
+        self._unique: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, unique key) -> (task id, until)
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -157,6 +158,9 @@ class MemoryStorage:
             counts = self._queue_counts(rec.queue)
             if max_waiting is not None and counts[_PENDING] + counts[_SCHEDULED] >= max_waiting:
                 raise QueueFull(rec.queue, max_waiting)
+            if rec.unique_key is not None and self._unique_hit(rec, now) is not None:
+                created.append(False)  # another task stands for it (unique_for / debounce)
+                continue
             if not rec.created_at:
                 rec.created_at = now
             if rec.delay is not None:
@@ -435,6 +439,32 @@ class MemoryStorage:
         rec.errors.append(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, Detail.EXPIRED)
+
+    def _unique_hit(self, rec: TaskRecord, now: float) -> str | None:
+        """The task that stands for ``rec`` (a debounced one takes its arguments and is pushed
+        back), or None: ``rec`` will be created and its key now points to it."""
+        key = (rec.queue, rec.unique_key or "")
+        hit = self._unique.get(key)
+        first = None if hit is None or hit[1] <= now else self._tasks.get(hit[0])
+        if first is not None and rec.debounce is None:
+            return first.id
+        if first is not None and first.status is _SCHEDULED and rec.debounce is not None:
+            first.args, first.kwargs = rec.args, rec.kwargs
+            first.run_at = now + rec.debounce
+            self._push_delayed(first)
+            self._unique[key] = (first.id, first.run_at + 1.0)
+            return first.id
+        if len(self._unique) > 10_000:  # closed windows do not pile up
+            self._unique = {k: v for k, v in self._unique.items() if v[1] > now}
+        span = rec.unique_for if rec.unique_for is not None else (rec.debounce or 0.0) + 1.0
+        self._unique[key] = (rec.id, now + span)
+        return None
+
+    async def unique_holder(self, queue: str, unique_key: str) -> str | None:
+        hit = self._unique.get((queue, unique_key))
+        if hit is None or hit[1] <= self.clock.now() or hit[0] not in self._tasks:
+            return None
+        return hit[0]
 
     async def set_limit(self, spec: LimitSpec) -> None:
         self._limiter.set(spec)

@@ -115,3 +115,11 @@ class RedisLimits(RedisBase):
             wait,
             waiting if isinstance(waiting, int) else 0,
         )
+
+    @guarded
+    async def unique_holder(self, queue: str, unique_key: str) -> str | None:
+        holder = await self.client.get(self.keys.prefix(queue) + "u:" + unique_key)
+        if not isinstance(holder, str) or not await self.client.exists(self.keys.task(queue, holder)):
+            return None
+        self._remember(holder, queue)
+        return holder

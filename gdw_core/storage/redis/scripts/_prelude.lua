@@ -245,12 +245,43 @@ local function indexed(id, old, t, ...)
   return f
 end
 
--- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks
+-- uniqueness over time (gdw_core.flow.uniqueness), decided in the enqueue: nil to create task
+-- `id` (the key u:<digest> now points to it), or the id of the task that stands for it (a
+-- debounced one still scheduled takes the new payload and is pushed back `debounce` seconds)
+local function unique_check(t, id, d)
+  if not string.find(d, '"unique_key"', 1, true) then return nil end
+  local ok, data = pcall(cjson.decode, d)
+  if not ok or type(data) ~= 'table' or type(data.unique_key) ~= 'string' then return nil end
+  local debounce = tonumber(data.debounce)
+  local span = debounce or tonumber(data.unique_for)
+  if not span or span <= 0 then return nil end
+  local uk = P .. 'u:' .. data.unique_key
+  local first = redis.pcall('GET', uk)
+  if type(first) == 'string' then
+    local st = redis.pcall('HGET', P .. 't:' .. first, 'st')
+    if type(st) == 'string' and not debounce then return first end
+    if st == 'scheduled' and debounce then
+      local run_at = t + debounce
+      redis.call('HSET', P .. 't:' .. first, 'd', d, 'run', fmt(run_at))
+      redis.call('ZADD', P .. INDEX.scheduled, run_at, first)
+      redis.call('SET', uk, first, 'PX', math.ceil(debounce * 1000) + 1000)
+      return first
+    end
+  end
+  if debounce then span = debounce + 1 end
+  redis.call('SET', uk, id, 'PX', math.ceil(span * 1000))
+  return nil
+end
+
+-- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks, or
+-- the id of the task that stands for it (unique_for / debounce)
 local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, created, max_waiting)
   local key = P .. 't:' .. id
   if redis.call('EXISTS', key) == 1 then
     return 0
   end
+  local same = unique_check(t, id, d)
+  if same then return same end
   if max_waiting ~= '' and
      redis.call('ZCARD', P .. 'p') + redis.call('ZCARD', P .. 'ds') >= tonumber(max_waiting) then
     return -1
