@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import replace
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
 from typing import Any
