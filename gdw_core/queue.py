@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
@@ -60,6 +60,7 @@ class TaskQueue:
         worker_id: str | None = None,
         hooks: Sequence[Hooks] = (),
         payload_limits: PayloadLimits | None = None,
+        queue_weights: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(worker_count, bool) or not isinstance(worker_count, int) or worker_count < 0:
             raise ValueError(f"worker_count must be an int >= 0, got {worker_count!r}")
@@ -105,6 +106,7 @@ class TaskQueue:
                 on_command=self._on_command,
                 hooks=self.hooks,
                 payload_limits=payload_limits,
+                queue_weights=queue_weights,
             )
         for item in tasks:  # after the worker exists: register() updates what it advertises
             self.register(item)
