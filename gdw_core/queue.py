@@ -222,6 +222,7 @@ class TaskQueue:
         unique_for: float | timedelta | None = None,
         unique_key: str | None = None,
         debounce: float | timedelta | None = None,
+        result_ttl: float | timedelta | None = None,
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
@@ -229,12 +230,15 @@ class TaskQueue:
         Flow control (docs/flow-control.md): ``limits=["customer:42"]`` (named limits this call
         takes), ``expires=`` (never run if not started by then), ``unique_for=`` / ``unique_key=``
         (a second submit in the window returns the first id), ``debounce=`` (a burst runs once,
-        with the latest arguments, that long after the last submit)."""
+        with the latest arguments, that long after the last submit), ``result_ttl=`` (a completed
+        run and its result are deleted that long after it finished)."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
         options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits, expires)
         if unique_for is not None or unique_key is not None or debounce is not None:
             options = replace(options, unique_for=unique_for, unique_key=unique_key, debounce=debounce)
+        if result_ttl is not None:
+            options = replace(options, result_ttl=result_ttl)
         return Submitter(self, options)
 
     async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:

@@ -93,6 +93,9 @@ class TaskRecord:
     unique_key: str | None = None
     unique_for: float | None = None
     debounce: float | None = None
+    #: a completed task (and its result) is deleted this many seconds after it finished, when that
+    #: is sooner than the storage-wide retention (gdw_core.flow)
+    result_ttl: float | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -141,6 +144,7 @@ class TaskRecord:
             **({"unique_key": self.unique_key} if self.unique_key is not None else {}),
             **({"unique_for": self.unique_for} if self.unique_for is not None else {}),
             **({"debounce": self.debounce} if self.debounce is not None else {}),
+            **({"result_ttl": self.result_ttl} if self.result_ttl is not None else {}),
         }
 
     @classmethod
@@ -195,6 +199,7 @@ class TaskRecord:
                 unique_key=None if data.get("unique_key") is None else str(data["unique_key"]),
                 unique_for=_opt_float(data.get("unique_for")),
                 debounce=_opt_float(data.get("debounce")),
+                result_ttl=_opt_float(data.get("result_ttl")),
             )
         except InvalidPayload:
             raise

@@ -14,12 +14,14 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from gdw_core.errors import InvalidTask, UnknownTask
 from gdw_core.flow.limit import check_limit_names
 from gdw_core.flow.rate import Rate, parse_rate
+from gdw_core.flow.uniqueness import window
 from gdw_core.retry import RetryPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +49,8 @@ class TaskDefaults:
     limits: tuple[str, ...] = ()
     rate: Rate | None = None
     concurrency: int | None = None
+    #: seconds a completed task's record and result are kept (at most the storage's retention)
+    result_ttl: float | None = None
 
 
 ISOLATIONS = ("thread", "process")
@@ -76,6 +80,7 @@ def task(
     limits: Sequence[str] = (),
     rate: str | None = None,
     concurrency: int | None = None,
+    result_ttl: float | timedelta | None = None,
 ) -> Callable[[F], F]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -92,11 +97,13 @@ def task(
     limits: Sequence[str] = (),
     rate: str | None = None,
     concurrency: int | None = None,
+    result_ttl: float | timedelta | None = None,
 ) -> Any:
     """Mark a function as a gdw task. ``context=True`` passes a :class:`TaskContext` as the
     keyword argument ``ctx``. ``secret=True`` redacts its arguments in logs and the dashboard.
     ``limits=["stripe"]`` makes it take those named limits (gdw_core.flow); ``rate="20/s"`` and
-    ``concurrency=2`` are a limit named after the task, defined by the queue that registers it."""
+    ``concurrency=2`` are a limit named after the task, defined by the queue that registers it.
+    ``result_ttl=60`` deletes a completed run (and its result) a minute after it finished."""
 
     if name is not None and not NAME_RE.match(name):
         raise InvalidTask(f"task name {name!r} must look like 'module:function'")
@@ -119,6 +126,7 @@ def task(
         check_limit_names(limits),
         None if rate is None else parse_rate(rate),
         concurrency,
+        window(result_ttl, "result_ttl"),
     )
 
     def mark(f: F) -> F:

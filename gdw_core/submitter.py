@@ -55,8 +55,11 @@ class TaskOptions:
     unique_for: float | timedelta | None = None
     unique_key: str | None = None
     debounce: float | timedelta | None = None
+    #: a completed task (and its result) is deleted this long after it finished (gdw_core.flow)
+    result_ttl: float | timedelta | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "result_ttl", window(self.result_ttl, "result_ttl"))
         object.__setattr__(self, "unique_for", window(self.unique_for, "unique_for"))
         object.__setattr__(self, "debounce", window(self.debounce, "debounce"))
         check_unique(self.unique_for, self.debounce, self.unique_key)  # type: ignore[arg-type]
@@ -168,6 +171,7 @@ class Submitter:
             recurring_id=recurring_id,
             secret=o.secret if o.secret is not None else defaults.secret,
             limits=task_limits(name, defaults, o.limits),
+            result_ttl=o.result_ttl if o.result_ttl is not None else defaults.result_ttl,  # type: ignore[arg-type]
             **unique,
         )
 

@@ -78,6 +78,7 @@ class MemoryStorage:
         self._limiter = MemoryLimiter(self._leases)  # gdw_core.flow: rate and concurrency limits
         self._throttled_next: float | None = None  # the soonest retry of a task the last claim throttled
         self._unique: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, unique key) -> (task id, until)
+        self._result_expiry: list[tuple[float, str]] = []  # (when, task id) of completed tasks with a result_ttl
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -130,6 +131,8 @@ class MemoryStorage:
             self._release_holds(rec, at)
         if new in TERMINAL:
             self._leases.pop(rec.id, None)
+            if new is _COMPLETED and rec.result_ttl is not None:
+                heapq.heappush(self._result_expiry, (at + rec.result_ttl, rec.id))
             self._retain(new)
 
     def _queue_counts(self, queue: str) -> dict[TaskStatus, int]:
@@ -554,6 +557,12 @@ class MemoryStorage:
     async def purge_expired(self) -> int:
         now = self.clock.now()
         dropped = 0
+        while self._result_expiry and self._result_expiry[0][0] <= now:  # per-task result_ttl
+            _, task_id = heapq.heappop(self._result_expiry)
+            rec = self._tasks.get(task_id)
+            if rec is not None and rec.status is _COMPLETED:
+                self._drop(task_id)
+                dropped += 1
         for status, ttl in self._ttl.items():
             index = self._index[status]
             for task_id in list(index):

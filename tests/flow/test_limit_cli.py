@@ -79,5 +79,5 @@ def test_status_says_which_limit_holds_a_task_and_until_when(runner: CliRunner, 
 
 
 def test_worker_refuses_a_bad_weight_in_one_line(runner: CliRunner, redis_url: str) -> None:
-    code, out, err = gdw(runner, "worker", "demo_tasks", "--queues", "high:0,low", "--redis", redis_url)
+    code, _, err = gdw(runner, "worker", "demo_tasks", "--queues", "high:0,low", "--redis", redis_url)
     assert code == 2 and "--queues" in err and "weight" in err and len(err.strip().splitlines()) == 1

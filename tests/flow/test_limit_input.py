@@ -131,3 +131,22 @@ async def test_expires_in_the_past_or_before_the_task_is_due_enqueues_nothing() 
     task_id = await q.options(expires=timedelta(minutes=5)).submit(job)
     rec = await q.status(task_id)
     assert rec.expires_at is not None and rec.expires_at - rec.created_at == pytest.approx(300, abs=1)
+
+
+async def test_result_ttl_from_the_task_and_the_call() -> None:
+    from datetime import timedelta
+
+    from gdw_core.errors import InvalidSchedule
+
+    @task(name="tests.flow:report", result_ttl=timedelta(minutes=1))
+    async def report() -> None:
+        return None
+
+    q = TaskQueue(worker_count=0, tasks=[report])
+    assert (await q.status(await q.submit(report))).result_ttl == 60.0
+    assert (await q.status(await q.options(result_ttl=5).submit(report))).result_ttl == 5.0
+    for bad in (0, -1, "1m"):
+        with pytest.raises(InvalidSchedule):
+            q.options(result_ttl=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSchedule):
+        task(result_ttl=-5)

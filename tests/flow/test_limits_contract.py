@@ -137,3 +137,17 @@ async def test_a_task_not_started_before_it_expires_is_never_run(storage: Storag
     assert not got.errors[-1].counted
     events = [e for e in await storage.read_events("0") if e.task_id == late.id]
     assert events[-1].kind == "cancelled" and events[-1].detail == "expired"
+
+
+async def test_a_result_ttl_deletes_the_completed_run_sooner_than_retention(storage: Storage) -> None:
+    short, kept = rec(result_ttl=0.2), rec()
+    await storage.enqueue([short, kept])
+    leases = await storage.claim(W, ("default",), 2, 30.0, 0.05)
+    assert await storage.complete([Ack(x.task.id, x.token, 42) for x in leases]) == [True, True]
+    assert await storage.purge_expired() == 0
+    assert (await storage.get(short.id)).result == 42  # type: ignore[union-attr]
+    await asyncio.sleep(0.3)
+    assert await storage.purge_expired() == 1
+    assert await storage.get(short.id) is None
+    assert (await storage.get(kept.id)).result == 42  # type: ignore[union-attr]
+    assert (await storage.counts())[S.COMPLETED] == 1

@@ -31,6 +31,8 @@ def static_json(rec: TaskRecord) -> str:
         data["limits"] = rec.limits
     if rec.expires_at is not None:
         data["expires_at"] = rec.expires_at
+    if rec.result_ttl is not None:
+        data["result_ttl"] = rec.result_ttl
     if rec.unique_key is not None:  # the enqueue script looks for this key
         data["unique_key"] = rec.unique_key
         data["unique_for"] = rec.unique_for

@@ -97,6 +97,26 @@ local function release_holds(id)
   end
 end
 
+-- a completed task with a result_ttl is indexed in rx (score: when purge deletes it)
+local function keep_result(id, finished)
+  local ttl = redis.call('HGET', P .. 't:' .. id, 'rttl')
+  if ttl then redis.call('ZADD', P .. 'rx', finished + tonumber(ttl), id) end
+end
+
+-- delete the completed tasks whose result_ttl passed (purge.lua); returns how many
+local function purge_results(t, limit)
+  local dropped = 0
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'rx', '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)) do
+    if redis.call('HGET', P .. 't:' .. id, 'st') == 'completed' then
+      redis.call('DEL', P .. 't:' .. id)
+      redis.call('ZREM', P .. INDEX.completed, id)
+      dropped = dropped + 1
+    end
+    redis.call('ZREM', P .. 'rx', id)
+  end
+  return dropped
+end
+
 -- move task `id` from status `old` to `new` (index score `score`) if the table allows it;
 -- appends the event. Returns false and changes nothing when the move is not allowed.
 local function move(id, old, new, score, detail, name, worker, att)
@@ -113,6 +133,7 @@ local function move(id, old, new, score, detail, name, worker, att)
   redis.call('HSET', P .. 't:' .. id, 'st', new)
   emit(new, id, old, name, worker, att, detail)
   if LEASED[old] and not LEASED[new] then release_holds(id) end
+  if new == 'completed' then keep_result(id, score) end
   if TERMINAL[new] then
     retain(new)
   end
@@ -273,6 +294,14 @@ local function unique_check(t, id, d)
   return nil
 end
 
+-- a task with a result_ttl (gdw_core.flow) keeps it in the field rttl, for keep_result
+local function result_ttl_of(key, d)
+  local at = string.find(d, '"result_ttl":', 1, true)
+  if not at then return end
+  local ttl = tonumber(string.match(d, '^"result_ttl":%s*([%d%.eE+-]+)', at))
+  if ttl and ttl > 0 then redis.call('HSET', key, 'rttl', ttl) end
+end
+
 -- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks, or
 -- the id of the task that stands for it (unique_for / debounce)
 local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, created, max_waiting)
@@ -292,6 +321,7 @@ local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, cre
   if status == 'pending' and run_at == 0 then run_at = t end
   redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'pri', pri, 'mx', maxr,
              'cr', fmt(created), 'run', fmt(run_at))
+  result_ttl_of(key, d)
   if status == 'pending' then
     redis.call('ZADD', P .. 'p', pending_score(pri), id)
     wake()
