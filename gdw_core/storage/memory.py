@@ -241,7 +241,7 @@ class MemoryStorage:
                     if self._throttled_next is None or rec.run_at < self._throttled_next:
                         self._throttled_next = rec.run_at
                     throttled += 1
-                    if throttled >= 1000:
+                    if throttled >= 256:  # bounded, as in claim.lua
                         break
                     continue
             rec.attempts = _claim_attempts(rec.attempts)

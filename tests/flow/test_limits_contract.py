@@ -38,7 +38,8 @@ async def test_a_rate_lets_its_burst_through_and_throttles_the_rest(storage: Sto
     waiting = await storage.list_tasks(S.THROTTLED)
     assert {r.id for r in waiting} == {tasks[2].id, tasks[3].id}
     # each throttled task is given its own turn: one interval (60 s) apart, not all at once
-    turns = sorted(r.run_at for r in waiting)
+    turns = [r.run_at for r in waiting]
+    assert turns == sorted(turns)  # listed soonest first
     assert turns[0] > now + 50 and turns[1] - turns[0] == pytest.approx(60.0, abs=1.0)
     assert all(r.throttled_by == "limit api: rate 1/m" for r in waiting)
 

@@ -24,7 +24,7 @@ from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger("gdw.redis")
 
-_ASCENDING = {"pending", "scheduled", "retrying", "claimed", "running"}
+_ASCENDING = {"pending", "scheduled", "retrying", "throttled", "claimed", "running"}
 
 
 def _rows(value: Any, what: str) -> Any:
