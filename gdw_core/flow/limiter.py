@@ -88,8 +88,11 @@ class MemoryLimiter:
                 live.append(lease[2])
         return live
 
-    def admit(self, task_id: str, names: Sequence[str], now: float) -> Throttle | None:
-        """None: the task may start (its rates are spent, its slots taken); else the throttle."""
+    def admit(self, task_id: str, names: Sequence[str], now: float, ahead: int = 0) -> Throttle | None:
+        """None: the task may start (its rates are spent, its slots taken); else the throttle.
+        ``ahead``: how many tasks of its queue are throttled already (a turn is never handed out
+        further than one interval per such task: turns of tasks cancelled meanwhile are not kept
+        free; the GCRA check is what holds the rate)."""
         defined = [(n, s) for n in names if (s := self.spec_for(n)) is not None]
         worst: Throttle | None = None
         blocked: list[str] = []
@@ -98,7 +101,8 @@ class MemoryLimiter:
             if spec.rate is not None:
                 wait = gcra.wait_for(self._tat.get(name, now), now, spec.tolerance)
                 if wait > 0:
-                    turn = max(now + wait, self._reserved.get(name, 0.0) + spec.rate.interval)
+                    cap = now + wait + spec.rate.interval * ahead
+                    turn = max(now + wait, min(self._reserved.get(name, 0.0) + spec.rate.interval, cap))
                     self._reserved[name] = turn
                     until = Throttle(turn, rate_reason(name, spec))
             if until is None and spec.concurrency is not None:

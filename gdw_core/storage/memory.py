@@ -233,7 +233,7 @@ class MemoryStorage:
                 throttled += 1
                 continue
             if rec.limits:
-                throttle = self._limiter.admit(task_id, rec.limits, now)
+                throttle = self._limiter.admit(task_id, rec.limits, now, self._counts[rec.queue][_THROTTLED])
                 if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
                     rec.run_at, rec.throttled_by = throttle.until, throttle.reason
                     self._move(rec, _THROTTLED, now, throttle.reason)

@@ -152,3 +152,18 @@ async def test_a_result_ttl_deletes_the_completed_run_sooner_than_retention(stor
     assert await storage.get(short.id) is None
     assert (await storage.get(kept.id)).result == 42  # type: ignore[union-attr]
     assert (await storage.counts())[S.COMPLETED] == 1
+
+
+async def test_turns_of_cancelled_throttled_tasks_are_not_kept(storage: Storage) -> None:
+    await storage.set_limit(LimitSpec("api", parse_rate("1/m")))
+    backlog = [rec(["api"]) for _ in range(6)]
+    await storage.enqueue(backlog)
+    assert len(await claim(storage, 6)) == 1  # one starts, five wait for turns 1..5 minutes out
+    for r in backlog[1:]:
+        assert await storage.cancel(r.id) is S.CANCELLED
+    late = rec(["api"])
+    await storage.enqueue([late])
+    await claim(storage, 1)
+    got = await storage.get(late.id)
+    assert got is not None and got.status is S.THROTTLED
+    assert got.run_at < await storage.now() + 61  # the next free turn, not the sixth

@@ -470,7 +470,11 @@ local function admit(key, names, lp, t, deadline)
         local tat = math.max(num_key(lp .. 'g:' .. name, t), t)
         local tol = interval * (d.b - 1)
         if tat - tol > t then  -- give it the next free turn, so a backlog comes back one per interval
-          local turn = math.max(tat - tol, num_key(lp .. 'rv:' .. name, 0) + interval)
+          -- (never further out than one turn per task throttled in this queue: turns of tasks
+          -- cancelled meanwhile are not kept free; GCRA above is what holds the rate)
+          local ahead = redis.call('ZCARD', P .. INDEX.throttled)
+          local turn = math.max(tat - tol, math.min(num_key(lp .. 'rv:' .. name, 0) + interval,
+                                                    tat - tol + interval * ahead))
           set_until(lp .. 'rv:' .. name, turn, t)
           wait_until, reason = turn, 'limit ' .. name .. ': rate ' .. d.r
         end
