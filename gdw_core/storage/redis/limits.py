@@ -1,5 +1,5 @@
 """Named limits in Redis (gdw_core.flow): defining, removing and listing them. Admission itself
-is decided inside claim.lua (the prelude's flow section), with Redis ``TIME``.
+is decided inside claim.lua (scripts/_flow.lua), with Redis ``TIME``.
 
 Where the keys live (``LP``, the limit key prefix): on one Redis or Sentinel, under the namespace
 (``<ns>:{<ns>}:g:lim:``), so a limit is global across queues. On Redis Cluster a script may only

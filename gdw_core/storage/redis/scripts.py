@@ -69,8 +69,9 @@ def script_text(name: str) -> str:
 
 
 def prelude() -> str:
-    """What every script body starts with: the generated tables, then ``_prelude.lua``."""
-    return lua_tables() + script_text("_prelude")
+    """What every script body starts with: the generated tables, then ``_prelude.lua``, then
+    ``_flow.lua`` (flow control: the hooks the prelude declares, admission at claim)."""
+    return lua_tables() + script_text("_prelude") + "\n" + script_text("_flow")
 
 
 def _load_all() -> dict[str, Script]:

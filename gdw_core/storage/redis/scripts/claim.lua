@@ -4,7 +4,7 @@
 -- start mark (start.lua). Claimed tasks are indexed in `k` by lease deadline.
 -- KEYS[1]  P .. 'p'
 -- ARGV     common, [6] worker id, [7] count, [8] lease seconds, [9] LP the limit key prefix
---          (gdw_core.flow; see the prelude's flow section)
+--          (gdw_core.flow; see _flow.lua)
 -- Returns  { seconds until the next scheduled/retrying task is due ('' = none), then 6 values per leased task:
 --            id, fencing token, lease deadline, d (record JSON), attempts, created_at .. '|' .. run_at }
 -- Each claim counts an attempt (att + 1) and bumps the task's fencing token.
