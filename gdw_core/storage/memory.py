@@ -78,6 +78,7 @@ class MemoryStorage:
         self._limiter = MemoryLimiter(self._leases)  # gdw_core.flow: rate and concurrency limits
         self._throttled_next: float | None = None  # the soonest retry of a task the last claim throttled
         self._unique: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, unique key) -> (task id, until)
+        self._parked: dict[str, list[tuple[float, int, str]]] = {}  # due tasks of paused queues
         self._result_expiry: list[tuple[float, str]] = []  # (when, task id) of completed tasks with a result_ttl
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -190,7 +191,6 @@ class MemoryStorage:
     def _promote(self, now: float, limit: int) -> float | None:
         delayed = self._delayed
         moved = 0
-        held: list[tuple[float, int, str]] = []  # due tasks of paused queues: they stay where they are
         while delayed and moved < limit:
             run_at, _, task_id = delayed[0]
             rec = self._tasks.get(task_id)
@@ -200,17 +200,14 @@ class MemoryStorage:
             if run_at > now:
                 break
             entry = heapq.heappop(delayed)
-            moved += 1
-            if rec.queue in self._paused:
-                held.append(entry)
+            if rec.queue in self._paused:  # due, but its queue is paused: parked until it resumes
+                self._parked.setdefault(rec.queue, []).append(entry)
                 continue
+            moved += 1
             rec.throttled_by = None
             self._move(rec, _PENDING, now)
             self._push_pending(rec)
-        next_due = delayed[0][0] if delayed else None
-        for entry in held:  # they wait for the queue's resume (set_paused signals the claimers)
-            heapq.heappush(delayed, entry)
-        return next_due
+        return delayed[0][0] if delayed else None
 
     def _take(self, worker_id: str, queues: Sequence[str], count: int, lease: float, now: float) -> list[Lease]:
         out: list[Lease] = []
@@ -674,6 +671,8 @@ class MemoryStorage:
             self._paused.add(queue)
         else:
             self._paused.discard(queue)
+            for entry in self._parked.pop(queue, []):  # its due tasks are promoted again
+                heapq.heappush(self._delayed, entry)
             self._signal_work()
         self._queue_counts(queue)
         self._emit("paused" if paused else "resumed", None, None, self.clock.now(), queue)
