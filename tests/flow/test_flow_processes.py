@@ -170,3 +170,38 @@ async def test_a_concurrency_of_2_holds_over_three_workers_and_a_kill_9(
     most = max(n for _, n in timeline)
     print(f"concurrency proof: max running {most}, slot back {again[0] - killed_at:.2f}s after the kill")
     assert (await producer.limits.list())[0].holding == 0
+
+
+async def test_two_per_customer_across_worker_processes(
+    redis_storage: RedisStorage, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    (tmp_path / "flow_tasks.py").write_text(FLOW_TASKS)
+    producer = TaskQueue(worker_count=0, storage=redis_storage)
+    await producer.limits.set("customer", concurrency=2)
+    ids = []
+    for round_ in range(3):  # interleaved: customer 0..19, three times
+        for c in range(20):
+            ids.append(
+                await producer.options(limits=[f"customer:{c}"]).submit("flow_tasks:held", f"c{c}-{round_}", 0.3)
+            )
+    workers = [spawn_worker(redis_server.url, tmp_path, ["flow_tasks"], concurrency=20) for _ in range(2)]
+    try:
+        await wait_all_done(producer, ids, timeout=90)
+    finally:
+        stop(workers)
+    per_customer: dict[str, list[tuple[float, int]]] = {}
+    everyone: list[tuple[float, int]] = []
+    for kind, tag, _, at in runs(tmp_path):
+        step = +1 if kind == "start" else -1
+        per_customer.setdefault(tag.split("-")[0], []).append((at, step))
+        everyone.append((at, step))
+
+    def peak(edges: list[tuple[float, int]]) -> int:
+        running = best = 0
+        for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+            running += step
+            best = max(best, running)
+        return best
+
+    assert len(per_customer) == 20 and max(peak(e) for e in per_customer.values()) == 2
+    assert peak(everyone) > 10  # the other customers kept flowing: far more than one customer's 2
