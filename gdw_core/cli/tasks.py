@@ -20,6 +20,7 @@ LS_ORDER = (
     TaskStatus.RUNNING,
     TaskStatus.CLAIMED,
     TaskStatus.RETRYING,
+    TaskStatus.THROTTLED,
     TaskStatus.PENDING,
     TaskStatus.SCHEDULED,
     TaskStatus.FAILED,

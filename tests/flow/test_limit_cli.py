@@ -81,3 +81,21 @@ def test_status_says_which_limit_holds_a_task_and_until_when(runner: CliRunner, 
 def test_worker_refuses_a_bad_weight_in_one_line(runner: CliRunner, redis_url: str) -> None:
     code, _, err = gdw(runner, "worker", "demo_tasks", "--queues", "high:0,low", "--redis", redis_url)
     assert code == 2 and "--queues" in err and "weight" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ls_shows_throttled_tasks(runner: CliRunner, redis_url: str) -> None:
+    async def scene() -> str:
+        storage = RedisStorage.from_url(redis_url)
+        producer = TaskQueue(worker_count=0, storage=storage)
+        await producer.limits.set("one", concurrency=1)
+        ids = [await producer.options(limits=["one"]).submit("demo_tasks:fast") for _ in range(2)]
+        await storage.claim("w1", ["default"], 2, 30.0, 0.1)
+        await storage.close()
+        return ids[1]
+
+    waiting = asyncio.run(scene())
+    code, out, _ = gdw(runner, "ls", "--json", "--redis", redis_url)
+    assert code == 0
+    doc = json.loads(out)
+    rows = doc["tasks"] if isinstance(doc, dict) else doc
+    assert any(r["id"] == waiting and r["status"] == "throttled" for r in rows), doc
