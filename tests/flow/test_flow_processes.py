@@ -75,6 +75,15 @@ async def wait_all_done(producer: TaskQueue, ids: list[str], timeout: float) -> 
         assert rec.status is TaskStatus.COMPLETED, rec
 
 
+async def wait_workers(producer: TaskQueue, n: int, timeout: float = 60) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(await producer.storage.workers()) < n:
+        assert loop.time() < deadline, "the worker processes did not start"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # their claim loops are waiting for work
+
+
 def stop(workers: list[object]) -> None:
     for w in workers:
         proc = w  # subprocess.Popen
@@ -92,9 +101,10 @@ async def test_a_rate_of_20_per_second_holds_over_three_worker_processes(
     producer = TaskQueue(worker_count=0, storage=redis_storage)
     rate, burst, n = 20, 5, 400
     await producer.limits.set("rated", rate=f"{rate}/s", burst=burst)
-    ids = await producer.options(limits=["rated"]).submit_many("flow_tasks:rated", [(i,) for i in range(n)])
     workers = [spawn_worker(redis_server.url, tmp_path, ["flow_tasks"], concurrency=10) for _ in range(3)]
     try:
+        await wait_workers(producer, 3)  # warm workers: the first starts are not slowed by start-up
+        ids = await producer.options(limits=["rated"]).submit_many("flow_tasks:rated", [(i,) for i in range(n)])
         await wait_all_done(producer, ids, timeout=90)
     finally:
         stop(workers)
