@@ -93,6 +93,8 @@ class MemoryLimiter:
         ``ahead``: how many tasks of its queue are throttled already (a turn is never handed out
         further than one interval per such task: turns of tasks cancelled meanwhile are not kept
         free; the GCRA check is what holds the rate)."""
+        if len(self._tat) + len(self._reserved) > 10_000:  # per-key state of quiet keys does not pile up
+            self._forget_quiet(now)
         defined = [(n, s) for n in names if (s := self.spec_for(n)) is not None]
         worst: Throttle | None = None
         blocked: list[str] = []
@@ -126,6 +128,11 @@ class MemoryLimiter:
         if held:
             self._held[task_id] = tuple(held)
         return None
+
+    def _forget_quiet(self, now: float) -> None:
+        """A rate's state in the past is the same as none (Redis lets those keys expire)."""
+        self._tat = {k: v for k, v in self._tat.items() if v > now}
+        self._reserved = {k: v for k, v in self._reserved.items() if v > now}
 
     def release(self, task_id: str, waiting: Callable[[str], bool]) -> list[str]:
         """The task left its leased state: its slots are free. Returns the throttled tasks to wake

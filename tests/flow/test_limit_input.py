@@ -150,3 +150,13 @@ async def test_result_ttl_from_the_task_and_the_call() -> None:
             q.options(result_ttl=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidSchedule):
         task(result_ttl=-5)
+
+
+def test_the_memory_limiter_forgets_quiet_keys() -> None:
+    from gdw_core.flow.limiter import MemoryLimiter
+
+    limiter = MemoryLimiter({})
+    limiter.set(LimitSpec.build("customer", "10/s"))
+    for i in range(10_050):  # 10,050 keys, each quiet again 0.1 s after its one start
+        assert limiter.admit(f"t{i}", [f"customer:{i}"], now=float(i) * 0.0001) is None
+    assert len(limiter._tat) < 2_000  # the quiet ones were forgotten once the state grew past 10,000
