@@ -125,6 +125,11 @@ class MemoryLimiter:
             if spec.concurrency is not None:
                 self._holders.setdefault(name, {})[task_id] = None
                 held.append(name)
+                waiters = self._waiters.get(name)
+                if waiters is not None:  # no longer waiting (if it was)
+                    waiters.pop(task_id, None)
+                    if not waiters:
+                        del self._waiters[name]
         if held:
             self._held[task_id] = tuple(held)
         return None

@@ -167,3 +167,15 @@ async def test_turns_of_cancelled_throttled_tasks_are_not_kept(storage: Storage)
     got = await storage.get(late.id)
     assert got is not None and got.status is S.THROTTLED
     assert got.run_at < await storage.now() + 61  # the next free turn, not the sixth
+
+
+async def test_a_waiter_that_got_its_slot_is_no_longer_counted_waiting(storage: Storage) -> None:
+    await storage.set_limit(LimitSpec("one", concurrency=1))
+    a, b = rec(["one"]), rec(["one"])
+    await storage.enqueue([a, b])
+    first = (await storage.claim(W, ("default",), 2, 0.3, 0.05))[0]  # b waits for a's slot
+    assert first.task.id == a.id
+    assert [u.waiting for u in await storage.limits()] == [1]
+    await asyncio.sleep(0.4)  # a's lease expires without a release: b is due at that deadline
+    assert await claim(storage, 2) == [b.id]
+    assert [(u.holding, u.waiting) for u in await storage.limits()] == [(1, 0)]

@@ -227,6 +227,7 @@ local function admit(key, names, lp, t, deadline)
     end
     if d.c > 0 then
       redis.call('ZADD', lp .. 'h:' .. name, deadline, key)
+      redis.call('ZREM', lp .. 'w:' .. name, key)  -- no longer waiting (if it was)
       held[#held + 1] = name
     end
   end
