@@ -82,6 +82,8 @@ class LimitSpec:
         cls, name: str, rate: str | Rate | None = None, burst: int | None = None, concurrency: int | None = None
     ) -> LimitSpec:
         """From user input (``rate="100/m"``); InvalidLimit / InvalidRate saying what is wrong."""
+        if burst is not None and rate is None:
+            raise InvalidLimit(f"limit {name!r}: a burst needs a rate (--rate)")
         return cls(name, None if rate is None else parse_rate(rate), 1 if burst is None else burst, concurrency)
 
     @property

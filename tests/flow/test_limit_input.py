@@ -47,6 +47,7 @@ def test_a_rate_prints_as_it_is_written() -> None:
         ({"rate": "5/s", "burst": 0}, "burst must be at least 1"),
         ({}, "needs a rate, a concurrency or both"),
         ({"concurrency": True}, "whole number"),
+        ({"concurrency": 2, "burst": 5}, "a burst needs a rate"),
     ],
 )
 def test_bad_definitions_say_why(kwargs: dict[str, object], says: str) -> None:
