@@ -57,6 +57,7 @@ async def test_an_embedded_queue_shares_claims_by_weight() -> None:
         while len(ran) < 300:
             await asyncio.sleep(0.01)
     shares = shares_of(ran[:300])  # while all three queues still have work
+    print("weighted embedded shares:", {q: round(v, 3) for q, v in shares.items()})
     assert close_to_weights(shares), shares
 
 
@@ -104,4 +105,5 @@ async def test_a_worker_process_shares_claims_by_weight(
     order = [name for _, name in sorted(finished)][:400]
     # during the first 400 completions every queue still had work (none had all of its 400 done)
     assert len(order) == 400 and all(order.count(q) < 400 for q in WEIGHTS)
+    print("weighted process shares:", {q: round(v, 3) for q, v in shares_of(order).items()})
     assert close_to_weights(shares_of(order)), shares_of(order)
