@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from gdw_core.limits import check_queue_name
-from gdw_core.status import TERMINAL, TaskStatus
+from gdw_core.status import LEASED, TERMINAL, WAITING, TaskStatus
 
 if TYPE_CHECKING:
     from gdw_core.storage.protocol import Storage
@@ -47,16 +47,8 @@ class BulkError(ValueError):
 #: the states each action may act on (anything else is refused before any batch runs)
 ACTS_ON: dict[Action, frozenset[TaskStatus]] = {
     Action.RETRY: frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SCHEDULED, TaskStatus.RETRYING}),
-    Action.CANCEL: frozenset(
-        {
-            TaskStatus.SCHEDULED,
-            TaskStatus.PENDING,
-            TaskStatus.RETRYING,
-            TaskStatus.CLAIMED,
-            TaskStatus.RUNNING,
-            TaskStatus.BLOCKED,  # a workflow node waiting for its parents (its children follow it)
-        }
-    ),
+    # waiting ones are cancelled at once, leased ones get a cancel request (their worker stops them)
+    Action.CANCEL: WAITING | LEASED,
     Action.PURGE: TERMINAL,
     Action.COUNT: frozenset(TaskStatus),
 }

@@ -47,7 +47,9 @@ STATES: tuple[StateLook, ...] = (
     StateLook(TaskStatus.COMPLETED, "completed", "done", "done", "green"),
     StateLook(TaskStatus.FAILED, "failed", "failed", "fail", "bold red"),
     StateLook(TaskStatus.CANCELLED, "cancelled", "cancel", "canc", "dim"),
-    # a workflow node waiting for its parents
+    # held back by a rate or concurrency limit until its turn (gdw_core.flow)
+    StateLook(TaskStatus.THROTTLED, "throttled", "thrott", "thr", "bold yellow"),
+    # a workflow node waiting for its parents (gdw_core.workflow)
     StateLook(TaskStatus.BLOCKED, "blocked", "blocked", "block", "dim cyan"),
 )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, TaskStatus
+from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus
 from gdw_core.storage.protocol import Command
 from gdw_core.workerinfo import WorkerInfo
 
@@ -30,6 +30,7 @@ INDEX: dict[TaskStatus, str] = {
     S.CLAIMED: "k",
     S.RUNNING: "r",
     S.RETRYING: "dr",
+    S.THROTTLED: "th",  # score: when it may be tried again (gdw_core.flow)
     S.COMPLETED: "c",
     S.FAILED: "f",
     S.CANCELLED: "x",
@@ -72,6 +73,9 @@ class Detail:
     PARENT_CANCELLED = "parent cancelled: "
     PARENTS_DONE = "parents done"
     REVIVED = "revived: parent re-run: "
+    THROTTLED = "throttled"
+    EXPIRED = "expired"  # cancelled by a claim: not started before its expires_at (gdw_core.flow)
+    NOT_STARTED_IN_TIME = "not started before it expired"  # the message of its error entry
 
 
 def attempts_after_claim(attempts: int) -> int:
@@ -147,6 +151,7 @@ def lua_tables() -> str:
     lines.append(f"local INDEX = {{{index}}}")
     lines.append(f"local TERMINAL = {_lua_set(TERMINAL)}")
     lines.append(f"local LEASED = {_lua_set(LEASED)}")
+    lines.append(f"local WAITING = {_lua_set(WAITING)}")
     retention = ", ".join(f"{s.value} = {json.dumps(c)}" for s, c in RETENTION_CLASS.items())
     lines.append(f"local RETENTION_CLASS = {{{retention}}}")
     release = ", ".join(f"{s.value} = {json.dumps(t.value)}" for s, t in RELEASE_TO.items())

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ from gdw_core.clock import Clock, SystemClock
 from gdw_core.control import Controller
 from gdw_core.errors import QueueClosed, TaskFailed
 from gdw_core.events import Event
+from gdw_core.flow.limits import Limits
 from gdw_core.hooks import Hooks, HookSet
 from gdw_core.inspect import Inspector
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits
@@ -63,6 +65,7 @@ class TaskQueue:
         worker_id: str | None = None,
         hooks: Sequence[Hooks] = (),
         payload_limits: PayloadLimits | None = None,
+        queue_weights: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(worker_count, bool) or not isinstance(worker_count, int) or worker_count < 0:
             raise ValueError(f"worker_count must be an int >= 0, got {worker_count!r}")
@@ -92,6 +95,8 @@ class TaskQueue:
         self.inspect = Inspector(self.storage)
         self.control = Controller(self.storage)
         self._submitter = Submitter(self)
+        #: named limits, shared by every worker of the storage: ``await queue.limits.set(...)``
+        self.limits = Limits(self)
         self._worker: Worker | None = None
         if worker_count:
             self._worker = Worker(
@@ -106,6 +111,7 @@ class TaskQueue:
                 on_command=self._on_command,
                 hooks=self.hooks,
                 payload_limits=payload_limits,
+                queue_weights=queue_weights,
             )
         for item in tasks:  # after the worker exists: register() updates what it advertises
             self.register(item)
@@ -151,6 +157,7 @@ class TaskQueue:
             return
         await self.open_storage()
         self.started = True
+        await self.limits.declare()  # the limits this queue's @task(rate=, concurrency=) declare
         if self._worker is not None:
             await self._worker.start()
         if self._scheduler is not None:
@@ -215,15 +222,31 @@ class TaskQueue:
         retry: RetryPolicy | None = None,
         secret: bool | None = None,
         if_exists: str = "error",
+        limits: Sequence[str] = (),
+        expires: float | timedelta | datetime | None = None,
+        unique_for: float | timedelta | None = None,
+        unique_key: str | None = None,
+        debounce: float | timedelta | None = None,
+        result_ttl: float | timedelta | None = None,
         depends_on: Sequence[str] = (),
         on_parent_failure: str = "cancel",
     ) -> Submitter:
         """Per-call options, kept apart from the task's arguments:
         ``await queue.options(timeout=5, priority=9).submit(fetch, url)``. A ``task_id`` that
-        already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id."""
+        already exists raises DuplicateTask, or with ``if_exists="skip"`` returns the existing id.
+        Flow control (docs/flow-control.md): ``limits=["customer:42"]`` (named limits this call
+        takes), ``expires=`` (never run if not started by then), ``unique_for=`` / ``unique_key=``
+        (a second submit in the window returns the first id), ``debounce=`` (a burst runs once,
+        with the latest arguments, that long after the last submit), ``result_ttl=`` (a completed
+        run and its result are deleted that long after it finished). Workflows (docs/workflows.md):
+        ``depends_on=[id, ...]`` (blocked until they complete), ``on_parent_failure="run"``."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
-        options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists)
+        options = TaskOptions(task_id, queue, priority, timeout, retry, secret, if_exists, limits, expires)
+        if unique_for is not None or unique_key is not None or debounce is not None:
+            options = replace(options, unique_for=unique_for, unique_key=unique_key, debounce=debounce)
+        if result_ttl is not None:
+            options = replace(options, result_ttl=result_ttl)
         if depends_on or on_parent_failure != "cancel":  # gdw_core.workflow: blocked until they complete
             options = workflow_options(options, depends_on, on_parent_failure)
         return Submitter(self, options)

@@ -98,6 +98,19 @@ class TaskRecord:
     on_parent_failure: str = "cancel"
     cancelled_by: str | None = None  # the parent whose failure cancelled it
     waiting: int = 0  # parents not yet satisfied (while blocked)
+    #: the named limits it takes (gdw_core.flow): a claim starts it only within all of them
+    limits: list[str] = field(default_factory=list)
+    #: while throttled: which limit holds it back and why (its run_at is when it is tried again)
+    throttled_by: str | None = None
+    #: not started by then (epoch seconds) -> never run: cancelled with detail "expired" (gdw_core.flow)
+    expires_at: float | None = None
+    #: uniqueness over time (gdw_core.flow.uniqueness): the key's digest and its window or debounce
+    unique_key: str | None = None
+    unique_for: float | None = None
+    debounce: float | None = None
+    #: a completed task (and its result) is deleted this many seconds after it finished, when that
+    #: is sooner than the storage-wide retention (gdw_core.flow)
+    result_ttl: float | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -141,6 +154,13 @@ class TaskRecord:
             "secret": self.secret,
             "cancel_requested": self.cancel_requested,
             "traceparent": self.traceparent,
+            **({"limits": list(self.limits)} if self.limits else {}),
+            **({"throttled_by": self.throttled_by} if self.throttled_by else {}),
+            **({"expires_at": self.expires_at} if self.expires_at is not None else {}),
+            **({"unique_key": self.unique_key} if self.unique_key is not None else {}),
+            **({"unique_for": self.unique_for} if self.unique_for is not None else {}),
+            **({"debounce": self.debounce} if self.debounce is not None else {}),
+            **({"result_ttl": self.result_ttl} if self.result_ttl is not None else {}),
             **self._workflow_dict(),
         }
 
@@ -178,6 +198,9 @@ class TaskRecord:
             retry = data.get("retry")
             if retry is not None and not isinstance(retry, dict):
                 raise InvalidPayload("retry must be a JSON object or null")
+            limits = data.get("limits") or []
+            if not isinstance(limits, list) or not all(isinstance(n, str) for n in limits):
+                raise InvalidPayload("limits must be a JSON array of limit names")
             return cls(
                 id=task_id,
                 name=name,
@@ -210,6 +233,13 @@ class TaskRecord:
                 on_parent_failure=str(data.get("on_parent_failure") or "cancel"),
                 cancelled_by=None if data.get("cancelled_by") is None else str(data["cancelled_by"]),
                 waiting=int(data.get("waiting") or 0),
+                limits=limits,
+                throttled_by=None if data.get("throttled_by") is None else str(data["throttled_by"]),
+                expires_at=_opt_float(data.get("expires_at")),
+                unique_key=None if data.get("unique_key") is None else str(data["unique_key"]),
+                unique_for=_opt_float(data.get("unique_for")),
+                debounce=_opt_float(data.get("debounce")),
+                result_ttl=_opt_float(data.get("result_ttl")),
             )
         except InvalidPayload:
             raise

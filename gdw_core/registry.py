@@ -12,12 +12,16 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from gdw_core.errors import InvalidTask, UnknownTask
+from gdw_core.flow.limit import check_limit_names
+from gdw_core.flow.rate import Rate, parse_rate
+from gdw_core.flow.uniqueness import window
 from gdw_core.retry import RetryPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +45,12 @@ class TaskDefaults:
     #: "thread" (sync functions run in the worker's thread pool; they cannot be stopped) or
     #: "process" (a child process per call, killed on timeout, cancel, shutdown or lost lease)
     isolation: str = "thread"
+    #: named limits it takes (gdw_core.flow); ``rate`` / ``concurrency``: a limit named after the task
+    limits: tuple[str, ...] = ()
+    rate: Rate | None = None
+    concurrency: int | None = None
+    #: seconds a completed task's record and result are kept (at most the storage's retention)
+    result_ttl: float | None = None
 
 
 ISOLATIONS = ("thread", "process")
@@ -67,6 +77,10 @@ def task(
     secret: bool = False,
     context: bool = False,
     isolation: str = "thread",
+    limits: Sequence[str] = (),
+    rate: str | None = None,
+    concurrency: int | None = None,
+    result_ttl: float | timedelta | None = None,
 ) -> Callable[[F], F]: ...
 def task(
     func: Callable[..., Any] | None = None,
@@ -80,9 +94,16 @@ def task(
     secret: bool = False,
     context: bool = False,
     isolation: str = "thread",
+    limits: Sequence[str] = (),
+    rate: str | None = None,
+    concurrency: int | None = None,
+    result_ttl: float | timedelta | None = None,
 ) -> Any:
     """Mark a function as a gdw task. ``context=True`` passes a :class:`TaskContext` as the
-    keyword argument ``ctx``. ``secret=True`` redacts its arguments in logs and the dashboard."""
+    keyword argument ``ctx``. ``secret=True`` redacts its arguments in logs and the dashboard.
+    ``limits=["stripe"]`` makes it take those named limits (gdw_core.flow); ``rate="20/s"`` and
+    ``concurrency=2`` are a limit named after the task, defined by the queue that registers it.
+    ``result_ttl=60`` deletes a completed run (and its result) a minute after it finished."""
 
     if name is not None and not NAME_RE.match(name):
         raise InvalidTask(f"task name {name!r} must look like 'module:function'")
@@ -90,7 +111,23 @@ def task(
         raise InvalidTask(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
     if isolation == "process" and context:
         raise InvalidTask("a task with isolation='process' cannot take a context (ctx lives in the worker)")
-    defaults = TaskDefaults(name, queue, retry, timeout, priority, secret, context, isolation)
+    bad_concurrency = isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    if concurrency is not None and bad_concurrency:
+        raise InvalidTask(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+    defaults = TaskDefaults(
+        name,
+        queue,
+        retry,
+        timeout,
+        priority,
+        secret,
+        context,
+        isolation,
+        check_limit_names(limits),
+        None if rate is None else parse_rate(rate),
+        concurrency,
+        window(result_ttl, "result_ttl"),
+    )
 
     def mark(f: F) -> F:
         if not callable(f):

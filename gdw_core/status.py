@@ -19,6 +19,7 @@ class TaskStatus(StrEnum):
     CLAIMED = "claimed"  # leased to one worker, waiting in its buffer for a free slot (not started)
     RUNNING = "running"  # started by the worker that holds its lease
     RETRYING = "retrying"  # an attempt failed; waiting for its backoff to elapse
+    THROTTLED = "throttled"  # held back by a rate or concurrency limit until it may start (gdw_core.flow)
     COMPLETED = "completed"
     FAILED = "failed"  # retries exhausted, non-retryable error, or poison
     CANCELLED = "cancelled"
@@ -43,7 +44,9 @@ TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FA
 #: finished state, and ``completed`` never does.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.SCHEDULED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
-    TaskStatus.PENDING: frozenset({TaskStatus.CLAIMED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    TaskStatus.PENDING: frozenset({TaskStatus.CLAIMED, TaskStatus.THROTTLED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    # a claim found it over one of its limits: it waits, and is promoted back to pending when due
+    TaskStatus.THROTTLED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.CLAIMED: frozenset(
         {
             TaskStatus.RUNNING,
@@ -74,7 +77,7 @@ LEASED: frozenset[TaskStatus] = frozenset({TaskStatus.CLAIMED, TaskStatus.RUNNIN
 
 #: waiting for a worker (or for its time)
 WAITING: frozenset[TaskStatus] = frozenset(
-    {TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.BLOCKED}
+    {TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.BLOCKED, TaskStatus.THROTTLED}
 )
 
 

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from gdw_core import tracing
 from gdw_core.codec import check_args
 from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.flow.expiry import Expires, check_expires, expires_at
+from gdw_core.flow.limit import check_limit_names
+from gdw_core.flow.uniqueness import check_unique, digest, window
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
 from gdw_core.record import TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
@@ -44,12 +47,31 @@ class TaskOptions:
     #: a caller-given ``task_id`` that already exists: "error" raises DuplicateTask (nothing
     #: enqueued, the existing task untouched); "skip" returns the existing id (idempotent submit)
     if_exists: str = "error"
+    #: named limits this call takes on top of the task's own (gdw_core.flow), e.g. ["customer:42"]
+    limits: Sequence[str] = ()
+    #: not started by then -> never run (seconds / timedelta from the submit, or an aware datetime)
+    expires: Expires | None = None
+    #: a second submit of the same name + arguments (or ``unique_key``) within this many seconds
+    #: returns the first task's id; ``debounce``: a burst runs once, with the latest arguments,
+    #: this many seconds after the last submit
+    unique_for: float | timedelta | None = None
+    unique_key: str | None = None
+    debounce: float | timedelta | None = None
+    #: a completed task (and its result) is deleted this long after it finished (gdw_core.flow)
+    result_ttl: float | timedelta | None = None
     #: ids of stored tasks it waits for (it is ``blocked`` until they complete; gdw_core.workflow)
     depends_on: tuple[str, ...] = ()
     #: one of those failed for good or was cancelled: "cancel" this task (default) or "run" it anyway
     on_parent_failure: str = "cancel"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "result_ttl", window(self.result_ttl, "result_ttl"))
+        object.__setattr__(self, "unique_for", window(self.unique_for, "unique_for"))
+        object.__setattr__(self, "debounce", window(self.debounce, "debounce"))
+        check_unique(self.unique_for, self.debounce, self.unique_key)  # type: ignore[arg-type]
+        object.__setattr__(self, "limits", check_limit_names(self.limits))
+        if self.expires is not None:
+            check_expires(self.expires)
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise InvalidSchedule(f"timeout must be a positive number of seconds, got {self.timeout}")
         if self.task_id is not None:
@@ -69,6 +91,13 @@ def seconds(delay: float | timedelta, what: str = "delay") -> float:
     if value < 0:
         raise InvalidSchedule(f"{what} must be >= 0, got {value:g}s")
     return float(value)
+
+
+def task_limits(name: str, defaults: TaskDefaults, extra: Sequence[str]) -> list[str]:
+    """The limits a record takes: the task's ``@task(limits=...)``, its own limit (named after it)
+    when it declares ``rate=`` / ``concurrency=``, then the call's ``options(limits=...)``."""
+    own = (name,) if defaults.rate is not None or defaults.concurrency is not None else ()
+    return list(check_limit_names((*defaults.limits, *own, *extra)))
 
 
 class Submitter:
@@ -129,6 +158,9 @@ class Submitter:
         # to apply (retry None = "the worker decides"); an explicit per-call option still wins
         worker_decides = defaults is _UNKNOWN and o.retry is None
         scheduled = delay is not None or run_at is not None
+        unique = self._uniqueness(name, all_args, all_kwargs, scheduled)
+        if unique.get("debounce") is not None:  # it runs `debounce` seconds after the last submit
+            delay, scheduled = unique["debounce"], True
         rec = TaskRecord(
             id=o.task_id or os.urandom(16).hex(),
             name=name,
@@ -144,11 +176,26 @@ class Submitter:
             delay=delay,
             recurring_id=recurring_id,
             secret=o.secret if o.secret is not None else defaults.secret,
+            limits=task_limits(name, defaults, o.limits),
+            result_ttl=o.result_ttl if o.result_ttl is not None else defaults.result_ttl,  # type: ignore[arg-type]
+            **unique,
         )
         if o.depends_on:
             rec.parents = list(o.depends_on)
             rec.on_parent_failure = o.on_parent_failure
         return rec
+
+    def _uniqueness(self, name: str, args: list[Any], kwargs: dict[str, Any], scheduled: bool) -> dict[str, Any]:
+        o = self._options
+        if o.unique_for is None and o.debounce is None:
+            return {}
+        key = digest(name, args, kwargs, o.unique_key)
+        if o.debounce is None:
+            return {"unique_key": key, "unique_for": o.unique_for}
+        if scheduled:
+            raise InvalidSchedule("debounce decides when the task runs: do not combine it with a delay or a time")
+        # debounced: it runs `debounce` seconds after the last submit of its key
+        return {"unique_key": key, "debounce": o.debounce}
 
     async def _put(self, records: list[TaskRecord]) -> list[str]:
         if tracing.active:  # the submit's trace context goes with each record (gdw_core.tracing)
@@ -161,6 +208,11 @@ class Submitter:
             raise QueueClosed("the task queue is shut down; nothing was enqueued")
         if not q.opened:
             await q.open_storage()
+        if self._options.expires is not None:  # on the storage's clock: one read, only for these
+            now = await q.storage.now()
+            for rec in records:
+                due = rec.run_at or (now + rec.delay if rec.delay is not None else now)
+                rec.expires_at = expires_at(self._options.expires, now, due)
         given = self._options.task_id
         if given is not None:
             # a caller-given id: look first, as the storage refuses an id only within its queue
@@ -172,10 +224,24 @@ class Submitter:
             await dependent_enqueue(q.storage, records)
             return [r.id for r in records]
         created = await q.storage.enqueue(records, q.queue_size)
-        if given is not None and not all(created):
+        if given is not None and not all(created) and records[0].unique_key is None:
             existing = await q.storage.get(given)
             return self._exists(given, existing.status if existing is not None else "unreadable")
-        return [r.id for r in records]
+        ids = [r.id for r in records]
+        for i, rec in enumerate(records):
+            if not created[i] and rec.unique_key is not None:  # another task stands for it
+                ids[i] = await self._unique_holder(rec)
+        return ids
+
+    async def _unique_holder(self, rec: TaskRecord) -> str:
+        storage = self._q.storage
+        for _ in range(3):  # the window may close between the enqueue and this read: try again
+            holder = await storage.unique_holder(rec.queue, rec.unique_key or "")
+            if holder is not None:
+                return holder
+            if (await storage.enqueue([rec], self._q.queue_size))[0]:
+                return rec.id
+        raise InvalidTask(f"task {rec.id}: its unique key keeps changing hands; nothing was enqueued")
 
     def _exists(self, task_id: str, status: str) -> list[str]:
         if self._options.if_exists == "skip":
@@ -233,6 +299,8 @@ class Submitter:
         comes makes that tick skip, unless ``allow_overlap``."""
         if (interval is None) == (cron is None):
             raise InvalidSchedule("schedule_recurring needs exactly one of interval= or cron=")
+        if self._options.expires is not None:
+            raise InvalidSchedule("expires applies to one task, not to a recurring entry")
         probe = self.build(task, args, kwargs)
         every = None if interval is None else seconds(interval, "interval")
         if every is not None and every <= 0:

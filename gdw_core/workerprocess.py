@@ -130,6 +130,7 @@ async def _serve(
     metrics_port: int | None = None,
     metrics_host: str = "0.0.0.0",
     log_handler: logging.Handler | None = None,
+    queue_weights: dict[str, int] | None = None,
 ) -> int:
     storage = RedisStorage.from_url(url, namespace=namespace)
     hooks: list[Hooks] = [logformat.TaskLogContext()]
@@ -143,6 +144,7 @@ async def _serve(
         worker_count=concurrency,
         storage=storage,
         queues=queues,
+        queue_weights=queue_weights,
         lease=lease,
         buffer_size=concurrency,  # claim ahead: one claim round trip feeds many slots
         registry=registry,
@@ -233,6 +235,7 @@ def run_worker(
     metrics_port: int | None = None,
     metrics_host: str = "0.0.0.0",
     log_format: str = "text",
+    queue_weights: dict[str, int] | None = None,
 ) -> int:
     """Run a worker process until it is told to stop; returns the process exit code
     (0 stopped cleanly, 1 forced by a second signal, 2 a task module failed to import)."""
@@ -261,5 +264,6 @@ def run_worker(
             metrics_port=metrics_port,
             metrics_host=metrics_host,
             log_handler=handler,
+            queue_weights=queue_weights,
         )
     )

@@ -22,6 +22,7 @@ from gdw_tui.options import Options
 from gdw_tui.palette import GdwCommands
 from gdw_tui.screens.dashboard import DashboardScreen
 from gdw_tui.screens.help import HelpScreen
+from gdw_tui.screens.limits import LimitsScreen
 from gdw_tui.source import DataSource
 
 
@@ -31,6 +32,7 @@ class GdwApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = {GdwCommands}
     BINDINGS = [Binding("question_mark,f1", "help", "Help", key_display="?")]
+    BINDINGS.append(Binding("L", "limits", "Limits", show=False))  # gdw_tui/screens/limits.py
 
     def __init__(
         self,
@@ -107,3 +109,6 @@ class GdwApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.options))
+
+    def action_limits(self) -> None:
+        self.push_screen(LimitsScreen(self.source))

@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click (no public alias)
 from typer.core import TyperGroup
 
-from gdw_core.cli import bulk, metrics, operate, options, overview, recurring, submit, tasks, worker
+from gdw_core.cli import bulk, limits, metrics, operate, options, overview, recurring, submit, tasks, worker
 from gdw_core.cli.exitcodes import EPILOG, CliError, ExitCode
 from gdw_core.cli.output import clean
 
@@ -80,6 +80,7 @@ app.command(epilog=EPILOG)(overview.workers)
 app.command(epilog=EPILOG)(overview.stats)
 app.command(epilog=EPILOG)(metrics.metrics)
 app.add_typer(recurring.app, name="recurring")
+app.add_typer(limits.app, name="limit")
 
 #: the click command behind ``app`` (what CliRunner tests invoke)
 command = typer.main.get_command(app)

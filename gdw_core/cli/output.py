@@ -207,6 +207,13 @@ def _record_rows(rec: TaskRecord, now: float) -> list[tuple[str, Text | str]]:
         rows.append(("runs at", f"{when(rec.run_at)} ({relative(rec.run_at, now)})"))
     if rec.status is TaskStatus.RETRYING:
         rows.append(("next retry", f"{when(rec.run_at)} ({relative(rec.run_at, now)})"))
+    if rec.status is TaskStatus.THROTTLED:  # why it waits, and until when (gdw_core.flow)
+        why = clean(rec.throttled_by or "by a limit")
+        rows.append(("throttled", f"{why} until {when(rec.run_at)} ({relative(rec.run_at, now)})"))
+    if rec.limits:
+        rows.append(("limits", clean(", ".join(rec.limits))))
+    if rec.expires_at is not None:
+        rows.append(("expires", f"{when(rec.expires_at)} ({relative(rec.expires_at, now)})"))
     if rec.started_at:
         rows.append(("started", f"{when(rec.started_at)} ({relative(rec.started_at, now)})"))
     if rec.finished_at:
@@ -230,7 +237,7 @@ def _record_rows(rec: TaskRecord, now: float) -> list[tuple[str, Text | str]]:
 
 
 def _moment(rec: TaskRecord, now: float) -> Text | str:
-    if rec.status in (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING):
+    if rec.status in (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RETRYING, TaskStatus.THROTTLED):
         return relative(rec.run_at, now)
     if rec.status is TaskStatus.CLAIMED:
         return "not started"

@@ -21,6 +21,7 @@ LS_ORDER = (
     TaskStatus.RUNNING,
     TaskStatus.CLAIMED,
     TaskStatus.RETRYING,
+    TaskStatus.THROTTLED,
     TaskStatus.PENDING,
     TaskStatus.SCHEDULED,
     TaskStatus.BLOCKED,  # workflow nodes waiting for their parents

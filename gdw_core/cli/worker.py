@@ -12,6 +12,8 @@ from gdw_core.cli.connection import chosen, namespace, resolve
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Namespace, Redis, RedisFile
 from gdw_core.cli.running import fail
+from gdw_core.errors import InvalidTask
+from gdw_core.flow.weights import parse_queues
 
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -23,7 +25,15 @@ def worker(
         list[str], typer.Argument(help="Modules whose @task functions this worker runs.", show_default=False)
     ],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Task slots.")] = 10,
-    queues: Annotated[str, typer.Option("--queues", "-q", help="Queues to claim from, comma-separated.")] = "default",
+    queues: Annotated[
+        str,
+        typer.Option(
+            "--queues", "-q", help="Queues to claim from, comma-separated; 'high:6,default:3,low:1' weighs them."
+        ),
+    ] = "default",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="With weights: keep strict order (drain the first queue first).")
+    ] = False,
     burst: Annotated[bool, typer.Option("--burst", help="Exit once the queues are empty.")] = False,
     lease: Annotated[str, typer.Option("--lease", help="Lease length (heartbeats renew it).")] = "30s",
     shutdown_timeout: Annotated[
@@ -65,7 +75,10 @@ def worker(
     for module in modules:
         if not _MODULE.match(module):
             raise usage(f"bad module name {module!r}: expected a dotted import path such as demo_tasks")
-    queue_names = arguments.split_list(queues)
+    try:
+        queue_names, weights = parse_queues(arguments.split_list(queues))
+    except InvalidTask as exc:
+        raise usage(f"--queues: {exc}") from None
     if not queue_names:
         raise usage("--queues needs at least one queue name")
     lease_s = arguments.duration(lease, "--lease", positive=True)
@@ -96,6 +109,7 @@ def worker(
             metrics_port=metrics_port,
             metrics_host=metrics_host,
             log_format=fmt,
+            queue_weights=None if strict else (weights or None),
         )
     except KeyboardInterrupt:
         code = 130

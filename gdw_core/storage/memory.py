@@ -18,6 +18,8 @@ from gdw_core import codec, lifecycle
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
+from gdw_core.flow.limit import LimitSpec, LimitUse
+from gdw_core.flow.limiter import MemoryLimiter
 from gdw_core.lifecycle import LISTED_OLDEST_FIRST, RECOVER_TO, RELEASE_TO, RERUN_FROM, RETENTION_CLASS, Detail
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
@@ -35,7 +37,8 @@ _PENDING, _CLAIMED, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.CLAIMED, S.RU
 _COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
 _VALUE = {s: s.value for s in S}
 _WAITING = tuple(WAITING)
-_DELAYED = (_SCHEDULED, _RETRYING)  # waiting for a time (the delayed heap)
+_THROTTLED = S.THROTTLED
+_DELAYED = (_SCHEDULED, _RETRYING, _THROTTLED)  # waiting for a time (the delayed heap)
 # results of these types always encode: the storage-side safety net skips the trial encoding
 _PLAIN_RESULT = frozenset({str, int, bool, type(None)})
 _claim_attempts = lifecycle.attempts_after_claim
@@ -74,6 +77,11 @@ class MemoryStorage:
         self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
         self._walk_seq = itertools.count(1)
         self._fanin = MemoryFanIn(self)
+        self._limiter = MemoryLimiter(self._leases)  # gdw_core.flow: rate and concurrency limits
+        self._throttled_next: float | None = None  # the soonest retry of a task the last claim throttled
+        self._unique: dict[tuple[str, str], tuple[str, float]] = {}  # (queue, unique key) -> (task id, until)
+        self._parked: dict[str, list[tuple[float, int, str]]] = {}  # due tasks of paused queues
+        self._result_expiry: list[tuple[float, str]] = []  # (when, task id) of completed tasks with a result_ttl
 
     # -- plumbing ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -119,9 +127,15 @@ class MemoryStorage:
         counts[old] -= 1
         counts[new] += 1
         rec.status = new
+        if old is _THROTTLED:
+            rec.throttled_by = None
         self._emit(_VALUE[new], rec, _VALUE[old], at, detail)
+        if old in LEASED and new not in LEASED and self._limiter.holding:
+            self._release_holds(rec, at)
         if new in TERMINAL:
             self._leases.pop(rec.id, None)
+            if new is _COMPLETED and rec.result_ttl is not None:
+                heapq.heappush(self._result_expiry, (at + rec.result_ttl, rec.id))
         if rec.children:
             self._fanin.moved(rec, old, new)  # workflow fan-in (gdw_core.workflow.memory)
         if new in TERMINAL:
@@ -153,6 +167,9 @@ class MemoryStorage:
             counts = self._queue_counts(rec.queue)
             if max_waiting is not None and counts[_PENDING] + counts[_SCHEDULED] >= max_waiting:
                 raise QueueFull(rec.queue, max_waiting)
+            if rec.unique_key is not None and self._unique_hit(rec, now) is not None:
+                created.append(False)  # another task stands for it (unique_for / debounce)
+                continue
             if not rec.created_at:
                 rec.created_at = now
             if rec.delay is not None:
@@ -189,15 +206,21 @@ class MemoryStorage:
                 heapq.heappop(delayed)  # stale entry (cancelled, retried now, purged)
                 continue
             if run_at > now:
-                return run_at
-            heapq.heappop(delayed)
+                break
+            entry = heapq.heappop(delayed)
+            if rec.queue in self._paused:  # due, but its queue is paused: parked until it resumes
+                self._parked.setdefault(rec.queue, []).append(entry)
+                continue
+            moved += 1
+            rec.throttled_by = None
             self._move(rec, _PENDING, now)
             self._push_pending(rec)
-            moved += 1
         return delayed[0][0] if delayed else None
 
     def _take(self, worker_id: str, queues: Sequence[str], count: int, lease: float, now: float) -> list[Lease]:
         out: list[Lease] = []
+        throttled = 0
+        self._throttled_next = None
         heaps = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
         while len(out) < count:
             best: list[tuple[int, int, str]] | None = None
@@ -210,6 +233,22 @@ class MemoryStorage:
             rec = self._tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
                 continue  # stale entry (cancelled, purged)
+            if rec.expires_at is not None and rec.expires_at <= now:
+                self._expire(rec, now)  # not started in time: never run
+                throttled += 1
+                continue
+            if rec.limits:
+                throttle = self._limiter.admit(task_id, rec.limits, now, self._counts[rec.queue][_THROTTLED])
+                if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
+                    rec.run_at, rec.throttled_by = throttle.until, throttle.reason
+                    self._move(rec, _THROTTLED, now, throttle.reason)
+                    heapq.heappush(self._delayed, (rec.run_at, next(self._seq), rec.id))
+                    if self._throttled_next is None or rec.run_at < self._throttled_next:
+                        self._throttled_next = rec.run_at
+                    throttled += 1
+                    if throttled >= 256:  # bounded, as in claim.lua
+                        break
+                    continue
             rec.attempts = _claim_attempts(rec.attempts)
             rec.worker = worker_id
             rec.started_at = None  # set by the start mark
@@ -229,6 +268,9 @@ class MemoryStorage:
             now = self.clock.now()
             next_due = self._promote(now, 10_000)
             got = self._take(worker_id, queues, count, lease, now)
+            soonest = self._throttled_next
+            if soonest is not None and (next_due is None or soonest < next_due):
+                next_due = soonest  # a task this claim throttled
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 return got
@@ -390,6 +432,64 @@ class MemoryStorage:
         self._command_cursor[info.id] = len(self._commands)
         return HeartbeatReply(frozenset(lost), frozenset(cancel), commands, frozenset(self._paused))
 
+    # -- flow control (gdw_core.flow) --------------------------------------------------------
+    def _release_holds(self, rec: TaskRecord, now: float) -> None:
+        """The task left its leased state: its concurrency slots are free; a throttled task
+        waiting for one is due now."""
+
+        def waiting(task_id: str) -> bool:
+            waiter = self._tasks.get(task_id)
+            return waiter is not None and waiter.status is _THROTTLED
+
+        for task_id in self._limiter.release(rec.id, waiting):
+            waiter = self._tasks[task_id]
+            waiter.run_at = now
+            self._push_delayed(waiter)
+
+    def _expire(self, rec: TaskRecord, now: float) -> None:
+        message = Detail.NOT_STARTED_IN_TIME
+        rec.errors.append(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
+        rec.finished_at = now
+        self._move(rec, _CANCELLED, now, Detail.EXPIRED)
+
+    def _unique_hit(self, rec: TaskRecord, now: float) -> str | None:
+        """The task that stands for ``rec`` (a debounced one takes its arguments and is pushed
+        back), or None: ``rec`` will be created and its key now points to it."""
+        key = (rec.queue, rec.unique_key or "")
+        hit = self._unique.get(key)
+        first = None if hit is None or hit[1] <= now else self._tasks.get(hit[0])
+        if first is not None and rec.debounce is None:
+            return first.id
+        if first is not None and first.status is _SCHEDULED and rec.debounce is not None:
+            first.args, first.kwargs = rec.args, rec.kwargs
+            first.run_at = now + rec.debounce
+            self._push_delayed(first)
+            self._unique[key] = (first.id, first.run_at + 1.0)
+            return first.id
+        if len(self._unique) > 10_000:  # closed windows do not pile up
+            self._unique = {k: v for k, v in self._unique.items() if v[1] > now}
+        span = rec.unique_for if rec.unique_for is not None else (rec.debounce or 0.0) + 1.0
+        self._unique[key] = (rec.id, now + span)
+        return None
+
+    async def unique_holder(self, queue: str, unique_key: str) -> str | None:
+        hit = self._unique.get((queue, unique_key))
+        if hit is None or hit[1] <= self.clock.now() or hit[0] not in self._tasks:
+            return None
+        return hit[0]
+
+    async def set_limit(self, spec: LimitSpec) -> None:
+        self._limiter.set(spec)
+        self._signal_work()
+
+    async def remove_limit(self, name: str) -> bool:
+        removed = self._limiter.remove(name)
+        self._signal_work()
+        return removed
+
+    async def limits(self) -> list[LimitUse]:
+        return self._limiter.uses(self.clock.now())
+
     async def remove_worker(self, worker_id: str) -> None:
         self._forget(self._workers.stop(worker_id, self.clock.now()))
 
@@ -466,6 +566,12 @@ class MemoryStorage:
     async def purge_expired(self) -> int:
         now = self.clock.now()
         dropped = 0
+        while self._result_expiry and self._result_expiry[0][0] <= now:  # per-task result_ttl
+            _, task_id = heapq.heappop(self._result_expiry)
+            rec = self._tasks.get(task_id)
+            if rec is not None and rec.status is _COMPLETED:
+                self._drop(task_id)
+                dropped += 1
         for status, ttl in self._ttl.items():
             index = self._index[status]
             for task_id in list(index):
@@ -582,6 +688,8 @@ class MemoryStorage:
             self._paused.add(queue)
         else:
             self._paused.discard(queue)
+            for entry in self._parked.pop(queue, []):  # its due tasks are promoted again
+                heapq.heappush(self._delayed, entry)
             self._signal_work()
         self._queue_counts(queue)
         self._emit("paused" if paused else "resumed", None, None, self.clock.now(), queue)

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from gdw_core import bulk as B
 from gdw_core.events import Event
+from gdw_core.flow.limit import LimitSpec, LimitUse
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry
 from gdw_core.status import TaskStatus
@@ -235,6 +236,24 @@ class Storage(Protocol):
     async def send_command(self, command: Command) -> None: ...
     async def add_recurring(self, entry: RecurringEntry) -> bool: ...
     async def remove_recurring(self, entry_id: str) -> bool: ...
+
+    # -- flow control (gdw_core.flow) --------------------------------------------------------
+    async def set_limit(self, spec: LimitSpec) -> None:
+        """Create or replace a named limit; claims use it from their next call."""
+        ...
+
+    async def remove_limit(self, name: str) -> bool:
+        """Forget a limit (tasks that take it are unlimited by it from now). False if unknown."""
+        ...
+
+    async def limits(self) -> list[LimitUse]:
+        """Every defined limit with its current use."""
+        ...
+
+    async def unique_holder(self, queue: str, unique_key: str) -> str | None:
+        """The id of the task that stands for ``unique_key`` in ``queue`` while its window is open
+        (``unique_for`` / ``debounce``, decided by :meth:`enqueue`), None when there is none."""
+        ...
 
     # -- inspect -----------------------------------------------------------------------------
     async def get(self, task_id: str) -> TaskRecord | None: ...

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from gdw_core.flow.weights import WeightedOrder
 from gdw_core.storage.protocol import Lease, Storage
 
 log = logging.getLogger("gdw.worker")
@@ -22,6 +23,7 @@ class Claimer:
         wait: float,
         running: Callable[[], int],
         on_storage_error: Callable[[str, BaseException], Awaitable[None]],
+        weights: dict[str, int] | None = None,
     ) -> None:
         self.storage = storage
         self.worker_id = worker_id
@@ -36,6 +38,8 @@ class Claimer:
         self.dropped: set[str] = set()  # buffered ids already settled: never start them
         self.room = asyncio.Event()
         self.active = True
+        #: weighted queues (gdw_core.flow.weights); None: strict order
+        self.order = WeightedOrder(weights) if weights else None
 
     def room_left(self) -> int:
         return self.capacity - self.running() - self.buffer.qsize()
@@ -62,6 +66,21 @@ class Claimer:
             self.dropped.discard(lease.task.id)
         return out
 
+    async def _claim(self, room: int) -> list[Lease]:
+        if self.order is None:
+            return await self.storage.claim(self.worker_id, self.queues, room, self.lease, self.wait)
+        # weighted: each queue first gets its share of the room, then what is left goes to any
+        # queue (an empty queue's share is not wasted); only a round that finds nothing waits
+        leases: list[Lease] = []
+        for queue, share in self.order.shares(room).items():
+            if share:
+                leases += await self.storage.claim(self.worker_id, [queue], share, self.lease, 0.0)
+        left = room - len(leases)
+        if left > 0:
+            wait = 0.0 if leases else self.wait
+            leases += await self.storage.claim(self.worker_id, self.queues, left, self.lease, wait)
+        return leases
+
     async def run(self) -> None:
         backoff = 0.05
         while self.active:
@@ -71,7 +90,7 @@ class Claimer:
                 await self.room.wait()
                 continue
             try:
-                leases = await self.storage.claim(self.worker_id, self.queues, room, self.lease, self.wait)
+                leases = await self._claim(room)
                 backoff = 0.05
             except asyncio.CancelledError:
                 raise

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -22,6 +22,7 @@ from gdw_core import codec
 from gdw_core.context import TaskContext
 from gdw_core.errors import GdwError, Interrupted, InvalidPayload, UnknownTask
 from gdw_core.failure import decide, describe
+from gdw_core.flow.weights import check_weights
 from gdw_core.hooks import Hooks, HookSet, Outcome
 from gdw_core.isolation import ChildTaskError
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits, check_depth, check_size
@@ -67,6 +68,7 @@ class Worker:
         on_command: Callable[[Command], None] | None = None,
         hooks: Sequence[Hooks] | HookSet = (),
         payload_limits: PayloadLimits | None = None,
+        queue_weights: Mapping[str, int] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("a worker needs concurrency >= 1")
@@ -104,6 +106,7 @@ class Worker:
         self.claimer = Claimer(
             storage, self.id, self.queues, concurrency + self.prefetch, lease, claim_wait,
             lambda: len(self._running), self._storage_error,
+            check_weights(self.queues, queue_weights) if queue_weights else None,
         )  # fmt: skip
         self.outcomes = OutcomeWriter(storage, self.id, lease, self._storage_error)
         self.heartbeat = Heartbeat(

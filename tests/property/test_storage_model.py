@@ -97,7 +97,8 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
         m.tasks[tid] = Task(S.SCHEDULED if op == "schedule" else S.PENDING)
     elif op == "claim":
         leases = await storage.claim(W, ["default"], 1, LEASE, 0.0)
-        promote(m)  # claim promotes the due scheduled/retrying tasks first, paused or not (both backends)
+        if not m.paused:  # claim promotes the due scheduled/retrying tasks first; a paused queue does not
+            promote(m)
         pending = m.ids(S.PENDING)
         assert len(leases) == (0 if m.paused else min(1, len(pending)))
         for lease in leases:
@@ -183,7 +184,8 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
                 t.status, t.due = S.RETRYING, True
     elif op == "promote":
         await storage.promote_due()
-        promote(m)
+        if not m.paused:
+            promote(m)
     elif op in ("pause", "resume"):
         await storage.set_paused("default", op == "pause")
         m.paused = op == "pause"

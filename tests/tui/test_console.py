@@ -91,7 +91,7 @@ async def test_help_lists_every_key_by_area() -> None:
             "Submit form",
             "Go to task id",
             "3 claimed",
-            "9 blocked",
+            "9 throttled",
             "0 recurring",
             "ctrl+p",
         )

@@ -30,6 +30,8 @@ def test_the_lifecycle_paths_are_allowed() -> None:
         [S.PENDING, S.CLAIMED, S.COMPLETED],  # start mark and outcome sent together
         [S.PENDING, S.CLAIMED, S.RETRYING],  # a claimed task whose lease expired
         [S.PENDING, S.CLAIMED, S.CANCELLED],
+        [S.PENDING, S.THROTTLED, S.PENDING, S.CLAIMED],  # held back by a limit, then claimed
+        [S.PENDING, S.THROTTLED, S.CANCELLED],
     ):
         for old, new in itertools.pairwise(path):
             check_transition("t", old, new)
@@ -61,7 +63,7 @@ def test_waiting_states_fail_alone_when_unreadable() -> None:
 
 def test_the_status_groups() -> None:
     assert {S.CLAIMED, S.RUNNING} == LEASED
-    assert {S.SCHEDULED, S.PENDING, S.RETRYING, S.BLOCKED} == WAITING
+    assert {S.SCHEDULED, S.PENDING, S.RETRYING, S.BLOCKED, S.THROTTLED} == WAITING
     assert {S.SCHEDULED, S.PENDING, S.BLOCKED} == INITIAL
     assert not (LEASED & WAITING) and not (TERMINAL & (LEASED | WAITING))
     assert set(TaskStatus) == TERMINAL | LEASED | WAITING

@@ -16,7 +16,7 @@ from gdw_core.storage.redis.edges import workflow_fields
 
 
 def static_json(rec: TaskRecord) -> str:
-    fields: dict[str, Any] = {
+    data: dict[str, Any] = {
         "name": rec.name,
         "args": rec.args,
         "kwargs": rec.kwargs,
@@ -29,8 +29,18 @@ def static_json(rec: TaskRecord) -> str:
         "secret": rec.secret,
     }
     if rec.traceparent is not None:  # only when tracing is on: the payload is unchanged otherwise
-        fields["traceparent"] = rec.traceparent
-    return dumps(fields, f"task {rec.id}")
+        data["traceparent"] = rec.traceparent
+    if rec.limits:  # the claim script looks for these keys (gdw_core.flow)
+        data["limits"] = rec.limits
+    if rec.expires_at is not None:
+        data["expires_at"] = rec.expires_at
+    if rec.result_ttl is not None:
+        data["result_ttl"] = rec.result_ttl
+    if rec.unique_key is not None:  # the enqueue script looks for this key
+        data["unique_key"] = rec.unique_key
+        data["unique_for"] = rec.unique_for
+        data["debounce"] = rec.debounce
+    return dumps(data, f"task {rec.id}")
 
 
 def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
@@ -136,6 +146,7 @@ def from_hash(task_id: str, h: Mapping[str, str], limits: PayloadLimits = DEFAUL
             errors=errors if isinstance(errors, list) else [],
             progress=loads(h["prog"], "progress") if h.get("prog") else None,
             cancel_requested=h.get("creq") == "1",
+            throttled_by=(h.get("thr") or None) if h.get("st") == "throttled" else None,
         )
         data.update(workflow_fields(h))  # parents, children, ... of a workflow node
         return TaskRecord.from_dict(data)

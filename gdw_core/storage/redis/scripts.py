@@ -45,6 +45,8 @@ NAMES = (
     "command",
     "bulk",
     "workflow_submit",
+    "limit_set",
+    "limit_rm",
 )
 
 
@@ -69,8 +71,18 @@ def script_text(name: str) -> str:
 
 
 def prelude() -> str:
-    """What every script body starts with: the generated tables, then ``_prelude.lua``."""
-    return lua_tables() + workflow_lua_tables() + script_text("_prelude") + "\n" + script_text("_workflow")
+    """What every script body starts with: the generated tables, then ``_prelude.lua``, then
+    ``_workflow.lua`` (workflow fan-in) and ``_flow.lua`` (flow control: the hooks the prelude
+    declares, admission at claim)."""
+    return (
+        lua_tables()
+        + workflow_lua_tables()
+        + script_text("_prelude")
+        + "\n"
+        + script_text("_workflow")
+        + "\n"
+        + script_text("_flow")
+    )
 
 
 def _load_all() -> dict[str, Script]:

@@ -28,6 +28,7 @@ from gdw_core.storage.redis.bulk import RedisBulk
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
 from gdw_core.storage.redis.lane import FastLane
+from gdw_core.storage.redis.limits import RedisLimits
 from gdw_core.storage.redis.reader import RedisReader
 from gdw_core.storage.redis.scripts import Call
 from gdw_core.storage.redis.workflow import RedisWorkflow
@@ -42,7 +43,7 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
-class RedisStorage(RedisWorkflow, RedisBulk, RedisReader):
+class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
     @classmethod
@@ -132,7 +133,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader):
     async def _claim_queue(
         self, worker_id: str, queue: str, count: int, lease: float
     ) -> tuple[list[Lease], float | None]:
-        reply = await self._run("claim", queue, "p", worker_id, count, repr(float(lease)))
+        reply = await self._run("claim", queue, "p", worker_id, count, repr(float(lease)), self.limit_prefix(queue))
         return await self._claimed(worker_id, queue, reply, lease)
 
     async def _claimed(
@@ -194,7 +195,9 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader):
             if self._blocking is None:
                 await self.client.blpop(wake_keys, timeout=timeout)
                 continue
-            call = self._call("claim", queues[0], "p", worker_id, count, repr(float(lease)))
+            call = self._call(
+                "claim", queues[0], "p", worker_id, count, repr(float(lease)), self.limit_prefix(queues[0])
+            )
             reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
             leases, _ = await self._claimed(worker_id, queues[0], reply, lease)
             if leases:

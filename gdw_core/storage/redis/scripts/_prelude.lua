@@ -28,6 +28,9 @@ local FINISHED = 0  -- tasks finished so far by this script call
 
 local P, Q, MAXEV, KEEPC, KEEPF = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 
+-- flow-control hooks (gdw_core.flow), defined in _flow.lua, which is loaded after this file
+local release_holds, keep_result, purge_results, unique_check, result_ttl_of
+
 local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -89,6 +92,8 @@ local function move(id, old, new, score, detail, name, worker, att)
   redis.call('ZADD', P .. INDEX[new], score, id)
   redis.call('HSET', P .. 't:' .. id, 'st', new)
   emit(new, id, old, name, worker, att, detail)
+  if LEASED[old] and not LEASED[new] then release_holds(id) end
+  if new == 'completed' then keep_result(id, score) end
   if FANIN and (TERMINAL[new] or TERMINAL[old]) then FANIN(id, old, new) end
   if TERMINAL[new] then
     retain(new)
@@ -222,12 +227,15 @@ local function indexed(id, old, t, ...)
   return f
 end
 
--- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks
+-- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks, or
+-- the id of the task that stands for it (unique_for / debounce)
 local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, created, max_waiting)
   local key = P .. 't:' .. id
   if redis.call('EXISTS', key) == 1 then
     return 0
   end
+  local same = unique_check(t, id, d)
+  if same then return same end
   if max_waiting ~= '' and
      redis.call('ZCARD', P .. 'p') + redis.call('ZCARD', P .. 'ds') >= tonumber(max_waiting) then
     return -1
@@ -238,6 +246,7 @@ local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, cre
   if status == 'pending' and run_at == 0 then run_at = t end
   redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'pri', pri, 'mx', maxr,
              'cr', fmt(created), 'run', fmt(run_at))
+  result_ttl_of(key, d)
   if status == 'pending' then
     redis.call('ZADD', P .. 'p', pending_score(pri), id)
     wake()
@@ -252,7 +261,7 @@ end
 -- A record that cannot be read fails alone (see `indexed`); the others are promoted.
 local function promote(t, limit)
   local moved = 0
-  for _, status in ipairs({'scheduled', 'retrying'}) do
+  for _, status in ipairs({'scheduled', 'retrying', 'throttled'}) do
     local idx = P .. INDEX[status]
     local due = redis.call('ZRANGE', idx, '-inf', t, 'BYSCORE', 'LIMIT', 0, limit - moved)
     for _, id in ipairs(due) do
@@ -262,6 +271,7 @@ local function promote(t, limit)
         if pri == nil then
           invalid(id, status, 'the priority field is not a number', t, f[3], nil, f[4])
         else
+          if status == 'throttled' then redis.call('HDEL', P .. 't:' .. id, 'thr') end
           move(id, status, 'pending', pending_score(pri), nil, f[3], nil, f[4])
           moved = moved + 1
         end
@@ -270,7 +280,7 @@ local function promote(t, limit)
   end
   if moved > 0 then wake() end
   local next_due = nil
-  for _, status in ipairs({'scheduled', 'retrying'}) do
+  for _, status in ipairs({'scheduled', 'retrying', 'throttled'}) do
     local first = redis.call('ZRANGE', P .. INDEX[status], 0, 0, 'WITHSCORES')
     if #first > 0 then
       local s = tonumber(first[2])
@@ -279,5 +289,3 @@ local function promote(t, limit)
   end
   return next_due
 end
-
--- ---------------------------------------------------------------------------------------------

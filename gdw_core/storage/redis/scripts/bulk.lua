@@ -37,7 +37,7 @@ local function act(id, f)
   local st = f[1]
   if action == 'count' then return 1, 'matches' end
   if action == 'retry' then
-    if st == 'scheduled' or st == 'retrying' then
+    if st == 'scheduled' or st == 'retrying' or st == 'throttled' then
       due_now(id, f, DETAIL.RETRY_NOW)
       return 1, 'due now'
     end
@@ -49,7 +49,7 @@ local function act(id, f)
       return 1, 'rerun'
     end
   elseif action == 'cancel' then
-    if st == 'scheduled' or st == 'pending' or st == 'retrying' or st == 'blocked' then
+    if WAITING[st] then  -- scheduled / pending / retrying / throttled / blocked
       redis.call('HSET', P .. 't:' .. id, 'fa', fmt(t))
       move(id, st, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], f[5])
       return 1, 'cancelled'

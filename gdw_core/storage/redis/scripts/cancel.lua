@@ -1,4 +1,4 @@
--- cancel: an operator cancels a task. Waiting (scheduled / pending / retrying / blocked) -> cancelled at
+-- cancel: an operator cancels a task. Waiting (scheduled / pending / retrying / throttled / blocked) -> cancelled at
 -- once; claimed / running -> flagged cancel requested (its worker stops it and records
 -- cancelled); finished tasks are left as they are. A key that is not a task hash is quarantined
 -- and replaced by a failed record saying so.
@@ -15,7 +15,7 @@ if not f then
 end
 local st = f[1]
 if not st then return '' end
-if st == 'scheduled' or st == 'pending' or st == 'retrying' or st == 'blocked' then
+if WAITING[st] then
   redis.call('HSET', key, 'fa', fmt(t))
   move(id, st, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[2], f[3], f[4])
   return 'cancelled'

@@ -3,7 +3,8 @@
 -- pending -> claimed: the task waits in the worker's buffer (not started: no `sa`) until its
 -- start mark (start.lua). Claimed tasks are indexed in `k` by lease deadline.
 -- KEYS[1]  P .. 'p'
--- ARGV     common, [6] worker id, [7] count, [8] lease seconds
+-- ARGV     common, [6] worker id, [7] count, [8] lease seconds, [9] LP the limit key prefix
+--          (gdw_core.flow; see _flow.lua)
 -- Returns  { seconds until the next scheduled/retrying task is due ('' = none), then 6 values per leased task:
 --            id, fencing token, lease deadline, d (record JSON), attempts, created_at .. '|' .. run_at }
 -- Each claim counts an attempt (att + 1) and bumps the task's fencing token.
@@ -11,16 +12,22 @@
 -- claimed: a missing record is dropped from the index, a non-hash key is quarantined, a record
 -- with a missing payload or garbage fields ends failed (InvalidPayload, saying what is wrong).
 -- None of them is handed out and none costs the rest of the batch.
+-- Flow control: a task over one of its limits moves pending -> throttled (index score: when to
+-- try it again) and the scan goes on with the next candidates (no head-of-line blocking; at most
+-- 256 throttled per call). A task whose limit definition is garbage fails alone, saying so.
+-- A task whose expires_at passed is cancelled (detail DETAIL.EXPIRED), never handed out.
+-- A paused queue neither promotes nor gives anything.
 local t = now()
+if redis.call('EXISTS', P .. 'paused') == 1 then
+  return {''}
+end
 local next_due = promote(t, 1000)
 local out = {next_due and fmt(next_due - t) or ''}
-if redis.call('EXISTS', P .. 'paused') == 1 then
-  return out
-end
 local worker, want = ARGV[6], tonumber(ARGV[7])
 local deadline = t + tonumber(ARGV[8])
-local got, bad = 0, 0
-while got < want and bad < 1000 do
+local LP = ARGV[9] or ''
+local got, bad, throttled = 0, 0, 0
+while got < want and bad < 1000 and throttled < 256 do
   local ids = redis.call('ZRANGE', P .. 'p', 0, want - got - 1)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
@@ -38,7 +45,34 @@ while got < want and bad < 1000 do
         elseif num_field(f[5], 0) == nil then problem = 'the run-at field is not a number'
         end
       end
-      if problem then
+      local wait_until, expired = nil, false
+      if not problem and LP ~= '' then
+        local names, why, expires = task_flow(f[2])
+        if expires and expires <= t then
+          expire(id, t, f[3], att, DETAIL.NOT_STARTED_IN_TIME)
+          expired, names = true, nil
+          throttled = throttled + 1
+        end
+        if names == false then
+          problem = why
+        elseif names then
+          wait_until, why = admit(key, names, LP, t, deadline)
+          if wait_until == false then
+            problem, wait_until = why, nil
+          elseif wait_until then
+            redis.call('HSET', key, 'thr', why, 'run', fmt(wait_until))
+            move(id, 'pending', 'throttled', wait_until, why, f[3], nil, att)
+            throttled = throttled + 1
+            if next_due == nil or wait_until < next_due then
+              next_due = wait_until
+              out[1] = fmt(next_due - t)
+            end
+          end
+        end
+      end
+      if wait_until or expired then
+        -- throttled (it waits in its own index) or expired (cancelled) above
+      elseif problem then
         invalid(id, 'pending', problem, t, f[3], nil, att)
         bad = bad + 1
       else

@@ -5,7 +5,8 @@
 --          run_at (epoch s, 0 = now), delay (seconds after Redis TIME, '' = none), created_at (0 = now)
 --          and finally max_waiting ('' = unbounded) as the last ARGV
 -- Returns  one integer per task: 1 created, 0 the id already exists (nothing changed),
---          -1 the queue is full (that task and the ones after it were not created)
+--          -1 the queue is full (that task and the ones after it were not created), or a string:
+--          the id of the task that stands for it (unique_for / debounce, see unique_check)
 local t = now()
 local max_waiting = ARGV[#ARGV]
 local out = {}
