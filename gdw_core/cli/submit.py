@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from gdw_core import DuplicateTask, InvalidTask, TaskQueue, TaskRecord, TaskStatus
-from gdw_core.cli import arguments, output, overview
+from gdw_core.cli import arguments, flowflags, output, overview
 from gdw_core.cli import chain as chain_cli
 from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.exitcodes import CliError, ExitCode, usage
@@ -77,6 +77,12 @@ def submit(
     strict: Annotated[bool, typer.Option("--strict", help="Refuse names no live worker has registered.")] = False,
     then: Annotated[list[str] | None, typer.Option("--then", help=chain_cli.THEN_HELP)] = None,
     after: Annotated[list[str] | None, typer.Option("--after", help=chain_cli.AFTER_HELP)] = None,
+    limit: flowflags.Limit = None,
+    expires: flowflags.Expires = None,
+    unique_for: flowflags.UniqueFor = None,
+    unique_key: flowflags.UniqueKey = None,
+    debounce: flowflags.Debounce = None,
+    result_ttl: flowflags.ResultTtl = None,
     json_out: Json = False,
     redis: Redis = None,
 ) -> None:
@@ -92,6 +98,7 @@ def submit(
     )  # fmt: skip
     if after:
         plan.options["depends_on"] = list(after)
+    plan.options.update(flowflags.options(limit, expires, unique_for, unique_key, debounce, result_ttl))
     run(_submit(url, plan, strict, json_out, then_names), url)
 
 
