@@ -72,6 +72,7 @@ class GdwApp(App[None]):
             self.run_worker(self._follow_events(), name="events", group="events", exclusive=True)
 
     async def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "events")  # no event lands on a closing app
         if self.demo is not None:
             await self.demo.stop()
         elif self.close_queue:
@@ -103,7 +104,9 @@ class GdwApp(App[None]):
         self.announce(event)
 
     def announce(self, event: Event | None = None) -> None:
-        """Tell the screen on top that storage changed."""
+        """Tell the screen on top that storage changed (nothing once the app is closing)."""
+        if not self.screen_stack:
+            return
         self.screen.post_message(StorageChanged(event))
 
     def action_help(self) -> None:

@@ -159,3 +159,12 @@ async def test_a_dead_worker_is_shown_dead_with_what_it_held() -> None:
         assert "dead" in row
         assert any("task-held-1" in c for c in row)
         assert any(c.endswith("ago") and c.startswith("02:0") for c in row)
+
+
+async def test_an_event_after_the_app_closed_is_dropped_not_raised() -> None:
+    # the event follower can hear of a storage error after the queue was shut on unmount
+    app, _ = idle_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: dashboard(app).snapshot is not None)
+    assert not app.screen_stack
+    app.announce()  # the follower's call on a closed app: nothing to tell, nothing raised
