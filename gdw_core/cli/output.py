@@ -327,12 +327,19 @@ def dead_worker_lines(workers: Iterable[WorkerInfo], now: float, shown: int = 10
     return lines
 
 
-def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, bool]) -> Table:
-    states = [str(s) for s in TaskStatus]
+#: below this terminal width the counts table labels its state columns with the tiny labels
+WIDE_COUNTS = 100
+
+
+def counts_table(rows: Mapping[str, Mapping[str, int]], paused: Mapping[str, bool], width: int = 200) -> Table:
+    """A row of counts per queue, a column per state in the display order (tiny labels when
+    ``width`` is narrow, so every state fits in 80 columns)."""
+    states = [str(look.status) for look in display.STATES]
+    labels = display.TINY_LABEL if width < WIDE_COUNTS else SHORT_STATE
     t = _table()
-    t.add_column("queue")
+    t.add_column("queue", no_wrap=True, min_width=max((len(clean(n)) for n in rows), default=5))
     for s in states:
-        t.add_column(SHORT_STATE[s], justify="right", header_style=f"bold {STATUS_STYLE[s]}")
+        t.add_column(labels[s], justify="right", header_style=f"bold {STATUS_STYLE[s]}", no_wrap=True)
     for name, counts in rows.items():
         label = Text(clean(name))
         if paused.get(name):

@@ -91,7 +91,7 @@ async def _stats(url: str, json_out: bool) -> int:
         rows = {q.name: dict(q.counts) for q in queues}
         rows["all queues"] = totals
         console = output.make_console()
-        console.print(output.counts_table(rows, {q.name: q.paused for q in queues}))
+        console.print(output.counts_table(rows, {q.name: q.paused for q in queues}, console.width))
         line = f"{len(alive)} live worker(s), {busy}/{slots} slots busy ({ratio:.0%}), {claimed} claimed ahead"
         if dead:
             line += f"; {dead} dead (see gdw workers)"

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from gdw_core import AttemptError, TaskRecord, TaskStatus
+from gdw_core import AttemptError, TaskRecord, TaskStatus, display
 from gdw_core.cli import output
 from gdw_core.cli.connection import redact, resolve_url
 from gdw_core.cli.exitcodes import CliError
@@ -111,6 +111,20 @@ def test_counts_have_a_claimed_column() -> None:
     header, row = text.splitlines()[:2]
     assert header.split().index("claimed") == row.split().index("7")
     assert header.split().index("running") == row.split().index("2")
+
+
+def test_counts_fit_every_state_in_80_columns() -> None:
+    counts = {str(s): i for i, s in enumerate(TaskStatus)}
+    buf = StringIO()
+    Console(file=buf, width=80, no_color=True).print(
+        output.counts_table({"default": counts, "all queues": counts}, {}, width=80)
+    )
+    header, row, total = buf.getvalue().splitlines()[:3]
+    assert "…" not in buf.getvalue() and len(header) <= 80
+    assert row.split()[0] == "default" and total.startswith("all queues")
+    assert len(header.split()) == 1 + len(TaskStatus)  # a column for every state
+    for look in display.STATES:  # each count under its own state's label
+        assert row.split()[header.split().index(look.tiny)] == str(counts[str(look.status)])
 
 
 # -- bad records never crash the views ----------------------------------------------------------------
