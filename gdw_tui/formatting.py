@@ -77,6 +77,10 @@ def timing_text(rec: TaskRecord, now: float) -> Text:
         return Text(f"retry {nxt}/{rec.max_attempts} in {ago(rec.run_at - now)}", style="magenta")
     if st is TaskStatus.SCHEDULED:
         return Text(f"runs in {ago(rec.run_at - now)}", style="cyan")
+    if st is TaskStatus.THROTTLED:  # its run_at is when a claim tries it again
+        return Text(f"next try in {ago(max(0.0, rec.run_at - now))}", style="yellow")
+    if st is TaskStatus.BLOCKED:
+        return Text(f"waits for {rec.waiting or len(rec.parents)} parent(s)", style="cyan")
     if st is TaskStatus.PENDING:
         since = max(rec.created_at, rec.run_at) if rec.run_at else rec.created_at
         return Text(f"waiting {ago(now - since)}")

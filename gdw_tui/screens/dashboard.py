@@ -75,10 +75,7 @@ class DashboardScreen(Picking):
         Binding("o", "sort", "Sort: age / age reversed (every page) / name / attempts (this page)", show=False),
         Binding("right_square_bracket,pagedown", "page(1)", "Next page", show=False, key_display="]"),
         Binding("left_square_bracket,pageup", "page(-1)", "Previous page", show=False, key_display="["),
-        *(
-            Binding(key, f"show_state('{name}')", f"show {name}", show=False)
-            for name, key in TAB_KEYS.items()
-        ),
+        *(Binding(key, f"show_state('{name}')", f"show {name}", show=False) for name, key in TAB_KEYS.items()),
     ]
 
     def __init__(self, source: DataSource, options: Options, actions: Actions, history: History) -> None:

@@ -154,6 +154,8 @@ def note_text(t: TaskRecord, now: float, width: int = 32) -> Text:
         return safe.text(safe.shorten("progress " + safe.json_text(t.progress), width), "blue")
     if t.status is TaskStatus.COMPLETED:
         return safe.text(safe.shorten("→ " + safe.json_text(t.result), width), "green")
+    if t.status is TaskStatus.THROTTLED and t.throttled_by:  # which limit holds it, and why
+        return safe.text(safe.shorten(safe.clean(t.throttled_by), width), "yellow")
     err = t.last_error
     if err is not None and t.status in (
         TaskStatus.RETRYING,
