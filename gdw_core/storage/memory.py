@@ -364,6 +364,9 @@ class MemoryStorage:
         if retry_delay is None:
             rec.finished_at = now
             self._move(rec, _FAILED, now, error.type)
+        elif rec.cancel_requested:  # the operator's cancel is honoured: no retry
+            rec.finished_at = now
+            self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
         else:
             rec.run_at = now + max(0.0, retry_delay)
             self._move(rec, _RETRYING, now, error.type)
@@ -515,7 +518,10 @@ class MemoryStorage:
                 continue  # nothing leased any more: the stale lease alone is dropped
             err = AttemptError(rec.attempts, "LeaseExpired", f"lease held by {worker} expired", "", now, worker)
             rec.errors.append(err)
-            if lifecycle.is_poison(rec.attempts, rec.max_retries):
+            if rec.cancel_requested:  # the operator's cancel is honoured, never carried into a retry
+                rec.finished_at = now
+                self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
+            elif lifecycle.is_poison(rec.attempts, rec.max_retries):
                 rec.finished_at = now
                 self._move(rec, _FAILED, now, Detail.POISON)
             else:

@@ -161,7 +161,9 @@ class Storage(Protocol):
 
     async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:
         """Record a failed attempt: ``retrying`` after ``retry_delay`` seconds, or ``failed`` when
-        it is None. Returns the new status, or None if the lease is stale."""
+        it is None; ``cancelled`` instead of a retry when an operator asked to cancel it. Returns
+        the new status, or None if the lease is stale. (A release and a lease recovery honour a
+        cancel request the same way: a cancel is never carried back into the queue.)"""
         ...
 
     async def cancel_running(self, task_id: str, token: int, error: AttemptError) -> bool:

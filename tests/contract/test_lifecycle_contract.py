@@ -233,6 +233,26 @@ async def test_release_of_a_task_with_a_cancel_request_ends_it_cancelled(storage
     assert await storage.claim(W, ["default"], 1, 30.0, 0.2) == []
 
 
+async def test_a_failed_attempt_of_a_task_with_a_cancel_request_is_not_retried(storage: Storage) -> None:
+    [lease] = await claimed(storage, max_retries=3)
+    await storage.start([Start(lease.task.id, lease.token)])
+    assert await storage.cancel(lease.task.id) is S.RUNNING
+    assert await storage.fail(lease.task.id, lease.token, err(), 0.0) is S.CANCELLED
+    got = await get(storage, lease.task.id)
+    assert got.status is S.CANCELLED and [e.type for e in got.errors] == ["ValueError"]
+
+
+async def test_an_expired_lease_of_a_task_with_a_cancel_request_ends_it_cancelled(storage: Storage) -> None:
+    [lease] = await claimed(storage, lease=0.2, max_retries=3)
+    assert await storage.cancel(lease.task.id) is S.CLAIMED
+    mark = await storage.last_event_id()
+    await asyncio.sleep(0.35)
+    assert await storage.recover_expired() == [lease.task.id]
+    got = await get(storage, lease.task.id)
+    assert got.status is S.CANCELLED and got.errors[-1].type == "LeaseExpired"
+    assert await events_of(storage, mark, lease.task.id) == [("claimed", "cancelled", Detail.CANCELLED_BY_OPERATOR)]
+
+
 async def test_rolling_restarts_never_eat_the_retry_budget(storage: Storage) -> None:
     [lease] = await claimed(storage, max_retries=1)
     task_id = lease.task.id

@@ -53,6 +53,7 @@ class Task:
     attempts: int = 0
     token: int | None = None
     due: bool = False  # a retrying task due now (promote moves it to pending)
+    cancel_asked: bool = False  # an operator asked to cancel it while it was leased
 
 
 class Model:
@@ -122,6 +123,8 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
             t = m.tasks[tid]
             got = await storage.fail(tid, t.token or 0, err(t.attempts, now), FAR if op == "fail_retry" else None)
             t.status, t.due = (S.RETRYING, False) if op == "fail_retry" else (S.FAILED, False)
+            if t.status is S.RETRYING and t.cancel_asked:  # a cancel request is honoured, not retried
+                t.status = S.CANCELLED
             assert got is t.status
     elif op == "cancel":
         tid = pick(sorted(m.tasks), n)
@@ -129,6 +132,8 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
             t = m.tasks[tid]
             if t.status in (S.SCHEDULED, S.PENDING, S.RETRYING):
                 t.status = S.CANCELLED
+            elif t.status in (S.CLAIMED, S.RUNNING):
+                t.cancel_asked = True
             assert await storage.cancel(tid) is t.status
     elif op == "retry_now":
         tid = pick(sorted(m.tasks), n)
@@ -147,6 +152,7 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
             assert item.done is ok, item
             if t.status in (S.FAILED, S.CANCELLED):
                 t.attempts = L.attempts_after_rerun(t.attempts)
+                t.cancel_asked = False
             if ok:
                 t.status = S.PENDING
     elif op == "release":
@@ -155,7 +161,10 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
             t = m.tasks[tid]
             assert await storage.release(tid, t.token or 0, None) is True
             t.attempts = L.attempts_after_release(t.attempts)
-            t.status, t.due = (S.PENDING, False) if t.status is S.CLAIMED else (S.RETRYING, True)
+            if t.cancel_asked:  # a cancel request is honoured, never carried back into the queue
+                t.status = S.CANCELLED
+            else:
+                t.status, t.due = (S.PENDING, False) if t.status is S.CLAIMED else (S.RETRYING, True)
     elif op == "heartbeat":
         held = {i: m.tasks[i].token or 0 for i in m.ids(S.CLAIMED, S.RUNNING)}
         info = WorkerInfo(id=W, host="h", pid=1, queues=["default"], concurrency=2, held=sorted(held))
@@ -178,7 +187,9 @@ async def step(storage: Storage, m: Model, op: str, n: int, seq: Callable[[], in
         assert sorted(recovered) == leased
         for tid in leased:
             t = m.tasks[tid]
-            if L.is_poison(t.attempts, MAX_RETRIES):
+            if t.cancel_asked:
+                t.status = S.CANCELLED
+            elif L.is_poison(t.attempts, MAX_RETRIES):
                 t.status = S.FAILED
             else:
                 t.status, t.due = S.RETRYING, True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gdw_core import TaskQueue, TaskStatus
-from gdw_tui.screens.dashboard import TABS, DashboardScreen
+from gdw_tui.screens.dashboard import RECURRING, TAB_KEYS, TABS, DashboardScreen
 from gdw_tui.widgets.tables import QueuesTable, TasksTable, WorkersTable
 
 from .conftest import SIZE, until
@@ -58,11 +58,18 @@ async def test_state_keys_switch_tabs_and_recurring(queue: TaskQueue, make_app: 
     await queue.schedule_recurring("demo_tasks:heartbeat", interval=600, entry_id="every-10m")
     async with app.run_test(size=SIZE) as pilot:
         screen = dashboard(app)
-        for i, name in enumerate(TABS[:-1], start=1):
-            await pilot.press(str(i))
+        for name, key in TAB_KEYS.items():
+            if name == RECURRING:
+                continue
+            await pilot.press(key)
             await pilot.pause()
             assert screen.shown == name
             assert TaskStatus(name)
+        numbered = len(TAB_KEYS) - 1  # the states with a number key
+        for _ in range(len(TABS) - 1 - numbered):  # the states past them: t cycles on
+            await pilot.press("t")
+            await pilot.pause()
+        assert screen.shown == TABS[-2]
         await pilot.press("0")
         await until(pilot, lambda: "every-10m" in screen.query_one("#recurring").rows)
         row = screen.query_one("#recurring").get_row("every-10m")

@@ -1,6 +1,7 @@
 -- recover: claimed or running tasks of one queue whose lease expired go to RECOVER_TO (retrying,
 -- due now; the attempt stays counted and a LeaseExpired error is recorded) or, when the attempts
--- are spent (a poison task that keeps killing its workers), to failed.
+-- are spent (a poison task that keeps killing its workers), to failed. A task an operator asked to
+-- cancel while it was leased ends cancelled: the request is honoured, never carried into a retry.
 -- A record that cannot be read fails alone with its reason (or is dropped when it is missing).
 -- KEYS[1]  P .. 'r'
 -- ARGV     common, [6] limit
@@ -12,7 +13,7 @@ for _, status in ipairs({'claimed', 'running'}) do
   local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local key = P .. 't:' .. id
-    local f = indexed(id, status, t, 'n', 'w', 'att', 'mx')
+    local f = indexed(id, status, t, 'n', 'w', 'att', 'mx', 'creq')
     if f then
       local att, mx = int_field(f[4]), int_field(f[5])
       local worker = f[3] or ''
@@ -24,7 +25,10 @@ for _, status in ipairs({'claimed', 'running'}) do
         add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
           message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
         redis.call('HDEL', key, 'dl')
-        if att >= mx + 1 then  -- lifecycle.is_poison
+        if f[6] == '1' then
+          redis.call('HSET', key, 'fa', fmt(t))
+          move(id, status, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[2], worker, att)
+        elseif att >= mx + 1 then  -- lifecycle.is_poison
           redis.call('HSET', key, 'fa', fmt(t))
           move(id, status, 'failed', t, DETAIL.POISON, f[2], worker, att)
         else
