@@ -35,6 +35,10 @@ class Signature:
     depends_on: tuple[str, ...] = ()
     #: a parent failed for good or was cancelled: "cancel" this task (default) or "run" it anyway
     on_parent_failure: str = "cancel"
+    #: named limits this node takes on top of its task's own (gdw_core.flow), e.g. ["stripe"]
+    limits: tuple[str, ...] = ()
+    #: a completed node (and its result) is deleted this many seconds after it finished
+    result_ttl: float | None = None
 
     def options(
         self,
@@ -47,10 +51,14 @@ class Signature:
         secret: bool | None = None,
         depends_on: list[str] | tuple[str, ...] | None = None,
         on_parent_failure: str | None = None,
+        limits: list[str] | tuple[str, ...] | None = None,
+        result_ttl: float | timedelta | None = None,
     ) -> Signature:
         """A copy with these options set (the ones not given are kept)."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
+        if isinstance(result_ttl, timedelta):
+            result_ttl = result_ttl.total_seconds()
         changes: dict[str, Any] = {
             k: v
             for k, v in {
@@ -61,18 +69,30 @@ class Signature:
                 "retry": retry,
                 "secret": secret,
                 "on_parent_failure": on_parent_failure,
+                "result_ttl": result_ttl,
             }.items()
             if v is not None
         }
         if depends_on is not None:
             changes["depends_on"] = check_depends_on(depends_on)
+        if limits is not None:
+            changes["limits"] = tuple(limits)
         out = replace(self, **changes)
         out.task_options()  # refuse bad options now, not at submit
         return out
 
     def task_options(self) -> TaskOptions:
         check_on_parent_failure(self.on_parent_failure)
-        return TaskOptions(self.task_id, self.queue, self.priority, self.timeout, self.retry, self.secret)
+        return TaskOptions(
+            self.task_id,
+            self.queue,
+            self.priority,
+            self.timeout,
+            self.retry,
+            self.secret,
+            limits=list(self.limits),
+            result_ttl=self.result_ttl,
+        )
 
     async def submit(self, queue: TaskQueue) -> WorkflowHandle:
         from gdw_core.workflow.submit import submit_workflow

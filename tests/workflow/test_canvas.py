@@ -111,3 +111,15 @@ async def test_a_name_no_live_worker_registers_is_named(queue: TaskQueue) -> Non
     with pytest.raises((WorkflowError, UnknownTask), match=r"nosuch\.module:fn"):
         await queue.submit_workflow(flow)
     assert await queue.storage.get("named-1") is None
+
+
+async def test_workflow_nodes_take_named_limits(queue: TaskQueue) -> None:
+    # four worker slots, but the group's members share a concurrency limit of 1: never two at once
+    key = f"lim-{id(queue)}"
+    await queue.limits.set(key, concurrency=1)
+    members = [sig(wf_tasks.overlapping, key, i).options(limits=[key], result_ttl=3600) for i in range(6)]
+    handle = await queue.submit_workflow(chord(members, sig(collect)))
+    assert await handle.result(timeout=30) == list(range(6))
+    assert wf_tasks.MOST[key] == 1
+    rec = await queue.status(handle.ids[0])
+    assert rec.limits == [key] and rec.result_ttl == 3600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from gdw_core import RetryPolicy, task
@@ -39,3 +40,20 @@ async def fails_once(key: str) -> str:
     if TRIES[key] == 1:
         raise RuntimeError("not yet")
     return key
+
+
+#: how many ``overlapping`` calls run right now, and the most seen at once (per key)
+RUNNING: dict[str, int] = {}
+MOST: dict[str, int] = {}
+
+
+@task
+async def overlapping(key: str, i: int) -> int:
+    """Records how many of its calls with ``key`` run at the same time."""
+    RUNNING[key] = RUNNING.get(key, 0) + 1
+    MOST[key] = max(MOST.get(key, 0), RUNNING[key])
+    try:
+        await asyncio.sleep(0.02)
+    finally:
+        RUNNING[key] -= 1
+    return i
