@@ -65,10 +65,13 @@ async def main() -> None:
         for task_id in [*ids, later, at]:
             info = await queue.status(task_id)
             errors = "; ".join(str(e) for e in info.errors) or "-"
-            print(f"  {task_id[:8]}  {info.status:<10} attempts={info.attempts}  result={info.result!r}  "
-                  f"errors={errors}")
-        print(f"\nheartbeat ran {beats} times; counts: "
-              + ", ".join(f"{k}={v}" for k, v in (await queue.inspect.counts()).items() if v))
+            print(
+                f"  {task_id[:8]}  {info.status:<10} attempts={info.attempts}  result={info.result!r}  errors={errors}"
+            )
+        print(
+            f"\nheartbeat ran {beats} times; counts: "
+            + ", ".join(f"{k}={v}" for k, v in (await queue.inspect.counts()).items() if v)
+        )
         await queue.shutdown(timeout=30)
 
 

@@ -157,8 +157,6 @@ def lua_tables() -> str:
     release = ", ".join(f"{s.value} = {json.dumps(t.value)}" for s, t in RELEASE_TO.items())
     lines.append(f"local RELEASE_TO = {{{release}}}")
     lines.append(f"local RECOVER_TO = {json.dumps(RECOVER_TO.value)}")
-    details = ", ".join(
-        f"{k} = {json.dumps(v)}" for k, v in vars(Detail).items() if k.isupper() and isinstance(v, str)
-    )
+    details = ", ".join(f"{k} = {json.dumps(v)}" for k, v in vars(Detail).items() if k.isupper() and isinstance(v, str))
     lines.append(f"local DETAIL = {{{details}}}")
     return "\n".join(lines) + "\n"

@@ -137,8 +137,7 @@ def task(
                 raise InvalidTask("isolation='process' is for sync functions; an async task runs in the worker's loop")
             if importable_name(f) is None:
                 raise InvalidTask(
-                    "isolation='process' needs a module-level function the child process can import by "
-                    "module:qualname"
+                    "isolation='process' needs a module-level function the child process can import by module:qualname"
                 )
         setattr(f, _MARK, defaults)
         return f

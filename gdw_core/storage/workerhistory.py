@@ -26,9 +26,7 @@ class WorkerHistory:
         info = self._records.get(worker_id)
         if info is None:
             return []
-        self._records[worker_id] = dataclasses.replace(
-            info, state="stopped", last_seen=now, busy=0, claimed=0, held=[]
-        )
+        self._records[worker_id] = dataclasses.replace(info, state="stopped", last_seen=now, busy=0, claimed=0, held=[])
         return self.prune(now)
 
     def records(self, now: float) -> list[WorkerInfo]:

@@ -178,6 +178,7 @@ async def test_corrupt_data_in_every_key_fails_alone_while_good_tasks_complete_o
     # ids pointing nowhere were dropped from the indexes claim and promote read
     for suffix in ("p", "ds"):
         assert await r.zscore(P + suffix, ghosts[suffix]) is None, f"ghost id left in {suffix}"
+
     # the good recurring entry keeps firing beside the malformed ones (every 0.3 s: 3 runs within
     # a generous 15 s, whatever the machine's load)
     def ticks() -> list[str]:
@@ -256,8 +257,6 @@ async def test_one_bad_queue_never_stops_lease_recovery_on_the_others(scene: Sce
 
     async def recovered() -> bool:
         rec = await scene.storage.get(task_id)
-        return rec is not None and rec.status is not S.RUNNING and any(
-            e.type == "LeaseExpired" for e in rec.errors
-        )
+        return rec is not None and rec.status is not S.RUNNING and any(e.type == "LeaseExpired" for e in rec.errors)
 
     await wait_for(recovered, 30, "the killed worker's lease to be recovered")

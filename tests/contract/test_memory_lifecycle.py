@@ -135,5 +135,8 @@ async def test_a_garbage_start_mark_changes_nothing_and_fails_alone() -> None:
     assert await storage.start(marks) == [False, True]
     untouched = await storage.get("t0")
     assert untouched is not None and (untouched.status, untouched.started_at, untouched.max_retries) == (
-        S.CLAIMED, None, 2)
+        S.CLAIMED,
+        None,
+        2,
+    )
     assert (await storage.get("t1")).max_retries == 4  # type: ignore[union-attr]

@@ -40,7 +40,14 @@ async def test_enqueue_then_get_round_trips_every_field(storage: Storage) -> Non
     got = await storage.get(r.id)
     assert got is not None
     assert (got.name, got.args, got.kwargs, got.queue, got.priority, got.timeout, got.secret) == (
-        "demo_tasks:fast", [1, "two", [3]], {"k": {"n": None}}, "q1", 5, 2.5, True)
+        "demo_tasks:fast",
+        [1, "two", [3]],
+        {"k": {"n": None}},
+        "q1",
+        5,
+        2.5,
+        True,
+    )
     assert got.status is S.PENDING and got.attempts == 0 and got.created_at > 0
 
 
@@ -348,7 +355,9 @@ async def test_commands_reach_the_targeted_worker_once(storage: Storage) -> None
     got_a = (await storage.heartbeat(a, {}, 30.0)).commands
     got_b = (await storage.heartbeat(b, {}, 30.0)).commands
     assert [(c.kind, c.worker, c.timeout, c.immediate) for c in got_a] == [
-        ("shutdown", "wa", 5.0, False), ("shutdown", None, None, True)]
+        ("shutdown", "wa", 5.0, False),
+        ("shutdown", None, None, True),
+    ]
     assert [(c.worker, c.immediate) for c in got_b] == [(None, True)]
     assert (await storage.heartbeat(a, {}, 30.0)).commands == ()
 
@@ -427,8 +436,14 @@ async def test_events_follow_the_transition_table(storage: Storage) -> None:
     await storage.complete([Ack(r.id, lease.token, 42)])
     events = [e for e in await storage.read_events(start, 100) if e.task_id == r.id]
     assert [(e.old, e.kind) for e in events] == [
-        (None, "pending"), ("pending", "claimed"), ("claimed", "running"), ("running", "retrying"),
-        ("retrying", "pending"), ("pending", "claimed"), ("claimed", "completed")]
+        (None, "pending"),
+        ("pending", "claimed"),
+        ("claimed", "running"),
+        ("running", "retrying"),
+        ("retrying", "pending"),
+        ("pending", "claimed"),
+        ("claimed", "completed"),
+    ]
     for e in events[1:]:
         assert S(e.kind) in TRANSITIONS[S(e.old)]  # type: ignore[arg-type]
     assert all(e.name == r.name and e.queue == "default" for e in events)

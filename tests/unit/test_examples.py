@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quickstart_runs_and_every_task_ends_completed() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     before, after = out.split("after they ran:")
     assert before.count("pending") + before.count("scheduled") + before.count("running") == 7

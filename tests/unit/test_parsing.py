@@ -12,8 +12,18 @@ from gdw_core.recurring import RecurringEntry, check_cron, cron_next, tick_id
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("90", 90), ("1m30s", 90),
-     ("0.25", 0.25), (timedelta(minutes=2), 120), (3, 3.0)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("90", 90),
+        ("1m30s", 90),
+        ("0.25", 0.25),
+        (timedelta(minutes=2), 120),
+        (3, 3.0),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)  # type: ignore[arg-type]
@@ -75,8 +85,15 @@ def test_codec_refuses_what_json_cannot_carry() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [[], "x", {"id": 1, "name": "m:f"}, {"name": "m:f"}, {"id": "a", "name": "m:f", "args": "notalist"},
-     {"id": "a", "name": "m:f", "status": "weird"}, {"id": "a", "name": "m:f", "kwargs": [1]}],
+    [
+        [],
+        "x",
+        {"id": 1, "name": "m:f"},
+        {"name": "m:f"},
+        {"id": "a", "name": "m:f", "args": "notalist"},
+        {"id": "a", "name": "m:f", "status": "weird"},
+        {"id": "a", "name": "m:f", "kwargs": [1]},
+    ],
 )
 def test_malformed_records_raise_invalid_payload(data: object) -> None:
     with pytest.raises(InvalidPayload):

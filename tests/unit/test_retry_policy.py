@@ -31,7 +31,11 @@ def test_linear_caps_too() -> None:
 def test_defaults_match_the_go_library() -> None:
     policy = RetryPolicy()
     assert (policy.max_retries, policy.base_delay, policy.max_delay, policy.strategy) == (
-        3, 1.0, 60.0, RetryStrategy.FIXED)
+        3,
+        1.0,
+        60.0,
+        RetryStrategy.FIXED,
+    )
     assert policy.max_attempts == 4
 
 

@@ -39,9 +39,20 @@ def test_the_lifecycle_paths_are_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(S.COMPLETED, S.PENDING), (S.FAILED, S.RUNNING), (S.RUNNING, S.PENDING), (S.PENDING, S.COMPLETED),
-     (S.CANCELLED, S.RUNNING), (S.SCHEDULED, S.RUNNING), (S.PENDING, S.RUNNING), (S.RUNNING, S.CLAIMED),
-     (S.SCHEDULED, S.CLAIMED), (S.RETRYING, S.CLAIMED), (S.CLAIMED, S.SCHEDULED), (S.RETRYING, S.RUNNING)],
+    [
+        (S.COMPLETED, S.PENDING),
+        (S.FAILED, S.RUNNING),
+        (S.RUNNING, S.PENDING),
+        (S.PENDING, S.COMPLETED),
+        (S.CANCELLED, S.RUNNING),
+        (S.SCHEDULED, S.RUNNING),
+        (S.PENDING, S.RUNNING),
+        (S.RUNNING, S.CLAIMED),
+        (S.SCHEDULED, S.CLAIMED),
+        (S.RETRYING, S.CLAIMED),
+        (S.CLAIMED, S.SCHEDULED),
+        (S.RETRYING, S.RUNNING),
+    ],
 )
 def test_backwards_and_skipping_moves_are_refused(old: TaskStatus, new: TaskStatus) -> None:
     assert not can_move(old, new)
