@@ -24,9 +24,11 @@
 -- ALLOWED (the transition table), INDEX, TERMINAL, LEASED, RETENTION_CLASS, RELEASE_TO,
 -- RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and sent in
 -- front of this text (scripts.py); they are never written here by hand.
+-- Per-call state, set by begin_call (end of this file) before each script runs: the script may be
+-- an EVALSHA body or a function of the library that keeps these helpers loaded (scripts.py).
 local FINISHED = 0  -- tasks finished so far by this script call
 
-local P, Q, MAXEV, KEEPC, KEEPF = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local P, Q, MAXEV, KEEPC, KEEPF
 
 -- flow-control hooks (gdw_core.flow), defined in _flow.lua, which is loaded after this file
 local release_holds, keep_result, purge_results, unique_check, result_ttl_of
@@ -324,4 +326,10 @@ local function promote(t, limit)
     end
   end
   return next_due
+end
+
+-- start of every call: the common arguments and a clean per-call state (see the top of this file)
+local function begin_call(argv)
+  P, Q, MAXEV, KEEPC, KEEPF = argv[1], argv[2], argv[3], tonumber(argv[4]), tonumber(argv[5])
+  FINISHED, RETAIN_LATER = 0, nil
 end
