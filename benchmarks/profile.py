@@ -67,7 +67,9 @@ def by_script(client: redis.Redis, n: int) -> str:
     """Redis time per task by gdw script, from the slow log (every call logged: --by-script)."""
     from gdw_core.storage.redis.scripts import Scripts
 
-    names = {s.sha: s.name for s in Scripts().by_name.values()}
+    scripts = Scripts()
+    names = {s.sha: s.name for s in scripts.by_name.values()}
+    names.update({fn: name for name, fn in scripts.library.functions.items()})
     agg: Counter[str] = Counter()
     calls: Counter[str] = Counter()
     for entry in client.slowlog_get(10_000_000):
