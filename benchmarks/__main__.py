@@ -31,7 +31,12 @@ ROWS = [
     ("enqueue batch API (tasks/s)", "enqueue", "enqueue batch /s", 0, True),
     ("drain, 1 process, concurrency 10 (tasks/s)", "drain c10", "rate", 0, True),
     ("drain, 1 process, concurrency 100 (tasks/s)", "drain c100", "rate", 0, True),
+    ("drain, 2 processes x concurrency 10 (tasks/s)", "drain 2p", "rate", 0, True),
     ("drain, 4 processes x concurrency 10 (tasks/s)", "drain 4p", "rate", 0, True),
+    ("Redis CPU per task, drain 1 process c10 (µs)", "drain c10", "redis us/task", 1, False),
+    ("Redis CPU per task, drain 1 process c100 (µs)", "drain c100", "redis us/task", 1, False),
+    ("Redis CPU per task, drain 2 processes (µs)", "drain 2p", "redis us/task", 1, False),
+    ("Redis CPU per task, drain 4 processes (µs)", "drain 4p", "redis us/task", 1, False),
     ("sleep 10 ms, concurrency 100 (tasks/s, ideal 10,000)", "sleep", "rate", 0, True),
     ("latency idle p50 (ms)", "latency idle", "p50", 2, False),
     ("latency idle p99 (ms)", "latency idle", "p99", 2, False),
@@ -49,6 +54,7 @@ def jobs_for(scenarios: list[str], url: str, n: int, budget: float) -> list[tupl
     if "drain" in scenarios:
         out.append(("drain c10", {**base, "scenario": "drain", "concurrency": 10}))
         out.append(("drain c100", {**base, "scenario": "drain", "concurrency": 100}))
+        out.append(("drain 2p", {**base, "scenario": "drain", "concurrency": 10, "processes": 2}))
         out.append(("drain 4p", {**base, "scenario": "drain", "concurrency": 10, "processes": 4}))
     if "sleep" in scenarios:
         out.append(("sleep", {**base, "scenario": "drain", "kind": "sleep", "concurrency": 100, "n": max(n // 2, 2)}))

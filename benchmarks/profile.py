@@ -41,6 +41,49 @@ def redis_cpu(client: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+def command_stats(client: redis.Redis) -> dict[str, tuple[int, float]]:
+    """{command: (calls, usec)} from INFO commandstats."""
+    out = {}
+    for name, v in client.info("commandstats").items():
+        out[name.removeprefix("cmdstat_")] = (int(v["calls"]), float(v["usec"]))
+    return out
+
+
+def where_it_goes(before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]], n: int) -> str:
+    """Redis CPU per task by command (scripts' inner commands are counted inside evalsha/fcall too)."""
+    rows = []
+    for name, (calls, usec) in after.items():
+        c0, u0 = before.get(name, (0, 0.0))
+        if calls - c0 <= 0:
+            continue
+        rows.append((usec - u0, name, calls - c0))
+    rows.sort(reverse=True)
+    return table(["command", "calls / task", "usec / call", "usec / task"],
+                 [[f"`{name}`", f"{calls / n:.2f}", f"{us / calls:.2f}", f"{us / n:.2f}"]
+                  for us, name, calls in rows[:16]])  # fmt: skip
+
+
+def by_script(client: redis.Redis, n: int) -> str:
+    """Redis time per task by gdw script, from the slow log (every call logged: --by-script)."""
+    from gdw_core.storage.redis.scripts import Scripts
+
+    scripts = Scripts()
+    names = {s.sha: s.name for s in scripts.by_name.values()}
+    names.update({fn: name for name, fn in scripts.library.functions.items()})
+    agg: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    for entry in client.slowlog_get(10_000_000):
+        cmd = entry["command"].split()
+        if not cmd or cmd[0].lower() not in (b"evalsha", b"fcall"):
+            continue
+        name = names.get(cmd[1].decode(), cmd[1].decode())
+        agg[name] += entry["duration"]
+        calls[name] += 1
+    return table(["script", "calls / task", "usec / call", "usec / task"],
+                 [[name, f"{calls[name] / n:.3f}", f"{us / calls[name]:.1f}", f"{us / n:.2f}"]
+                  for name, us in agg.most_common()])  # fmt: skip
+
+
 def summarize(raw: Path, top: int = 25) -> str:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -85,7 +128,13 @@ async def run(args: argparse.Namespace) -> None:
                 workers.check()
                 await asyncio.sleep(0.005)
             t0 = time.perf_counter()
+            done_at_start = probe.read_done(client)[0]
             r0 = redis_cpu(client)
+            s0 = command_stats(client)
+            if args.by_script:
+                client.config_set("slowlog-max-len", 10_000_000)
+                client.config_set("slowlog-log-slower-than", 0)
+                client.slowlog_reset()
             w0 = sum(cpu_seconds(p.pid) for p in workers.procs)
             while (done := probe.read_done(client))[0] < args.n:
                 workers.check()
@@ -93,6 +142,9 @@ async def run(args: argparse.Namespace) -> None:
             wall = time.perf_counter() - t0
             rate = (args.n - 1) / (done[2] - done[1])
             redis_s = redis_cpu(client) - r0
+            s1 = command_stats(client)
+            if args.by_script:
+                client.config_set("slowlog-log-slower-than", 10_000)
             worker_s = sum(cpu_seconds(p.pid) for p in workers.procs) - w0
         finally:
             if spy is not None:
@@ -105,6 +157,11 @@ async def run(args: argparse.Namespace) -> None:
                      "Redis busy", "workers busy (of one core each)"],
                     [[f"{rate:,.0f}", f"{wall:.2f}", f"{redis_s * per_k:.3f}", f"{worker_s * per_k:.3f}",
                       f"{100 * redis_s / wall:.0f}%", f"{100 * worker_s / wall / args.processes:.0f}%"]]))  # fmt: skip
+        print("\nRedis time by command (INFO commandstats; a script's own commands are inside its evalsha/fcall):\n")
+        print(where_it_goes(s0, s1, args.n - done_at_start))
+        if args.by_script:
+            print("\nRedis time by script (slow log of every call; logging adds its own cost):\n")
+            print(by_script(client, args.n - done_at_start))
         if args.py_spy and Path(args.py_spy).exists():
             print("\nworker profile (py-spy, 500 Hz), functions by own time:\n")
             print(summarize(Path(args.py_spy)))
@@ -115,6 +172,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--by-script", action="store_true", help="log every call to break Redis time down by script")
     parser.add_argument("--py-spy", default=None, metavar="FILE")
     asyncio.run(run(parser.parse_args()))
 

@@ -135,6 +135,12 @@ async def wait_done(
         await asyncio.sleep(0.02)
 
 
+def redis_cpu(client: redis.Redis) -> float:
+    """CPU seconds (user + system) the Redis server has used, from INFO cpu."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 # -- scenarios ------------------------------------------------------------------------------------
 async def fill(adapter: Adapter, kind: str, n: int) -> None:
     """Queue ``n`` tasks before a drain (not timed): the batch API, else 50 submits at a time."""
@@ -166,13 +172,15 @@ async def drain(adapter: Adapter, client: redis.Redis, job: dict[str, Any]) -> d
     if kind == "sleep" and not adapter.concurrent:
         return {"rate": "n/a: one task at a time per process"}
     await fill(adapter, kind, n)
+    cpu0 = redis_cpu(client)  # Redis CPU from here to the last finish, per finished task
     workers = Workers(adapter, job["url"], job["concurrency"], job.get("processes", 1))
     try:
         done, first, last = await wait_done(client, workers, n, job.get("timeout", 120), job.get("budget"))
+        cpu = redis_cpu(client) - cpu0
     finally:
         workers.stop()
     # ``done`` tasks finished within (last - first) counting from the first one: done - 1 intervals
-    out: dict[str, Any] = {"rate": (done - 1) / max(last - first, 1e-9)}
+    out: dict[str, Any] = {"rate": (done - 1) / max(last - first, 1e-9), "redis us/task": cpu * 1e6 / max(done, 1)}
     if done < n:
         out["finished"] = done
     return out

@@ -177,6 +177,24 @@ async def test_retention_keeps_memory_flat(redis_server: RedisServer) -> None:
         await s.close()
 
 
+async def test_retention_in_one_batch_keeps_the_last_acked(redis_server: RedisServer) -> None:
+    """complete.lua trims the completed index once per call: the records kept are the newest ones,
+    the same as trimming after every task, and the others are deleted."""
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url, retention=Retention(completed_count=5))
+    await s.open()
+    try:
+        await s.enqueue([rec(f"b{i}") for i in range(12)])
+        leases = await s.claim("w", ["default"], 12, 30, 0)
+        assert await s.complete([Ack(lz.task.id, lz.token, i) for i, lz in enumerate(leases)]) == [True] * 12
+        kept = [await s.get(lz.task.id) for lz in leases]
+        assert [r is not None for r in kept] == [False] * 7 + [True] * 5
+        assert [r.result for r in kept[7:] if r is not None] == [7, 8, 9, 10, 11]
+        assert int(redis_server.cli("zcard", s.keys.index("default", "completed"))) == 5
+    finally:
+        await s.close()
+
+
 async def test_ttl_retention_purges_old_results(redis_server: RedisServer) -> None:
     redis_server.cli("flushall")
     s = RedisStorage.from_url(redis_server.url, retention=Retention(completed_ttl=0.05))

@@ -54,10 +54,19 @@ class _Protocol(asyncio.Protocol):
                 fut.exception()  # whoever awaits it still gets the error; unawaited ones stay quiet
 
 
+class FunctionsRefused(NoScriptError):
+    """FCALL is not available (Redis < 7, or an ACL without +fcall): use EVALSHA instead."""
+
+
 def as_error(reply: ResponseError) -> ResponseError:
+    """NOSCRIPT, and the function library missing (server restarted / flushed), become
+    NoScriptError (load, then send again); FCALL refused becomes FunctionsRefused."""
     text = str(reply)
-    if text.startswith("NOSCRIPT"):
+    if text.startswith("NOSCRIPT") or text.startswith("ERR Function not found"):
         return NoScriptError(text)
+    lowered = text.lower()
+    if "'fcall'" in lowered and (text.startswith("NOPERM") or "unknown command" in lowered):
+        return FunctionsRefused(text)
     return reply
 
 

@@ -4,12 +4,17 @@ rules (:func:`gdw_core.lifecycle.lua_tables`: the transition table, indexes, rel
 targets, event details), then the shared helpers (``scripts/_prelude.lua``), then the script.
 
 Scripts are loaded lazily: the first NOSCRIPT reply loads them all (SCRIPT LOAD) and the call is
-sent again, so opening a storage needs no SCRIPT permission (a read-only user can open and read)."""
+sent again, so opening a storage needs no SCRIPT permission (a read-only user can open and read).
+
+On the fast lane (one Redis, not Cluster) the same scripts run as one Redis 7 function library
+(:mod:`gdw_core.storage.redis.functions`, FCALL), loaded the same lazy way; where that is refused,
+EVALSHA for good."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -18,8 +23,11 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from gdw_core.lifecycle import lua_tables
-from gdw_core.storage.redis.lane import FastLane, as_error
+from gdw_core.storage.redis import functions
+from gdw_core.storage.redis.lane import FastLane, FunctionsRefused, as_error
 from gdw_core.workflow.rules import lua_tables as workflow_lua_tables
+
+log = logging.getLogger("gdw.redis")
 
 NAMES = (
     "enqueue",
@@ -89,7 +97,7 @@ def _load_all() -> dict[str, Script]:
     head = prelude()
     out = {}
     for name in NAMES:
-        body = head + "\n" + script_text(name)
+        body = head + "\n" + functions.BEGIN + script_text(name)
         out[name] = Script(name, body, hashlib.sha1(body.encode()).hexdigest())
     return out
 
@@ -99,8 +107,14 @@ class Scripts:
         self.by_name = _load_all()
         self.cluster = cluster
         self.lane: FastLane | None = None  # set when the server can use it (see lane.py)
+        self.library = functions.build(prelude(), NAMES, script_text)
+        #: FCALL on the fast lane until Redis refuses it (then EVALSHA for good)
+        self.functions = not cluster
 
     def evalsha(self, call: Call) -> tuple[Any, ...]:
+        """The command the fast lane sends for ``call`` (FCALL, or EVALSHA)."""
+        if self.functions:
+            return ("FCALL", self.library.functions[call.script], 1, call.key, *call.args)
         return ("EVALSHA", self.by_name[call.script].sha, 1, call.key, *call.args)
 
     async def _via_lane(self, lane: FastLane, client: Any, calls: list[Call], raising: bool = True) -> list[Any]:
@@ -125,6 +139,8 @@ class Scripts:
         self, lane: FastLane, client: Any, calls: list[Call], results: list[Any], raising: bool = True
     ) -> list[Any]:
         if any(isinstance(r, NoScriptError) for r in results):
+            if any(isinstance(r, FunctionsRefused) for r in results):
+                self._no_functions(next(r for r in results if isinstance(r, FunctionsRefused)))
             await self.load(client)
             for i, res in enumerate(results):
                 if isinstance(res, NoScriptError):
@@ -135,8 +151,19 @@ class Scripts:
                     raise res
         return results
 
+    def _no_functions(self, why: Exception) -> None:
+        if self.functions:  # debug: an ACL without +fcall is a supported setup, not a problem
+            log.debug("Redis functions not available (%s); using EVALSHA", why)
+        self.functions = False
+
     async def load(self, client: Any) -> None:
-        """SCRIPT LOAD every script (on Cluster, redis-py sends it to every primary)."""
+        """FUNCTION LOAD the library (fast lane), else SCRIPT LOAD every script (on Cluster,
+        redis-py sends it to every primary)."""
+        if self.functions and self.lane is not None:
+            reply = (await self.lane.execute([("FUNCTION", "LOAD", "REPLACE", self.library.code)]))[0]
+            if not isinstance(reply, Exception):
+                return
+            self._no_functions(reply)
         for script in self.by_name.values():
             await client.script_load(script.body)
 

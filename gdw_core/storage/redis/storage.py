@@ -27,7 +27,7 @@ from gdw_core.storage.redis.address import parse_url
 from gdw_core.storage.redis.bulk import RedisBulk
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
-from gdw_core.storage.redis.lane import FastLane
+from gdw_core.storage.redis.lane import FastLane, as_error
 from gdw_core.storage.redis.limits import RedisLimits
 from gdw_core.storage.redis.reader import RedisReader
 from gdw_core.storage.redis.scripts import Call
@@ -216,7 +216,9 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
             else:  # the claim already ran: hand its tasks back, attempt not counted
                 await self._give_back(futs[1], call)
             raise
-        if isinstance(reply, NoScriptError):
+        if isinstance(reply, ResponseError):
+            reply = as_error(reply)
+        if isinstance(reply, NoScriptError):  # not loaded yet (or FCALL refused): load and run again
             return await self._scripts.run(self.client, call)
         if isinstance(reply, Exception):
             raise reply

@@ -24,9 +24,11 @@
 -- ALLOWED (the transition table), INDEX, TERMINAL, LEASED, RETENTION_CLASS, RELEASE_TO,
 -- RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and sent in
 -- front of this text (scripts.py); they are never written here by hand.
+-- Per-call state, set by begin_call (end of this file) before each script runs: the script may be
+-- an EVALSHA body or a function of the library that keeps these helpers loaded (scripts.py).
 local FINISHED = 0  -- tasks finished so far by this script call
 
-local P, Q, MAXEV, KEEPC, KEEPF = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local P, Q, MAXEV, KEEPC, KEEPF
 
 -- flow-control hooks (gdw_core.flow), defined in _flow.lua, which is loaded after this file
 local release_holds, keep_result, purge_results, unique_check, result_ttl_of
@@ -59,7 +61,7 @@ local function pending_score(pri)
   return -pri * 1e12 + redis.call('INCR', P .. 'seq')
 end
 
--- keep at most `keep` tasks in a finished index, deleting the oldest records
+-- keep at most `keep` tasks in a finished index, deleting the oldest records (one DEL per 100)
 local function retain(status)
   local keep = KEEPF
   if RETENTION_CLASS[status] == 'completed' then keep = KEEPC end
@@ -67,10 +69,26 @@ local function retain(status)
   local over = redis.call('ZCARD', idx) - keep
   if over > 0 then
     local gone = redis.call('ZPOPMIN', idx, over)
+    local keys = {}
     for i = 1, #gone, 2 do
-      redis.call('DEL', P .. 't:' .. gone[i])
+      keys[#keys + 1] = P .. 't:' .. gone[i]
+      if #keys == 100 or i + 2 > #gone then
+        redis.call('DEL', unpack(keys))
+        keys = {}
+      end
     end
   end
+end
+
+-- a script finishing many tasks of its queue (complete.lua) sets RETAIN_LATER = {} first: `move`
+-- then notes the finished statuses and the script trims them once at its end (retain_pending),
+-- one ZCARD / ZPOPMIN per call instead of per task; the records kept are the same
+local RETAIN_LATER = nil
+
+local function retain_pending()
+  local due = RETAIN_LATER
+  RETAIN_LATER = nil
+  for status in pairs(due or {}) do retain(status) end
 end
 
 -- workflow fan-in (set by _workflow.lua, loaded after this file): called by `move` for every move
@@ -79,7 +97,10 @@ local FANIN = nil
 
 -- move task `id` from status `old` to `new` (index score `score`) if the table allows it;
 -- appends the event. Returns false and changes nothing when the move is not allowed.
-local function move(id, old, new, score, detail, name, worker, att)
+-- `known` (optional): {set = {field, value, ...} written with the status in one HSET, and when
+-- `hooked` is true, hold / rttl / ch as the caller read them (HOOK_FIELDS, false when absent), so
+-- a task without holds, result TTL or children costs its hooks no read at all}.
+local function move(id, old, new, score, detail, name, worker, att, known)
   local allowed = ALLOWED[old]
   if allowed == nil or not allowed[new] then
     return false
@@ -88,15 +109,21 @@ local function move(id, old, new, score, detail, name, worker, att)
     score = score + FINISHED * 0.000001
     FINISHED = FINISHED + 1
   end
+  local key = P .. 't:' .. id
   redis.call('ZREM', P .. INDEX[old], id)
   redis.call('ZADD', P .. INDEX[new], score, id)
-  redis.call('HSET', P .. 't:' .. id, 'st', new)
+  if known and known.set then
+    redis.call('HSET', key, 'st', new, unpack(known.set))
+  else
+    redis.call('HSET', key, 'st', new)
+  end
   emit(new, id, old, name, worker, att, detail)
-  if LEASED[old] and not LEASED[new] then release_holds(id) end
-  if new == 'completed' then keep_result(id, score) end
-  if FANIN and (TERMINAL[new] or TERMINAL[old]) then FANIN(id, old, new) end
+  local hooked = known and known.hooked
+  if LEASED[old] and not LEASED[new] and (not hooked or known.hold) then release_holds(id) end
+  if new == 'completed' and (not hooked or known.rttl) then keep_result(id, score) end
+  if FANIN and (TERMINAL[new] or TERMINAL[old]) and (not hooked or known.ch) then FANIN(id, old, new) end
   if TERMINAL[new] then
-    retain(new)
+    if RETAIN_LATER then RETAIN_LATER[new] = true else retain(new) end
   end
   return true
 end
@@ -136,6 +163,17 @@ local function held(key, token)
     return nil
   end
   return f
+end
+
+-- like `held`, with the fields `move`'s hooks read (concurrency holds and result TTL of flow
+-- control, children of a workflow) in the same HMGET: returns the fields and the `known` table
+-- for `move` (its `set` left for the caller), or nil
+local function held_hooked(key, token)
+  local f = fields(key, 'st', 'tok', 'n', 'w', 'att', 'hold', 'rttl', 'ch')
+  if not f or not LEASED[f[1]] or f[2] ~= token then
+    return nil
+  end
+  return f, {hooked = true, hold = f[6], rttl = f[7], ch = f[8] and f[8] ~= ''}
 end
 
 local function add_error(key, err)
@@ -288,4 +326,10 @@ local function promote(t, limit)
     end
   end
   return next_due
+end
+
+-- start of every call: the common arguments and a clean per-call state (see the top of this file)
+local function begin_call(argv)
+  P, Q, MAXEV, KEEPC, KEEPF = argv[1], argv[2], argv[3], tonumber(argv[4]), tonumber(argv[5])
+  FINISHED, RETAIN_LATER = 0, nil
 end

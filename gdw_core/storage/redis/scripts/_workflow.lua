@@ -9,8 +9,14 @@
 -- single Redis or Sentinel: on Cluster, gdw refuses a workflow that spans queues, so the switch
 -- never leaves the slot).
 
-local NS = string.sub(P, 1, #P - #Q - 3)  -- "<namespace>:" (P is "<namespace>:{<queue>}:")
+local NS  -- "<namespace>:" (P is "<namespace>:{<queue>}:"), set by workflow_begin
 local WF_WORK, WF_BUSY = {}, false
+
+-- start of every call, after begin_call (scripts.py)
+local function workflow_begin()
+  NS = string.sub(P, 1, #P - #Q - 3)
+  WF_WORK, WF_BUSY = {}, false
+end
 
 local function qprefix(q)
   return NS .. '{' .. q .. '}:'

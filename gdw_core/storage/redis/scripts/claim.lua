@@ -32,7 +32,7 @@ while got < want and bad < 1000 and throttled < 256 do
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     local key = P .. 't:' .. id
-    local f = indexed(id, 'pending', t, 'd', 'n', 'cr', 'run', 'att', 'tok')
+    local f = indexed(id, 'pending', t, 'd', 'n', 'cr', 'run', 'att', 'tok', 'sa')
     if not f then
       bad = bad + 1
     else
@@ -76,10 +76,10 @@ while got < want and bad < 1000 and throttled < 256 do
         invalid(id, 'pending', problem, t, f[3], nil, att)
         bad = bad + 1
       else
+        if f[8] then redis.call('HDEL', key, 'sa') end  -- started by an earlier attempt
         att, tok = att + 1, tok + 1
-        redis.call('HSET', key, 'att', att, 'tok', tok, 'w', worker, 'dl', fmt(deadline))
-        redis.call('HDEL', key, 'sa')
-        move(id, 'pending', 'claimed', deadline, nil, f[3], worker, att)
+        move(id, 'pending', 'claimed', deadline, nil, f[3], worker, att,
+             {set = {'att', att, 'tok', tok, 'w', worker, 'dl', fmt(deadline)}})
         out[#out + 1] = id
         out[#out + 1] = tok
         out[#out + 1] = fmt(deadline)

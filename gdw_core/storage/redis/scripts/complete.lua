@@ -4,22 +4,26 @@
 -- KEYS[1]  P .. 'c'
 -- ARGV     common, then per ack 4 values: id, fencing token, result JSON, started_ago seconds
 -- Returns  one integer per ack: 1 recorded, 0 refused (stale token, not leased, not a task hash)
+-- Cost: one HMGET (status, token and what the hooks need), one HSET, one HDEL per task; the
+-- completed index is trimmed once per call (RETAIN_LATER).
 local t = now()
 local out = {}
+RETAIN_LATER = {}
 for i = 6, #ARGV, 4 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
-  local f = held(key, ARGV[i + 1])
+  local f, known = held_hooked(key, ARGV[i + 1])
   if f then
-    redis.call('HSET', key, 'res', ARGV[i + 2], 'fa', fmt(t))
+    known.set = {'res', ARGV[i + 2], 'fa', fmt(t)}
     if f[1] == 'claimed' then
-      redis.call('HSET', key, 'sa', fmt(t - math.max(0, tonumber(ARGV[i + 3]) or 0)))
+      known.set[5], known.set[6] = 'sa', fmt(t - math.max(0, tonumber(ARGV[i + 3]) or 0))
     end
     redis.call('HDEL', key, 'dl')
-    move(id, f[1], 'completed', t, nil, f[3], f[4], f[5])
+    move(id, f[1], 'completed', t, nil, f[3], f[4], f[5], known)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
+retain_pending()
 return out
