@@ -96,13 +96,17 @@ async def test_expired_claimed_lease_is_recovered_and_heartbeat_extends_claims(r
 
 async def test_cancel_flags_claimed_and_effective_max_retries_decides_poison(redis_storage: RedisStorage) -> None:
     s = redis_storage
-    await s.enqueue([rec("x", max_retries=0)])
-    [lease] = await s.claim("w", ["default"], 1, 0.2, 0)
+    await s.enqueue([rec("x", max_retries=0), rec("y", max_retries=0)])
+    leases = {lz.task.id: lz for lz in await s.claim("w", ["default"], 2, 0.2, 0)}
     assert await s.cancel("x") is S.CLAIMED
-    reply = await s.heartbeat(WorkerInfo("w", "h", 1, ["default"], 1), {"x": lease.token}, 0.2)
+    held = {i: lz.token for i, lz in leases.items()}
+    reply = await s.heartbeat(WorkerInfo("w", "h", 1, ["default"], 2), held, 0.2)
     assert reply.cancel == {"x"}
-    assert await s.start([Start("x", lease.token, max_retries=3)]) == [True]
+    starts = [Start(i, lz.token, max_retries=3) for i, lz in leases.items()]
+    assert await s.start(starts) == [True, True]
     await asyncio.sleep(0.3)
-    assert await s.recover_expired() == ["x"]
-    x = await s.get("x")  # 1 attempt of 4 (the @task policy), not poison under the record's 0
-    assert x is not None and x.status is S.RETRYING and x.max_retries == 3
+    assert sorted(await s.recover_expired()) == ["x", "y"]
+    x, y = await s.get("x"), await s.get("y")
+    assert x is not None and x.status is S.CANCELLED  # the cancel request is honoured, not retried
+    # 1 attempt of 4 (the @task policy the start mark carried), not poison under the record's 0
+    assert y is not None and y.status is S.RETRYING and y.max_retries == 3
