@@ -24,11 +24,11 @@ pytestmark = [pytest.mark.prod, pytest.mark.redis]
 RULES = {
     "gdw-worker": (
         "resetkeys ~gdw:* resetchannels -@all +@read +@write -@dangerous "
-        "+evalsha +script|load +time +ping +hello +auth +select"
+        "+fcall +function|load +evalsha +script|load +time +ping +hello +auth +select"
     ),
     "gdw-producer": (
         "resetkeys ~gdw:{*}:[^g]* ~gdw:{gdw}:g:queues %R~gdw:* resetchannels -@all +@read +@write "
-        "-@dangerous +evalsha +script|load +time +ping +hello +auth +select"
+        "-@dangerous +fcall +function|load +evalsha +script|load +time +ping +hello +auth +select"
     ),
     "gdw-monitor": "resetkeys %R~gdw:* resetchannels -@all +@read -@dangerous +time +ping +hello +auth +select",
 }
@@ -92,6 +92,7 @@ async def test_a_producer_submits_and_a_worker_runs_with_their_own_users(
 ) -> None:
     acl_server.cli("flushall")
     acl_server.cli("script", "flush")  # the first caller must load the scripts itself
+    acl_server.cli("function", "flush")  # ... and the function library
     producer = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url_of(acl_server, "gdw-producer")))
     worker = spawn_gdw_worker(task_dir, "--redis", url_of(acl_server, "gdw-worker"), "--lease", "2s", "-c", "4")
     try:
@@ -107,6 +108,8 @@ async def test_a_producer_submits_and_a_worker_runs_with_their_own_users(
         finally:
             stop(worker2)
         assert [await producer.result(i, timeout=5) for i in ids] == [i * 2 for i in range(12)]
+        # the documented users take the fast path: they loaded gdw's function library themselves
+        assert "gdw_" in str(acl_server.cli("function", "list"))
         # the producer reads its tasks, but cannot act on workers or pause queues
         code, out = gdw(acl_server, "gdw-producer", "pause", "default")
         assert code == 3 and one_clear_line(out) and "permission" in out.lower(), out
