@@ -93,10 +93,25 @@ def seconds(delay: float | timedelta, what: str = "delay") -> float:
     return float(value)
 
 
+_GOOD_QUEUES: set[str] = set()  # queue names already checked (a name's validity never changes)
+
+
+def _checked_queue(name: Any) -> str:
+    """``check_queue_name``, once per name: a per-call submit does not re-run the grammar."""
+    if type(name) is str and name in _GOOD_QUEUES:
+        return name
+    checked = check_queue_name(name)
+    if len(_GOOD_QUEUES) < 1024:
+        _GOOD_QUEUES.add(checked)
+    return checked
+
+
 def task_limits(name: str, defaults: TaskDefaults, extra: Sequence[str]) -> list[str]:
     """The limits a record takes: the task's ``@task(limits=...)``, its own limit (named after it)
     when it declares ``rate=`` / ``concurrency=``, then the call's ``options(limits=...)``."""
     own = (name,) if defaults.rate is not None or defaults.concurrency is not None else ()
+    if not own and not defaults.limits and not extra:  # the common case: nothing to check
+        return []
     return list(check_limit_names((*defaults.limits, *own, *extra)))
 
 
@@ -167,7 +182,7 @@ class Submitter:
             args=all_args,
             kwargs=all_kwargs,
             status=TaskStatus.SCHEDULED if scheduled else TaskStatus.PENDING,
-            queue=o.queue or check_queue_name(defaults.queue or self._q.default_queue),
+            queue=o.queue or _checked_queue(defaults.queue or self._q.default_queue),
             priority=o.priority if o.priority is not None else (defaults.priority or 0),
             max_retries=policy.max_retries,
             retry=None if worker_decides else self._q.policy_dict(policy),

@@ -120,6 +120,9 @@ class Worker:
         self._accepting = False
         self._stopped = asyncio.Event()
         self._policies: dict[str, RetryPolicy] = {}
+        # records submitted in this process share one retry dict per policy (TaskQueue.policy_dict):
+        # the policy built from a dict is found by the dict's identity, without formatting it
+        self._policy_by_dict: dict[int, tuple[dict[str, Any], RetryPolicy]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -221,14 +224,20 @@ class Worker:
         """The effective retry policy: the record's own (a per-call option), else the @task one,
         else the worker's default."""
         default = (spec.defaults.retry if spec else None) or self.retry_policy
-        if rec.retry is None:
+        retry = rec.retry
+        if retry is None:
             return default
-        key = f"{rec.retry}"
+        shared = self._policy_by_dict.get(id(retry))
+        if shared is not None and shared[0] is retry:
+            return shared[1]
+        key = f"{retry}"
         policy = self._policies.get(key)
         if policy is None:
-            policy = RetryPolicy.from_dict(rec.retry, default.should_retry)
+            policy = RetryPolicy.from_dict(retry, default.should_retry)
             if len(self._policies) < 1024:
                 self._policies[key] = policy
+        if len(self._policy_by_dict) < 1024:  # holds the dict, so its id is never reused meanwhile
+            self._policy_by_dict[id(retry)] = (retry, policy)
         return policy
 
     def _context(self, lease: Lease, spec: TaskSpec) -> TaskContext | None:

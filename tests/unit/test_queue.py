@@ -488,3 +488,15 @@ async def test_a_task_submitted_by_name_gets_its_own_task_defaults_from_the_work
         rec = await producer.wait(slow, 5)
         assert [e.type for e in rec.errors] == ["TaskTimeout", "TaskTimeout"]  # the @task timeout
         assert (await producer.wait(overridden, 5)).attempts == 1  # an explicit option still wins
+
+
+async def test_each_per_call_retry_policy_is_applied_even_when_records_share_its_dict() -> None:
+    once = RetryPolicy(max_retries=1, base_delay=0.0, max_delay=0.0)
+    twice = RetryPolicy(max_retries=2, base_delay=0.0, max_delay=0.0)
+    async with TaskQueue(worker_count=1, retry_policy=FAST) as q:
+        ids = [
+            await q.options(retry=policy).submit(Flaky(failures=99))
+            for policy in (once, twice, once, twice)  # the second record of a policy shares its dict
+        ]
+        attempts = [(await q.wait(tid, 5)).attempts for tid in ids]
+    assert attempts == [2, 3, 2, 3]
