@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from gdw_tui.screens.dashboard import DashboardScreen
 
@@ -31,6 +32,11 @@ def prepare(*keys: str, select: str | None = None) -> Any:
             tasks.move_cursor(row=tasks.get_row_index(select))
         await pilot.press(*keys[1:])
         await pilot.pause(0.3)
+        # a blinking text cursor is shown or not depending on when the picture is taken (on a
+        # loaded machine, late): hold it still so the picture depends only on the screen
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+        await pilot.pause(0.1)
 
     return run_before
 
