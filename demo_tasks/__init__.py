@@ -15,6 +15,9 @@ shows one behaviour of the queue.
 ``demo_tasks:heartbeat``    tiny periodic task meant to be scheduled with ``--every``
 ``demo_tasks:fanout``       submits ``count`` subtasks (see :mod:`demo_tasks.runtime`)
 ``demo_tasks:resize``       ``resize(path, width)``: the example of the docs (simulated)
+``demo_tasks:call_api``     a call to a rate-limited API: at most 1 per second across every worker
+                            (``@task(rate="1/s")``), the rest wait ``throttled``
+``demo_tasks:build_album``  a chord's callback: gets every ``resize`` result of an album, in order
 ====================  ==================================================================
 """
 
@@ -43,6 +46,8 @@ NAMES: tuple[str, ...] = (
     "demo_tasks:heartbeat",
     "demo_tasks:fanout",
     "demo_tasks:resize",
+    "demo_tasks:call_api",
+    "demo_tasks:build_album",
 )
 
 
@@ -156,3 +161,22 @@ async def resize(path: str, width: int) -> dict[str, Any]:
     stem, dot, ext = path.rpartition(".")
     output = f"{stem}_{width}w.{ext}" if dot and stem else f"{path}_{width}w"
     return {"input": path, "output": output, "width": width, "height": math.ceil(width * 3 / 4)}
+
+
+@task(rate="1/s")
+async def call_api(endpoint: str = "/v1/charges") -> dict[str, Any]:
+    """A call to an API that allows one request a second: the limit (named ``demo_tasks:call_api``,
+    shared by every worker) holds the rest back as ``throttled``. Change it live with
+    ``gdw limit set demo_tasks:call_api --rate 5/s``."""
+    await asyncio.sleep(0.05)
+    return {"endpoint": endpoint, "at": time.time()}
+
+
+@task
+async def build_album(pictures: list[dict[str, Any]]) -> dict[str, Any]:
+    """The callback of an album workflow (``chord(resize..., build_album)``): it runs once, after
+    every resize completed, with their results in order."""
+    if not isinstance(pictures, list):
+        raise SkipRetry(f"build_album takes the list of resize results, got {type(pictures).__name__}")
+    await asyncio.sleep(0.1)
+    return {"pictures": [p.get("output") for p in pictures if isinstance(p, dict)], "count": len(pictures)}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdw_core import GdwError, QueueFull, TaskQueue
+from gdw_core import GdwError, QueueFull, TaskQueue, chord, group, sig
 from gdw_core.duration import parse_duration
 
 ArgMaker = Callable[[random.Random], tuple[list[Any], dict[str, Any]]]
@@ -34,9 +34,22 @@ KINDS: dict[str, tuple[int, ArgMaker]] = {
     "cancellable": (2, lambda r: ([], {"steps": 30, "step_seconds": 1.0})),
     "fanout": (1, lambda r: ([], {"count": r.randint(2, 6)})),
     "resize": (15, lambda r: ([f"photos/img{r.randint(1, 9999):04d}.jpg", r.choice([320, 640, 800, 1280])], {})),
+    # a burst of API calls over a 1/s limit: some wait throttled, then drain at the limit's pace
+    "call_api": (3, lambda r: ([r.choice(["/v1/charges", "/v1/refunds", "/v1/customers"])], {})),
+    # a workflow: resize 3-6 pictures in parallel, then build the album from all of their results
+    "album": (2, lambda r: ([r.randint(3, 6)], {})),
 }
 
+#: how many calls one pick of a kind submits at once (the rest: one)
+BURST: dict[str, int] = {"call_api": 5}
+
 DEFAULT_MIX: dict[str, int] = {name: weight for name, (weight, _) in KINDS.items()}
+
+
+async def _album(queue: TaskQueue, rng: random.Random, pictures: int) -> None:
+    """One album workflow: ``pictures`` resizes in parallel, then ``build_album`` with every result."""
+    resizes = [sig("demo_tasks:resize", f"album/{rng.randint(1, 9999):04d}.jpg", 640) for _ in range(pictures)]
+    await queue.submit_workflow(chord(group(*resizes), sig("demo_tasks:build_album")))
 
 
 def parse_mix(text: str) -> dict[str, int]:
@@ -119,7 +132,11 @@ async def generate(
             kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
             args, kwargs = KINDS[kind][1](rng)
             try:
-                await queue.submit(f"demo_tasks:{kind}", *args, **kwargs)
+                if kind == "album":
+                    await _album(queue, rng, args[0])
+                else:
+                    for _ in range(BURST.get(kind, 1)):
+                        await queue.submit(f"demo_tasks:{kind}", *args, **kwargs)
             except QueueFull:
                 stats.dropped += 1
                 continue
