@@ -66,3 +66,38 @@ async def test_a_user_without_fcall_falls_back_to_evalsha(redis_server: RedisSer
     finally:
         await s.close()
         redis_server.cli("acl", "deluser", "nofcall")
+
+
+async def test_an_evalsha_sent_before_the_fast_lane_opened_is_loaded_and_run(redis_server: RedisServer) -> None:
+    # a call sent through the client (EVALSHA: no fast lane yet) that meets NOSCRIPT while the fast
+    # lane opens meanwhile must load the scripts, not only the library, or its retry fails again
+    redis_server.cli("flushall")
+    redis_server.cli("script", "flush")
+    redis_server.cli("function", "flush")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    scripts = s._scripts
+    lane = scripts.lane
+    assert lane is not None and scripts.functions
+    client = s.client
+    first = True
+
+    class LaneOpensMeanwhile:  # the real client; the lane comes back between the send and the retry
+        def __getattr__(self, name: str) -> object:
+            return getattr(client, name)
+
+        async def evalsha(self, *args: object) -> object:
+            nonlocal first
+            if first:
+                first = False
+                scripts.lane = lane
+            return await client.evalsha(*args)
+
+    try:
+        scripts.lane = None
+        await scripts.run(LaneOpensMeanwhile(), s._call("pause", "default", "paused", "1"))
+        assert not first  # the call went the EVALSHA way and met NOSCRIPT on a flushed server
+        assert redis_server.cli("exists", "gdw:{default}:paused") == "1"  # and it ran
+    finally:
+        scripts.lane = lane
+        await s.close()

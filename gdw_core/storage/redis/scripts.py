@@ -157,13 +157,19 @@ class Scripts:
         self.functions = False
 
     async def load(self, client: Any) -> None:
-        """FUNCTION LOAD the library (fast lane), else SCRIPT LOAD every script (on Cluster,
-        redis-py sends it to every primary)."""
+        """For a call that went through the fast lane: FUNCTION LOAD the library, else SCRIPT LOAD
+        every script."""
         if self.functions and self.lane is not None:
             reply = (await self.lane.execute([("FUNCTION", "LOAD", "REPLACE", self.library.code)]))[0]
             if not isinstance(reply, Exception):
                 return
             self._no_functions(reply)
+        await self.load_scripts(client)
+
+    async def load_scripts(self, client: Any) -> None:
+        """For a call sent with EVALSHA through the client: SCRIPT LOAD every script (on Cluster,
+        redis-py sends it to every primary). Never the library alone: the fast lane may have
+        opened since the call was sent, and the call's retry is an EVALSHA."""
         for script in self.by_name.values():
             await client.script_load(script.body)
 
@@ -174,7 +180,7 @@ class Scripts:
         try:
             return await client.evalsha(script.sha, 1, call.key, *call.args)
         except NoScriptError:  # the server restarted or was flushed: load and run again
-            await self.load(client)
+            await self.load_scripts(client)
             return await client.evalsha(script.sha, 1, call.key, *call.args)
 
     async def run_many(self, client: Any, calls: list[Call]) -> list[Any]:
@@ -202,7 +208,7 @@ class Scripts:
         results: list[Any] = await pipe.execute(raise_on_error=False)
         for i, res in enumerate(results):
             if isinstance(res, NoScriptError):
-                await self.load(client)
+                await self.load_scripts(client)
                 results[i] = await self._run_or_error(client, calls[i])
         return results
 
