@@ -30,7 +30,7 @@ from gdw_core.lifecycle import INDEX
 from gdw_core.record import TaskRecord
 from gdw_core.status import INITIAL, LEASED, TERMINAL, TRANSITIONS, TaskStatus
 from gdw_core.storage.redis import RedisStorage
-from gdw_core.storage.redis.reader import _event
+from gdw_core.storage.redis.reader import _events
 
 S = TaskStatus
 
@@ -91,7 +91,7 @@ class EventTail:
         for event_id, fields in rows:
             if self.first_seen is None:
                 self.first_seen = event_id
-            self.events.append(_event(event_id, fields))
+            self.events.extend(_events(event_id, fields))
         if rows:
             self.cursor = f"({rows[-1][0]}"
         return len(rows)

@@ -52,6 +52,7 @@ async def test_claim_fails_each_garbage_entry_alone_and_claims_every_good_task(
 ) -> None:
     s = redis_storage
     await s.enqueue([rec(i) for i in GOOD])
+    await s.enqueue([TaskRecord(id="good-fffd", name="proc_tasks:quick", args=["\ufffd is a character too"])])
     reasons = poison_pending(s, redis_server)
     # payloads that pass the script's checks but not Python's decoding
     deep = "[" * 1000 + "]" * 1000
@@ -62,11 +63,16 @@ async def test_claim_fails_each_garbage_entry_alone_and_claims_every_good_task(
     redis_server.cli("zadd", s.keys.index("default", "pending"), "-5", "badutf")
     raw = redis.Redis(port=redis_server.port)
     raw.hset(s.keys.task("default", "badutf"), "d", b'{"name":"m:f","args":["\xff\xfe"]}')
+    # a truncated 4-byte sequence decodes to one U+FFFD of the same length: still caught
+    redis_server.cli("hset", s.keys.task("default", "badutf4"), "st", "pending", "n", "m:f")
+    redis_server.cli("zadd", s.keys.index("default", "pending"), "-5", "badutf4")
+    raw.hset(s.keys.task("default", "badutf4"), "d", b'{"name":"m:f","args":["\xf0\x90\x80"]}')
     raw.close()
-    reasons.update(badjson="not valid JSON", deep="deep", badutf="UTF-8")
+    reasons.update(badjson="not valid JSON", deep="deep", badutf="UTF-8", badutf4="UTF-8")
 
     leases = await s.claim("w", ["default"], 100, 30, 0)
-    assert sorted(lz.task.id for lz in leases) == sorted(GOOD)
+    assert sorted(lz.task.id for lz in leases) == sorted([*GOOD, "good-fffd"])
+    assert next(lz.task.args for lz in leases if lz.task.id == "good-fffd") == ["\ufffd is a character too"]
     assert all(lz.task.status is S.CLAIMED and lz.task.started_at is None for lz in leases)
     for task_id, reason in reasons.items():
         got = await s.get(task_id)
@@ -76,7 +82,7 @@ async def test_claim_fails_each_garbage_entry_alone_and_claims_every_good_task(
     assert redis_server.cli("type", f"{s.keys.prefix('default')}bad:wrongtype") == "string"  # moved aside
     assert redis_server.cli("zscore", s.keys.index("default", "pending"), "ghost") in ("", None)
     counts = await s.counts()
-    assert counts[S.CLAIMED] == len(GOOD) and counts[S.PENDING] == 0
+    assert counts[S.CLAIMED] == len(GOOD) + 1 and counts[S.PENDING] == 0
     assert counts[S.FAILED] == len(reasons)
 
 

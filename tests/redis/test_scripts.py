@@ -7,7 +7,7 @@ import re
 
 from gdw_core.lifecycle import lua_tables
 from gdw_core.status import TRANSITIONS
-from gdw_core.storage.redis.functions import BEGIN
+from gdw_core.storage.redis.functions import RUN, wrap
 from gdw_core.storage.redis.scripts import NAMES, Scripts, prelude, script_text
 
 
@@ -23,13 +23,15 @@ def test_every_script_runs_the_generated_tables() -> None:
     for name in NAMES:
         body = scripts.by_name[name].body
         assert body.startswith(head), name
-        assert body == prelude() + "\n" + BEGIN + script_text(name)
+        assert body == prelude() + "\n" + RUN + wrap(script_text(name))
     assert lua_table(scripts.by_name["claim"].body) == {str(k): {str(v) for v in vs} for k, vs in TRANSITIONS.items()}
     lib = scripts.library
     assert lib.code.startswith(f"#!lua name={lib.name}\n") and head in lib.code
-    for name in NAMES:  # the same script text, run after the same per-call start, as one function each
+    assert RUN in lib.code
+    for name in NAMES:  # the same script text, run the same way (RUN), as one function each
+        assert f"BODY['{name}'] = function()\n{script_text(name)}\nend\n" in lib.code
         start = f"'{lib.functions[name]}', function(keys, args)\nKEYS, ARGV = keys, args\n"
-        assert start + BEGIN + script_text(name) in lib.code
+        assert start + f"return run(BODY['{name}'])" in lib.code
 
 
 def test_no_script_carries_a_hand_written_table() -> None:

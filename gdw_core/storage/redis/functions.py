@@ -17,8 +17,23 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-#: what every call runs first, in both forms (EVALSHA body and function)
-BEGIN = "begin_call(ARGV)\nworkflow_begin()\n"
+#: what every call runs around its script (``run(body)``): a clean per-call state first, and at
+#: the end, also when the script raised, the events it buffered are written (one stream entry per
+#: call, see ``emit`` in _prelude.lua)
+RUN = """local function run(body)
+  begin_call(ARGV)
+  workflow_begin()
+  local ok, out = pcall(body)
+  end_call()
+  if not ok then error(out, 0) end
+  return out
+end
+"""
+
+
+def wrap(script: str) -> str:
+    """An EVALSHA body's script part (after the head and RUN): the script as a function, run."""
+    return f"return run(function()\n{script}\nend)\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +47,12 @@ class Library:
 def build(head: str, names: Sequence[str], script_text: Callable[[str], str]) -> Library:
     """``head`` is the tables and helpers (scripts.prelude()); each script becomes one function.
     KEYS and ARGV are the library's locals, set by each function from its arguments."""
-    body = [f"local KEYS, ARGV\n{head}\n"]
-    for name in names:
+    body = [f"local KEYS, ARGV\n{head}\n{RUN}local BODY = {{}}\n"]
+    for name in names:  # each script's function is made once, when the library loads
         body.append(
+            f"BODY['{name}'] = function()\n{script_text(name)}\nend\n"
             f"redis.register_function('@{name}', function(keys, args)\n"
-            f"KEYS, ARGV = keys, args\n{BEGIN}{script_text(name)}\nend)\n"
+            f"KEYS, ARGV = keys, args\nreturn run(BODY['{name}'])\nend)\n"
         )
     text = "".join(body)
     version = "gdw_" + hashlib.sha1(text.encode()).hexdigest()[:12]

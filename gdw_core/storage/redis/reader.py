@@ -50,9 +50,12 @@ def _number(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _stream_key(event_id: str) -> tuple[int, int]:
-    ms, _, seq = event_id.partition("-")
-    return int(ms or 0), int(seq or 0)
+def _stream_key(event_id: str) -> tuple[int, int, int]:
+    """An event id's order: "<ms>-<seq>" (a stream entry of one event) or "<ms>-<seq>.<i>" (the
+    i-th event, from 0, of an entry of several)."""
+    entry, _, sub = event_id.partition(".")
+    ms, _, seq = entry.partition("-")
+    return int(ms or 0), int(seq or 0), int(sub or 0)
 
 
 def _malformed(task_id: str, queue: str, h: dict[str, str], exc: Exception) -> TaskRecord:
@@ -342,20 +345,37 @@ class RedisReader(RedisBase):
         for key in streams:
             pipe.xrevrange(key, "+", "-", count=1)
         replies = await pipe.execute(raise_on_error=False)
-        newest = [rows[0][0] for rows in replies if rows and not isinstance(rows, Exception)]
+        newest = [_events(*rows[0])[-1].id for rows in replies if rows and not isinstance(rows, Exception)]
         return max(newest, key=_stream_key) if newest else "0"
 
     async def _read_once(self, after: str, limit: int) -> list[Event]:
         streams = await self._streams()
-        start = "-" if after in ("0", "0-0", "") else f"({after}"
-        pipe = self.client.pipeline(transaction=False)
-        for key in streams:
-            pipe.xrange(key, start, "+", count=limit)
-        rows: list[tuple[str, dict[str, str]]] = []
-        for key, batch in zip(streams, await pipe.execute(raise_on_error=False), strict=True):
-            rows.extend(_rows(batch, f"the event stream {key}"))
-        rows.sort(key=lambda r: _stream_key(r[0]))
-        return [_event(event_id, fields) for event_id, fields in rows[:limit]]
+        # an entry holds the events of one script call (up to 64): after "<entry>.<i>" that entry
+        # is read again (inclusive) and its events up to i are dropped. Each stream is read in
+        # growing steps until it gives `limit` events, so a dense stream is not read far past them.
+        if after in ("0", "0-0", ""):
+            start, mark = "-", (-1, -1, -1)
+        else:
+            mark = _stream_key(after)
+            start = after.partition(".")[0] if "." in after else f"({after}"
+        wanted = {key: (start, min(limit + 1, 32)) for key in streams}
+        got: dict[str, list[Event]] = {key: [] for key in streams}
+        while wanted:
+            pipe = self.client.pipeline(transaction=False)
+            for key, (first, count) in wanted.items():
+                pipe.xrange(key, first, "+", count=count)
+            more = {}
+            for (key, (_, count)), batch in zip(wanted.items(), await pipe.execute(raise_on_error=False), strict=True):
+                rows = _rows(batch, f"the event stream {key}")
+                events = got[key]
+                for event_id, fields in rows:
+                    events.extend(e for e in _events(event_id, fields) if _stream_key(e.id) > mark)
+                if len(rows) == count and len(events) < limit:
+                    more[key] = (f"({rows[-1][0]}", min(count * 2, limit + 1))
+            wanted = more
+        merged = [e for events in got.values() for e in events[:limit]]
+        merged.sort(key=lambda e: _stream_key(e.id))
+        return merged[:limit]
 
     @guarded
     async def read_events(self, after: str, limit: int = 500, wait: float = 0.0) -> list[Event]:
@@ -368,20 +388,36 @@ class RedisReader(RedisBase):
             await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
 
 
-def _event(event_id: str, f: dict[str, Any]) -> Event:
-    ms = _stream_key(event_id)[0]  # ids are Redis's own: always "<ms>-<seq>"
-    attempt = f.get("a")
+def _events(entry_id: str, f: dict[str, Any]) -> list[Event]:
+    """The events of one stream entry (see ``emit`` in _prelude.lua): the first from the fields
+    k t o n q w a d, the i-th after it from the same names suffixed ".i" (its queue is the
+    entry's). An entry written by hand with other fields still gives one event. Ids: the entry's
+    for an entry of one event, else "<entry id>.<i>" from 0 (see _stream_key)."""
+    at = _stream_key(entry_id)[0] / 1000.0  # ids are Redis's own: always "<ms>-<seq>"
+    queue = f.get("q") or None
+    if "k.1" not in f:  # one event: the entry's id
+        return [_event(entry_id, at, queue, f, "")]
+    out = [_event(f"{entry_id}.0", at, queue, f, "")]
+    i = 1
+    while f"k.{i}" in f:
+        out.append(_event(f"{entry_id}.{i}", at, queue, f, f".{i}"))
+        i += 1
+    return out
+
+
+def _event(event_id: str, at: float, queue: str | None, f: dict[str, Any], s: str) -> Event:
+    attempt = f.get("a" + s)
     return Event(
         id=event_id,
-        at=ms / 1000.0,
-        kind=f.get("k", ""),
-        task_id=f.get("t") or None,
-        old=f.get("o") or None,
-        name=f.get("n") or None,
-        queue=f.get("q") or None,
-        worker=f.get("w") or None,
+        at=at,
+        kind=f.get("k" + s, ""),
+        task_id=f.get("t" + s) or None,
+        old=f.get("o" + s) or None,
+        name=f.get("n" + s) or None,
+        queue=queue,
+        worker=f.get("w" + s) or None,
         attempt=int(attempt) if isinstance(attempt, str) and attempt.isdigit() else None,
-        detail=f.get("d") or None,
+        detail=f.get("d" + s) or None,
     )
 
 

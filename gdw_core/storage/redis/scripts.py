@@ -97,7 +97,7 @@ def _load_all() -> dict[str, Script]:
     head = prelude()
     out = {}
     for name in NAMES:
-        body = head + "\n" + functions.BEGIN + script_text(name)
+        body = head + "\n" + functions.RUN + functions.wrap(script_text(name))
         out[name] = Script(name, body, hashlib.sha1(body.encode()).hexdigest())
     return out
 

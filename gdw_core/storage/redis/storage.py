@@ -145,9 +145,14 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         next_due = float(reply[0]) if reply[0] else None
         leases: list[Lease] = []
         broken: list[tuple[str, int, int, InvalidPayload]] = []
+        not_utf8 = await self._not_utf8(queue, reply)
         for j in range(1, len(reply), 6):
             task_id, token, deadline = reply[j], int(reply[j + 1]), float(reply[j + 2])
             self._remember(task_id, queue)
+            if task_id in not_utf8:
+                problem = InvalidPayload(f"task {task_id}: the payload is not valid UTF-8")
+                broken.append((task_id, token, int(reply[j + 4]), problem))
+                continue
             try:
                 rec = from_claim(
                     task_id, reply[j + 3], int(reply[j + 4]), reply[j + 5], worker_id, deadline, self.read_limits
@@ -163,6 +168,21 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
             except Exception as exc:  # its lease expires and recovery records it: the batch stands
                 log.error("could not record task %s as failed: %s", task_id, exc)
         return leases, next_due
+
+    async def _not_utf8(self, queue: str, reply: list[Any]) -> set[str]:
+        """The ids of a claim.lua reply whose stored payload is not valid UTF-8. Replies are decoded
+        with errors="replace", so a payload without U+FFFD was valid (the common case costs one
+        search of each payload); one with it is read again as bytes and checked exactly (a task
+        may carry U+FFFD itself)."""
+        suspects = [reply[j] for j in range(1, len(reply), 6) if "\ufffd" in reply[j + 3]]
+        bad: set[str] = set()
+        for task_id in suspects:
+            raw = await self.client.execute_command("HGET", self.keys.task(queue, task_id), "d", NEVER_DECODE=True)
+            try:
+                bytes(raw or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                bad.add(task_id)
+        return bad
 
     @guarded
     async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:

@@ -9,7 +9,8 @@
 --   ARGV[5] KEEPF  failed / cancelled tasks kept
 --   script-specific arguments start at ARGV[6]
 -- Keys under P: t:<id> task hash; p pending zset (score: -priority*1e12 + seq); ds scheduled and
--- dr retrying zsets (score: run-at); k claimed and r running zsets (score: lease deadline);
+-- dr retrying zsets (score: run-at); k claimed and r running zsets (score: lease deadline in ms,
+-- see lease_score);
 -- c / f / x completed,
 -- failed, cancelled zsets (score: finished-at); ev event stream; wake list of wake tokens; seq
 -- counter; paused flag; rec / recdue recurring entries.
@@ -42,9 +43,68 @@ local function fmt(x)
   return string.format('%.6f', x)
 end
 
+-- Numbers given to redis.call are formatted by Redis with '%.17g' (slow for fractions): hot paths
+-- pass strings instead, times as fmt() strings made once per call, small integers (attempts,
+-- tokens) from this cache.
+local INTS = {}
+local function istr(n)
+  local s = INTS[n]
+  if s == nil then
+    s = string.format('%d', n)
+    if n >= 0 and n < 65536 then INTS[n] = s end
+  end
+  return s
+end
+
+-- Events are buffered during a call and written when it ends (end_call): one stream entry per
+-- call and stream, holding up to EV_MAX events. The first event of an entry has the fields
+-- k t o n q w a d (kind, task id, old status, name, queue, worker, attempt, detail); the i-th
+-- after it (i >= 1) has them suffixed ".i" (k.1, t.1, ...), without q (the entry's) and without
+-- the empty ones. The stream is trimmed to about MAXEV events (MAXLEN ~ MAXEV / events per entry).
+-- The reader (reader.py) gives every event its own id: the entry's, then "<entry id>.<i>".
+local EV_MAX = 64
+local EV_NAMES = {}  -- i -> the suffixed field names of the i-th event of an entry
+-- the entry being built: its stream key, events, and XADD arguments in EV (a table kept from call
+-- to call: only EV[1 .. EV_LEN] are this entry's)
+local EV, EV_KEY, EV_N, EV_LEN = {}, nil, 0, 0
+
+local function ev_flush()
+  if EV_N == 0 then return end
+  local keep = MAXEV
+  if EV_N > 1 and tonumber(keep) > 0 then keep = istr(math.ceil(tonumber(keep) / EV_N)) end
+  redis.call('XADD', EV_KEY, 'MAXLEN', '~', keep, '*', unpack(EV, 1, EV_LEN))
+  EV_N, EV_LEN = 0, 0
+end
+
 local function emit(kind, id, old, name, worker, att, detail)
-  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'k', kind, 't', id or '', 'o', old or '',
-             'n', name or '', 'q', Q, 'w', worker or '', 'a', att or '', 'd', detail or '')
+  local sk = P .. 'ev'
+  if sk ~= EV_KEY then  -- another queue's stream (a workflow's fan-in): its own entry
+    ev_flush()
+    EV_KEY = sk
+  end
+  local e, i, j = EV, EV_N, EV_LEN
+  if i == 0 then
+    e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8] = 'k', kind, 't', id or '', 'o', old or '', 'n', name or ''
+    e[9], e[10], e[11], e[12], e[13], e[14], e[15], e[16] = 'q', Q, 'w', worker or '', 'a', att or '', 'd', detail or ''
+    j = 16
+  else
+    local f = EV_NAMES[i]
+    if f == nil then
+      local s = '.' .. i
+      f = {'k' .. s, 't' .. s, 'o' .. s, 'n' .. s, 'w' .. s, 'a' .. s, 'd' .. s}
+      EV_NAMES[i] = f
+    end
+    e[j + 1], e[j + 2] = f[1], kind
+    j = j + 2
+    if id and id ~= '' then e[j + 1], e[j + 2], j = f[2], id, j + 2 end
+    if old and old ~= '' then e[j + 1], e[j + 2], j = f[3], old, j + 2 end
+    if name and name ~= '' then e[j + 1], e[j + 2], j = f[4], name, j + 2 end
+    if worker and worker ~= '' then e[j + 1], e[j + 2], j = f[5], worker, j + 2 end
+    if att and att ~= '' then e[j + 1], e[j + 2], j = f[6], att, j + 2 end
+    if detail and detail ~= '' then e[j + 1], e[j + 2], j = f[7], detail, j + 2 end
+  end
+  EV_N, EV_LEN = i + 1, j
+  if EV_N >= EV_MAX then ev_flush() end
 end
 
 -- push a wake token for a worker blocked on the queue's wake list (BLPOP). Tokens matter only
@@ -56,9 +116,22 @@ local function wake()
   end
 end
 
+-- the score of a leased task in its index (claimed `k`, running `r`): its lease deadline in whole
+-- milliseconds, rounded up (never early), as a string. An integer score keeps these small indexes
+-- integer-encoded (Redis parses a fractional score again at every insert into a small zset).
+local function lease_score(deadline)
+  return string.format('%d', math.ceil(deadline * 1000))
+end
+
+-- the highest lease score that has expired at time t (recover: ZRANGE BYSCORE -inf lease_expired(t))
+local function lease_expired(t)
+  return string.format('%d', math.floor(t * 1000))
+end
+
+-- (a string: see istr)
 local function pending_score(pri)
-  pri = math.max(-8000, math.min(8000, tonumber(pri) or 0))
-  return -pri * 1e12 + redis.call('INCR', P .. 'seq')
+  pri = math.floor(math.max(-8000, math.min(8000, tonumber(pri) or 0)))
+  return string.format('%d', -pri * 1e12 + redis.call('INCR', P .. 'seq'))
 end
 
 -- keep at most `keep` tasks in a finished index, deleting the oldest records (one DEL per 100)
@@ -97,7 +170,8 @@ local FANIN = nil
 
 -- move task `id` from status `old` to `new` (index score `score`) if the table allows it;
 -- appends the event. Returns false and changes nothing when the move is not allowed.
--- `known` (optional): {set = {field, value, ...} written with the status in one HSET, and when
+-- `known` (optional): {set = {field, value, ...} written with the status in one HSET (its first
+-- `nset` values when given: hot paths reuse one table), and when
 -- `hooked` is true, hold / rttl / ch as the caller read them (HOOK_FIELDS, false when absent), so
 -- a task without holds, result TTL or children costs its hooks no read at all}.
 local function move(id, old, new, score, detail, name, worker, att, known)
@@ -105,15 +179,17 @@ local function move(id, old, new, score, detail, name, worker, att, known)
   if allowed == nil or not allowed[new] then
     return false
   end
+  local zscore = score  -- a number or, from hot paths, already a string
   if TERMINAL[new] then  -- finished in one script: keep their order (newest first lists)
     score = score + FINISHED * 0.000001
     FINISHED = FINISHED + 1
+    zscore = fmt(score)
   end
   local key = P .. 't:' .. id
   redis.call('ZREM', P .. INDEX[old], id)
-  redis.call('ZADD', P .. INDEX[new], score, id)
+  redis.call('ZADD', P .. INDEX[new], zscore, id)
   if known and known.set then
-    redis.call('HSET', key, 'st', new, unpack(known.set))
+    redis.call('HSET', key, 'st', new, unpack(known.set, 1, known.nset or #known.set))
   else
     redis.call('HSET', key, 'st', new)
   end
@@ -168,12 +244,16 @@ end
 -- like `held`, with the fields `move`'s hooks read (concurrency holds and result TTL of flow
 -- control, children of a workflow) in the same HMGET: returns the fields and the `known` table
 -- for `move` (its `set` left for the caller), or nil
+-- (the `known` table is one kept from call to call: its caller fills `set` / `nset` and hands
+-- it to `move` before the next held_hooked)
+local HOOKED = {hooked = true, set = {}, nset = 0}
 local function held_hooked(key, token)
   local f = fields(key, 'st', 'tok', 'n', 'w', 'att', 'hold', 'rttl', 'ch')
   if not f or not LEASED[f[1]] or f[2] ~= token then
     return nil
   end
-  return f, {hooked = true, hold = f[6], rttl = f[7], ch = f[8] and f[8] ~= ''}
+  HOOKED.hold, HOOKED.rttl, HOOKED.ch = f[6], f[7], f[8] and f[8] ~= ''
+  return f, HOOKED
 end
 
 local function add_error(key, err)
@@ -192,20 +272,12 @@ local function error_json(prefix, at, t)
   return prefix .. at .. '}'
 end
 
--- whether a string is valid UTF-8 (cheap for ASCII: one find)
-local function utf8_ok(s)
-  if not string.find(s, '[\128-\255]') then return true end
-  local rest = string.gsub(s, '[\240-\244][\128-\191][\128-\191][\128-\191]', '')
-  rest = string.gsub(rest, '[\224-\239][\128-\191][\128-\191]', '')
-  rest = string.gsub(rest, '[\194-\223][\128-\191]', '')
-  return not string.find(rest, '[\128-\255]')
-end
-
--- what is wrong with a task's `d` field (nil: it looks like a record's JSON object)
+-- what is wrong with a task's `d` field (nil: it looks like a record's JSON object). Whether it is
+-- valid UTF-8 is checked by the claimer in Python (storage.py `_claimed`), where it costs nothing
+-- for a valid payload: a scan of every byte here cost more than the rest of the claim.
 local function payload_problem(d)
   if not d or d == '' then return 'the record has no payload (field d is missing)' end
   if string.sub(d, 1, 1) ~= '{' then return 'the payload is not a JSON object' end
-  if not utf8_ok(d) then return 'the payload is not valid UTF-8' end
   return nil
 end
 
@@ -298,6 +370,9 @@ end
 -- due scheduled / retrying tasks become pending; returns when the next one is due (or nil).
 -- A record that cannot be read fails alone (see `indexed`); the others are promoted.
 local function promote(t, limit)
+  if redis.call('EXISTS', P .. INDEX.scheduled, P .. INDEX.retrying, P .. INDEX.throttled) == 0 then
+    return nil  -- nothing waits for a time (the common case while draining): one command
+  end
   local moved = 0
   for _, status in ipairs({'scheduled', 'retrying', 'throttled'}) do
     local idx = P .. INDEX[status]
@@ -332,4 +407,10 @@ end
 local function begin_call(argv)
   P, Q, MAXEV, KEEPC, KEEPF = argv[1], argv[2], argv[3], tonumber(argv[4]), tonumber(argv[5])
   FINISHED, RETAIN_LATER = 0, nil
+  EV_KEY, EV_N, EV_LEN = nil, 0, 0
+end
+
+-- end of every call (also when the script raised): write the buffered events
+local function end_call()
+  ev_flush()
 end

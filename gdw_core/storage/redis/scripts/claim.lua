@@ -25,8 +25,12 @@ local next_due = promote(t, 1000)
 local out = {next_due and fmt(next_due - t) or ''}
 local worker, want = ARGV[6], tonumber(ARGV[7])
 local deadline = t + tonumber(ARGV[8])
+local dls = fmt(deadline)  -- once per call (see istr)
+local lease = lease_score(deadline)
 local LP = ARGV[9] or ''
 local got, bad, throttled = 0, 0, 0
+local set = {'att', '', 'tok', '', 'w', worker, 'dl', dls}  -- what a claim writes with the status
+local known = {set = set}
 while got < want and bad < 1000 and throttled < 256 do
   local ids = redis.call('ZRANGE', P .. 'p', 0, want - got - 1)
   if #ids == 0 then break end
@@ -78,11 +82,12 @@ while got < want and bad < 1000 and throttled < 256 do
       else
         if f[8] then redis.call('HDEL', key, 'sa') end  -- started by an earlier attempt
         att, tok = att + 1, tok + 1
-        move(id, 'pending', 'claimed', deadline, nil, f[3], worker, att,
-             {set = {'att', att, 'tok', tok, 'w', worker, 'dl', fmt(deadline)}})
+        local atts = istr(att)
+        set[2], set[4] = atts, istr(tok)
+        move(id, 'pending', 'claimed', lease, nil, f[3], worker, atts, known)
         out[#out + 1] = id
         out[#out + 1] = tok
-        out[#out + 1] = fmt(deadline)
+        out[#out + 1] = dls
         out[#out + 1] = f[2]
         out[#out + 1] = att
         out[#out + 1] = (f[4] or '0') .. '|' .. (f[5] or '0')

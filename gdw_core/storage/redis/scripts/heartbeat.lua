@@ -6,14 +6,15 @@
 --          is not a task hash
 local t = now()
 local deadline = t + tonumber(ARGV[6])
+local dls, lease = fmt(deadline), lease_score(deadline)
 local lost, cancel = {}, {}
 for i = 7, #ARGV, 2 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
   local f = fields(key, 'st', 'tok', 'creq')
   if f and LEASED[f[1]] and f[2] == ARGV[i + 1] then
-    redis.call('HSET', key, 'dl', fmt(deadline))
-    redis.call('ZADD', P .. INDEX[f[1]], deadline, id)
+    redis.call('HSET', key, 'dl', dls)
+    redis.call('ZADD', P .. INDEX[f[1]], lease, id)
     if f[3] == '1' then cancel[#cancel + 1] = id end
   else
     lost[#lost + 1] = id

@@ -10,7 +10,7 @@ local t = now()
 local limit = tonumber(ARGV[6])
 local out = {}
 for _, status in ipairs({'claimed', 'running'}) do
-  local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)
+  local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', lease_expired(t), 'BYSCORE', 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local key = P .. 't:' .. id
     local f = indexed(id, status, t, 'n', 'w', 'att', 'mx', 'creq')

@@ -15,7 +15,7 @@ for i = 6, #ARGV, 4 do
     local dl = num_field(redis.call('HGET', key, 'dl'), t)
     redis.call('HSET', key, 'sa', fmt(t - ago))
     if ARGV[i + 3] ~= '' then redis.call('HSET', key, 'mx', ARGV[i + 3]) end
-    move(id, 'claimed', 'running', dl or t, nil, f[3], f[4], f[5])
+    move(id, 'claimed', 'running', lease_score(dl or t), nil, f[3], f[4], f[5])
     out[#out + 1] = 1
   elseif f then
     out[#out + 1] = 1  -- already running under this token

@@ -1,0 +1,115 @@
+"""Events on Redis are written one stream entry per script call (emit buffers them, end_call writes
+them): a claim or an ack of many tasks costs one XADD, and every event still reads alone, with its
+own ordered id, on both script forms (FCALL and EVALSHA) and across the entries' edges."""
+
+from __future__ import annotations
+
+import pytest
+
+from gdw_core.events import Event
+from gdw_core.record import TaskRecord
+from gdw_core.storage.protocol import Ack, Retention
+from gdw_core.storage.redis import RedisStorage
+from gdw_core.storage.redis.reader import _stream_key
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.redis
+
+N = 12
+
+
+def rec(task_id: str) -> TaskRecord:
+    return TaskRecord(id=task_id, name="proc_tasks:quick", args=[1])
+
+
+async def one_batch(s: RedisStorage, prefix: str) -> list[str]:
+    ids = [f"{prefix}{i:02d}" for i in range(N)]
+    assert await s.enqueue([rec(i) for i in ids]) == [True] * N
+    leases = await s.claim("w", ["default"], N, 30, 0)
+    assert sorted(lz.task.id for lz in leases) == ids
+    assert await s.complete([Ack(lz.task.id, lz.token, None) for lz in leases]) == [True] * N
+    return ids
+
+
+def xlen(server: RedisServer, s: RedisStorage) -> int:
+    return int(server.cli("xlen", s.keys.prefix("default") + "ev"))
+
+
+async def read_all(s: RedisStorage, after: str, page: int) -> list[Event]:
+    out: list[Event] = []
+    while batch := await s.read_events(after, page):
+        out.extend(batch)
+        after = batch[-1].id
+    return out
+
+
+@pytest.mark.parametrize("functions", [True, False], ids=["fcall", "evalsha"])
+async def test_one_entry_per_call_and_every_event_reads_alone(redis_server: RedisServer, functions: bool) -> None:
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        s._scripts.functions = functions
+        start = await s.last_event_id()
+        ids = await one_batch(s, "b")
+        assert xlen(redis_server, s) == 3  # the enqueue, the claim and the ack of 12 tasks
+        events = await s.read_events(start, 1000)
+        per_task = {i: [(e.old, e.kind) for e in events if e.task_id == i] for i in ids}
+        life = [(None, "pending"), ("pending", "claimed"), ("claimed", "completed")]
+        assert all(v == life for v in per_task.values())
+        assert all(e.queue == "default" and e.name == "proc_tasks:quick" for e in events)
+        claimed = [e for e in events if e.kind == "claimed"]
+        assert all(e.worker == "w" and e.attempt == 1 for e in claimed)
+        keys = [_stream_key(e.id) for e in events]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys) == 3 * N
+        # paging in steps that cut through entries gives the same events, none twice
+        for page in (1, 5, 7, 36):
+            assert [e.id for e in await read_all(s, start, page)] == [e.id for e in events]
+        assert await s.last_event_id() == events[-1].id
+        assert await s.read_events(events[-1].id, 10) == []
+    finally:
+        await s.close()
+
+
+async def test_an_entry_holds_at_most_64_events(redis_server: RedisServer) -> None:
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        ids = [f"m{i:03d}" for i in range(150)]
+        assert await s.enqueue([rec(i) for i in ids]) == [True] * 150
+        assert xlen(redis_server, s) == 3  # 64 + 64 + 22
+        events = await s.read_events("0", 1000)
+        assert [e.task_id for e in events] == ids
+    finally:
+        await s.close()
+
+
+async def test_the_stream_keeps_about_the_retained_number_of_events(redis_server: RedisServer) -> None:
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url, retention=Retention(events=500))
+    await s.open()
+    try:
+        for round_ in range(40):
+            await one_batch(s, f"r{round_}-")
+        kept = len(await read_all(s, "0", 5000))
+        assert 500 <= kept <= 500 + 100 * N  # trimmed by whole stream nodes (MAXLEN ~)
+        assert kept < 40 * 3 * N
+    finally:
+        await s.close()
+
+
+async def test_a_script_that_raises_still_writes_the_events_of_what_it_changed(redis_server: RedisServer) -> None:
+    """end_call runs after an error too: a task already moved in the call has its event."""
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        assert await s.enqueue([rec("x1")]) == [True]
+        redis_server.cli("set", s.keys.prefix("default") + "seq", "not-a-number")  # INCR in the next enqueue raises
+        with pytest.raises(Exception, match="not an integer"):
+            await s.enqueue([rec("x2")])
+        kinds = [(e.task_id, e.kind) for e in await s.read_events("0", 100)]
+        assert kinds == [("x1", "pending")]
+    finally:
+        await s.close()
