@@ -113,3 +113,29 @@ async def test_a_script_that_raises_still_writes_the_events_of_what_it_changed(r
         assert kinds == [("x1", "pending")]
     finally:
         await s.close()
+
+
+async def test_fields_that_change_inside_an_entry_read_right(redis_server: RedisServer) -> None:
+    """After the first event of an entry only the fields that differ from the event before are
+    written; the reader carries the rest forward: names, workers and empty values alternate here."""
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        names = ["m:a", "m:b", "m:b", "m:a", "m:c", "m:c"]
+        ids = [f"c{i}" for i in range(len(names))]
+        await s.enqueue([TaskRecord(id=i, name=n, args=[1]) for i, n in zip(ids, names, strict=True)])
+        first = await s.claim("w1", ["default"], 3, 30, 0)
+        second = await s.claim("w2", ["default"], 3, 30, 0)
+        acks = [Ack(lz.task.id, lz.token, None) for lz in (second[2], first[0], second[0], first[1], first[2])]
+        assert await s.complete(acks) == [True] * 5
+        events = await s.read_events("0", 100)
+        by_id = {i: [(e.kind, e.old, e.name, e.worker, e.attempt) for e in events if e.task_id == i] for i in ids}
+        owner = {lz.task.id: "w1" for lz in first} | {lz.task.id: "w2" for lz in second}
+        for task_id, name in zip(ids, names, strict=True):
+            want = [("pending", None, name, None, 0), ("claimed", "pending", name, owner[task_id], 1)]
+            if task_id in {a.task_id for a in acks}:
+                want.append(("completed", "claimed", name, owner[task_id], 1))
+            assert by_id[task_id] == want, task_id
+    finally:
+        await s.close()

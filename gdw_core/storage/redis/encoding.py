@@ -4,6 +4,7 @@ Reading a hash back validates it: a malformed or hand-written entry raises Inval
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,6 +97,17 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
+def _time_field(task_id: str, value: str, what: str) -> float:
+    """A stored time field as claim.lua returns it (checked here, not in the script)."""
+    try:
+        t = float(value or 0)
+    except ValueError:
+        t = math.nan
+    if not math.isfinite(t):
+        raise InvalidPayload(f"task {task_id}: the {what} field is not a number")
+    return t
+
+
 def from_claim(
     task_id: str,
     d: str,
@@ -114,8 +126,8 @@ def from_claim(
             id=task_id,
             status="claimed",
             attempts=int(attempts),
-            created_at=float(created or 0),
-            run_at=float(run_at or 0),
+            created_at=_time_field(task_id, created, "created"),
+            run_at=_time_field(task_id, run_at, "run-at"),
             worker=worker,
         )
         rec = TaskRecord.from_dict(data)

@@ -390,34 +390,41 @@ class RedisReader(RedisBase):
 
 def _events(entry_id: str, f: dict[str, Any]) -> list[Event]:
     """The events of one stream entry (see ``emit`` in _prelude.lua): the first from the fields
-    k t o n q w a d, the i-th after it from the same names suffixed ".i" (its queue is the
-    entry's). An entry written by hand with other fields still gives one event. Ids: the entry's
-    for an entry of one event, else "<entry id>.<i>" from 0 (see _stream_key)."""
+    k t o n q w a d; the i-th after it from k.i and those of t.i o.i n.i w.i a.i d.i that differ
+    from the event before it (an absent one repeats it); the queue is the entry's. An entry
+    written by hand with other fields still gives one event. Ids: the entry's for an entry of one
+    event, else "<entry id>.<i>" from 0 (see _stream_key)."""
     at = _stream_key(entry_id)[0] / 1000.0  # ids are Redis's own: always "<ms>-<seq>"
     queue = f.get("q") or None
+    row = [f.get(name, "") for name in _COLUMNS]
     if "k.1" not in f:  # one event: the entry's id
-        return [_event(entry_id, at, queue, f, "")]
-    out = [_event(f"{entry_id}.0", at, queue, f, "")]
+        return [_event(entry_id, at, queue, row)]
+    out = [_event(f"{entry_id}.0", at, queue, row)]
     i = 1
-    while f"k.{i}" in f:
-        out.append(_event(f"{entry_id}.{i}", at, queue, f, f".{i}"))
+    while (kind := f.get(f"k.{i}")) is not None:
+        row = [kind] + [f.get(f"{name}.{i}", before) for name, before in zip(_COLUMNS[1:], row[1:], strict=True)]
+        out.append(_event(f"{entry_id}.{i}", at, queue, row))
         i += 1
     return out
 
 
-def _event(event_id: str, at: float, queue: str | None, f: dict[str, Any], s: str) -> Event:
-    attempt = f.get("a" + s)
+#: an event's fields in a stream entry (and the order of _event's row)
+_COLUMNS = ("k", "t", "o", "n", "w", "a", "d")
+
+
+def _event(event_id: str, at: float, queue: str | None, row: list[Any]) -> Event:
+    kind, task_id, old, name, worker, attempt, detail = row
     return Event(
         id=event_id,
         at=at,
-        kind=f.get("k" + s, ""),
-        task_id=f.get("t" + s) or None,
-        old=f.get("o" + s) or None,
-        name=f.get("n" + s) or None,
+        kind=kind if isinstance(kind, str) else "",
+        task_id=task_id or None,
+        old=old or None,
+        name=name or None,
         queue=queue,
-        worker=f.get("w" + s) or None,
+        worker=worker or None,
         attempt=int(attempt) if isinstance(attempt, str) and attempt.isdigit() else None,
-        detail=f.get("d" + s) or None,
+        detail=detail or None,
     )
 
 

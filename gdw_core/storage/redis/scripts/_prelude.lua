@@ -58,15 +58,18 @@ end
 
 -- Events are buffered during a call and written when it ends (end_call): one stream entry per
 -- call and stream, holding up to EV_MAX events. The first event of an entry has the fields
--- k t o n q w a d (kind, task id, old status, name, queue, worker, attempt, detail); the i-th
--- after it (i >= 1) has them suffixed ".i" (k.1, t.1, ...), without q (the entry's) and without
--- the empty ones. The stream is trimmed to about MAXEV events (MAXLEN ~ MAXEV / events per entry).
--- The reader (reader.py) gives every event its own id: the entry's, then "<entry id>.<i>".
+-- k q (kind, queue) and those of t o n w a d (task id, old status, name, worker, attempt,
+-- detail) that are not empty. The i-th
+-- after it (i >= 1) has k.i and, of t.i o.i n.i w.i a.i d.i, those that differ from the event
+-- before it (a batch of claims of one task function is k.i and t.i only); q is the entry's.
+-- The stream is trimmed to about MAXEV events (MAXLEN ~ MAXEV / events per entry). The reader
+-- (reader.py `_events`) gives every event its own id: "<entry id>.<i>" in an entry of several.
 local EV_MAX = 64
 local EV_NAMES = {}  -- i -> the suffixed field names of the i-th event of an entry
 -- the entry being built: its stream key, events, and XADD arguments in EV (a table kept from call
--- to call: only EV[1 .. EV_LEN] are this entry's)
+-- to call: only EV[1 .. EV_LEN] are this entry's); EV_LAST the previous event's t o n w a d
 local EV, EV_KEY, EV_N, EV_LEN = {}, nil, 0, 0
+local EV_LAST = {}
 
 local function ev_flush()
   if EV_N == 0 then return end
@@ -82,11 +85,18 @@ local function emit(kind, id, old, name, worker, att, detail)
     ev_flush()
     EV_KEY = sk
   end
-  local e, i, j = EV, EV_N, EV_LEN
-  if i == 0 then
-    e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8] = 'k', kind, 't', id or '', 'o', old or '', 'n', name or ''
-    e[9], e[10], e[11], e[12], e[13], e[14], e[15], e[16] = 'q', Q, 'w', worker or '', 'a', att or '', 'd', detail or ''
-    j = 16
+  id, old, name, worker, detail = id or '', old or '', name or '', worker or '', detail or ''
+  if not att then att = '' elseif type(att) == 'number' then att = istr(att) end
+  local e, i, j, last = EV, EV_N, EV_LEN, EV_LAST
+  if i == 0 then  -- k, q and the fields that are not empty
+    e[1], e[2], e[3], e[4] = 'k', kind, 'q', Q
+    j = 4
+    if id ~= '' then e[j + 1], e[j + 2], j = 't', id, j + 2 end
+    if old ~= '' then e[j + 1], e[j + 2], j = 'o', old, j + 2 end
+    if name ~= '' then e[j + 1], e[j + 2], j = 'n', name, j + 2 end
+    if worker ~= '' then e[j + 1], e[j + 2], j = 'w', worker, j + 2 end
+    if att ~= '' then e[j + 1], e[j + 2], j = 'a', att, j + 2 end
+    if detail ~= '' then e[j + 1], e[j + 2], j = 'd', detail, j + 2 end
   else
     local f = EV_NAMES[i]
     if f == nil then
@@ -96,13 +106,14 @@ local function emit(kind, id, old, name, worker, att, detail)
     end
     e[j + 1], e[j + 2] = f[1], kind
     j = j + 2
-    if id and id ~= '' then e[j + 1], e[j + 2], j = f[2], id, j + 2 end
-    if old and old ~= '' then e[j + 1], e[j + 2], j = f[3], old, j + 2 end
-    if name and name ~= '' then e[j + 1], e[j + 2], j = f[4], name, j + 2 end
-    if worker and worker ~= '' then e[j + 1], e[j + 2], j = f[5], worker, j + 2 end
-    if att and att ~= '' then e[j + 1], e[j + 2], j = f[6], att, j + 2 end
-    if detail and detail ~= '' then e[j + 1], e[j + 2], j = f[7], detail, j + 2 end
+    if id ~= last[1] then e[j + 1], e[j + 2], j = f[2], id, j + 2 end
+    if old ~= last[2] then e[j + 1], e[j + 2], j = f[3], old, j + 2 end
+    if name ~= last[3] then e[j + 1], e[j + 2], j = f[4], name, j + 2 end
+    if worker ~= last[4] then e[j + 1], e[j + 2], j = f[5], worker, j + 2 end
+    if att ~= last[5] then e[j + 1], e[j + 2], j = f[6], att, j + 2 end
+    if detail ~= last[6] then e[j + 1], e[j + 2], j = f[7], detail, j + 2 end
   end
+  last[1], last[2], last[3], last[4], last[5], last[6] = id, old, name, worker, att, detail
   EV_N, EV_LEN = i + 1, j
   if EV_N >= EV_MAX then ev_flush() end
 end
@@ -181,9 +192,11 @@ local function move(id, old, new, score, detail, name, worker, att, known)
   end
   local zscore = score  -- a number or, from hot paths, already a string
   if TERMINAL[new] then  -- finished in one script: keep their order (newest first lists)
+    -- as whole microseconds with an exponent: Redis reads the same number as fmt's, and the
+    -- integer is cheaper to write than a fraction
+    zscore = string.format('%d', math.floor(score * 1000000 + 0.5) + FINISHED) .. 'e-6'
     score = score + FINISHED * 0.000001
     FINISHED = FINISHED + 1
-    zscore = fmt(score)
   end
   local key = P .. 't:' .. id
   redis.call('ZREM', P .. INDEX[old], id)
@@ -354,14 +367,16 @@ local function enqueue_one(t, id, d, name, status, pri, maxr, run_at, delay, cre
   if delay ~= '' then run_at = t + tonumber(delay) end
   if status == 'scheduled' and run_at <= t then status = 'pending' end
   if status == 'pending' and run_at == 0 then run_at = t end
-  redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'pri', pri, 'mx', maxr,
-             'cr', fmt(created), 'run', fmt(run_at))
+  local cs = fmt(created)
+  local rs = cs
+  if run_at ~= created then rs = fmt(run_at) end
+  redis.call('HSET', key, 'd', d, 'n', name, 'st', status, 'pri', pri, 'mx', maxr, 'cr', cs, 'run', rs)
   result_ttl_of(key, d)
   if status == 'pending' then
     redis.call('ZADD', P .. 'p', pending_score(pri), id)
     wake()
   else
-    redis.call('ZADD', P .. 'ds', run_at, id)
+    redis.call('ZADD', P .. 'ds', rs, id)
   end
   emit(status, id, nil, name, nil, 0, nil)
   return 1
