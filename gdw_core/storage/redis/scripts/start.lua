@@ -6,18 +6,20 @@
 --          not claimed / not a task hash
 local t = now()
 local out = {}
+local set = {'sa', '', 'mx', ''}  -- written with the status, in move's one HSET
+local known = {set = set, nset = 2}
 for i = 6, #ARGV, 4 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
-  local f = held(key, ARGV[i + 1])
-  if f and f[1] == 'claimed' then
+  local f = fields(key, 'st', 'tok', 'n', 'w', 'att', 'dl')
+  if f and f[1] == 'claimed' and f[2] == ARGV[i + 1] then
     local ago = math.max(0, tonumber(ARGV[i + 2]) or 0)
-    local dl = num_field(redis.call('HGET', key, 'dl'), t)
-    redis.call('HSET', key, 'sa', fmt(t - ago))
-    if ARGV[i + 3] ~= '' then redis.call('HSET', key, 'mx', ARGV[i + 3]) end
-    move(id, 'claimed', 'running', lease_score(dl or t), nil, f[3], f[4], f[5])
+    local dl = num_field(f[6], t) or t
+    set[2], known.nset = fmt(t - ago), 2
+    if ARGV[i + 3] ~= '' then set[4], known.nset = ARGV[i + 3], 4 end
+    move(id, 'claimed', 'running', lease_score(dl), nil, f[3], f[4], f[5], known)
     out[#out + 1] = 1
-  elseif f then
+  elseif f and f[1] == 'running' and f[2] == ARGV[i + 1] then
     out[#out + 1] = 1  -- already running under this token
   else
     out[#out + 1] = 0
