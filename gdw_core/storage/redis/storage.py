@@ -100,8 +100,24 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         for rec in records:
             if rec.status not in _NEW:
                 raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+        known = self._known
         for queue in dict.fromkeys(r.queue for r in records):
-            await self._register_queue(queue)
+            if queue not in known:
+                await self._register_queue(queue)
+        lane = self._scripts.lane
+        if len(records) == 1 and lane is not None:  # one submit: one FCALL, no batching machinery
+            rec = records[0]
+            call = self._call("enqueue", rec.queue, "p", *enqueue_args(rec), limit)
+            self._remember(rec.id, rec.queue)
+            fut = lane.request(self._scripts.evalsha(call))
+            if fut is not None:
+                reply = await fut
+                if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
+                    reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
+                flag = reply[0]
+                if flag == -1:
+                    raise QueueFull(rec.queue, int(limit or 0))
+                return [flag == 1]
         spans: list[tuple[str, int]] = []  # (queue, how many records) per call
 
         def calls() -> Iterator[Call]:  # built while Redis already runs the previous ones
