@@ -139,13 +139,16 @@ def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
         rec.id,
         static_json(rec),
         rec.name,
-        str(rec.status),
+        _STATUS_TEXT.get(rec.status) or str(rec.status),
         int(rec.priority),
         int(rec.max_retries),
-        repr(float(rec.run_at or 0.0)),
+        repr(float(rec.run_at)) if rec.run_at else "0.0",
         "" if rec.delay is None else repr(float(rec.delay)),
-        repr(float(rec.created_at or 0.0)),
+        repr(float(rec.created_at)) if rec.created_at else "0.0",
     )
+
+
+_STATUS_TEXT = {status: str(status) for status in TaskStatus}
 
 
 def error_args(error: AttemptError) -> tuple[str, str]:
