@@ -4,11 +4,12 @@ Reading a hash back validates it: a malformed or hand-written entry raises Inval
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from gdw_core.codec import dumps, loads
+from gdw_core.codec import _encoder, dumps, loads
 from gdw_core.errors import InvalidPayload
 from gdw_core.limits import DEFAULT_READ_LIMITS, PayloadLimits, check_depth, check_size
 from gdw_core.record import AttemptError, TaskRecord
@@ -17,6 +18,106 @@ from gdw_core.storage.redis.edges import workflow_fields
 
 
 def static_json(rec: TaskRecord) -> str:
+    """The ``d`` field: the parts of a record that never change, as compact JSON. Built from
+    cached fragments (a task type's name, and its queue / priority / retries / timeout / secret,
+    are the same for every submit of it): the text is the same as :func:`_static_json_dict`'s,
+    which encodes it whole, and which also says why a record cannot be encoded."""
+    try:
+        return _static_json_fast(rec)
+    except (TypeError, ValueError, RecursionError):
+        return _static_json_dict(rec)  # raises InvalidPayload, saying why
+
+
+#: cache sizes: past these a cache starts over (a process submits few distinct task types)
+_CACHE_MAX = 1024
+_heads: dict[str, str] = {}  # name -> '{"name":"<name>","args":'
+_tails: dict[tuple[Any, ...], tuple[str, str]] = {}  # queue, priority, ... -> the text around "retry"
+#: id(retry dict) -> (that dict, a deep copy of it, its JSON): the dict is held, so its id is not
+#: reused meanwhile; the copy notices a dict changed in place since (then it is encoded again)
+_retries: dict[int, tuple[dict[str, Any], dict[str, Any], str]] = {}
+
+
+def _static_json_fast(rec: TaskRecord) -> str:
+    encode = _encoder.encode
+    name = rec.name
+    head = _heads.get(name)
+    if head is None:
+        if len(_heads) >= _CACHE_MAX:
+            _heads.clear()
+        head = _heads[name] = '{"name":' + encode(name) + ',"args":'
+    args, kwargs = rec.args, rec.kwargs
+    priority, retries, timeout, recurring, secret = (
+        rec.priority,
+        rec.max_retries,
+        rec.timeout,
+        rec.recurring_id,
+        rec.secret,
+    )
+    # the types too: 1, 1.0 and True are equal keys but different JSON
+    key = (
+        rec.queue,
+        *(priority, type(priority), retries, type(retries), timeout, type(timeout)),
+        *(recurring, type(recurring), secret, type(secret)),
+    )
+    tail = _tails.get(key)
+    if tail is None:
+        if len(_tails) >= _CACHE_MAX:
+            _tails.clear()
+        tail = _tails[key] = (
+            f',"queue":{encode(rec.queue)},"priority":{encode(priority)},"max_retries":{encode(retries)},"retry":',
+            f',"timeout":{encode(timeout)},"recurring_id":{encode(recurring)},"secret":{encode(secret)}',
+        )
+    retry = rec.retry
+    if retry is None:
+        retry_json = "null"
+    else:
+        seen = _retries.get(id(retry))
+        if seen is not None and seen[0] is retry and seen[1] == retry:
+            retry_json = seen[2]
+        else:
+            retry_json = encode(retry)
+            if len(_retries) >= _CACHE_MAX:
+                _retries.clear()
+            _retries[id(retry)] = (retry, copy.deepcopy(retry), retry_json)
+    text = (
+        head
+        + ("[]" if type(args) is list and not args else encode(args))
+        + ',"kwargs":'
+        + ("{}" if type(kwargs) is dict and not kwargs else encode(kwargs))
+        + tail[0]
+        + retry_json
+        + tail[1]
+    )
+    if (
+        rec.traceparent is None
+        and not rec.limits
+        and rec.expires_at is None
+        and rec.result_ttl is None
+        and rec.unique_key is None
+    ):
+        return text + "}"
+    extra: dict[str, Any] = {}
+    _optional(rec, extra)
+    return text + "," + encode(extra)[1:]
+
+
+def _optional(rec: TaskRecord, data: dict[str, Any]) -> None:
+    """The fields a record has only when they are set (the payload is unchanged otherwise)."""
+    if rec.traceparent is not None:  # only when tracing is on
+        data["traceparent"] = rec.traceparent
+    if rec.limits:  # the claim script looks for these keys (gdw_core.flow)
+        data["limits"] = rec.limits
+    if rec.expires_at is not None:
+        data["expires_at"] = rec.expires_at
+    if rec.result_ttl is not None:
+        data["result_ttl"] = rec.result_ttl
+    if rec.unique_key is not None:  # the enqueue script looks for this key
+        data["unique_key"] = rec.unique_key
+        data["unique_for"] = rec.unique_for
+        data["debounce"] = rec.debounce
+
+
+def _static_json_dict(rec: TaskRecord) -> str:
     data: dict[str, Any] = {
         "name": rec.name,
         "args": rec.args,
@@ -29,18 +130,7 @@ def static_json(rec: TaskRecord) -> str:
         "recurring_id": rec.recurring_id,
         "secret": rec.secret,
     }
-    if rec.traceparent is not None:  # only when tracing is on: the payload is unchanged otherwise
-        data["traceparent"] = rec.traceparent
-    if rec.limits:  # the claim script looks for these keys (gdw_core.flow)
-        data["limits"] = rec.limits
-    if rec.expires_at is not None:
-        data["expires_at"] = rec.expires_at
-    if rec.result_ttl is not None:
-        data["result_ttl"] = rec.result_ttl
-    if rec.unique_key is not None:  # the enqueue script looks for this key
-        data["unique_key"] = rec.unique_key
-        data["unique_for"] = rec.unique_for
-        data["debounce"] = rec.debounce
+    _optional(rec, data)
     return dumps(data, f"task {rec.id}")
 
 
@@ -50,13 +140,16 @@ def enqueue_args(rec: TaskRecord) -> tuple[Any, ...]:
         rec.id,
         static_json(rec),
         rec.name,
-        str(rec.status),
+        _STATUS_TEXT.get(rec.status) or str(rec.status),
         int(rec.priority),
         int(rec.max_retries),
-        repr(float(rec.run_at or 0.0)),
+        repr(float(rec.run_at)) if rec.run_at else "0.0",
         "" if rec.delay is None else repr(float(rec.delay)),
-        repr(float(rec.created_at or 0.0)),
+        repr(float(rec.created_at)) if rec.created_at else "0.0",
     )
+
+
+_STATUS_TEXT = {status: str(status) for status in TaskStatus}
 
 
 def error_args(error: AttemptError) -> tuple[str, str]:

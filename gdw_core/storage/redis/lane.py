@@ -23,19 +23,33 @@ from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 log = logging.getLogger("gdw.redis")
 
 
-class _Protocol(asyncio.Protocol):
+#: bytes read per recv: one buffer per connection, reused (see _Protocol)
+_READ_BUFFER = 256 * 1024
+
+
+class _Protocol(asyncio.BufferedProtocol):
+    """Replies are read into one buffer allocated with the connection (``recv_into``), not into a
+    new bytes object per read: asyncio's plain protocols allocate ``max_size`` (256 KiB) for every
+    recv, which glibc serves with mmap / mremap / munmap — three system calls and fresh pages per
+    reply, ~20 us of a ~30 us round trip on a virtual machine."""
+
     def __init__(self) -> None:
         self.reader = hiredis.Reader(replyError=ResponseError, encoding="utf-8", errors="replace")
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
+        self.buffer = memoryview(bytearray(_READ_BUFFER))
+        self.loop = asyncio.get_running_loop()  # made by loop.create_connection, inside the loop
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.reader.feed(self.buffer, 0, nbytes)  # type: ignore[arg-type]  # any buffer (the stub says bytes)
         waiters = self.waiters
         while True:
             reply = self.reader.gets()
@@ -130,16 +144,33 @@ class FastLane:
 
     @staticmethod
     def _send(proto: _Protocol, commands: list[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
-        loop = asyncio.get_running_loop()
+        loop = proto.loop
         futs = [loop.create_future() for _ in commands]
         assert proto.transport is not None
-        proto.transport.write(b"".join(hiredis.pack_command(c) for c in commands))
+        if len(commands) == 1:
+            proto.transport.write(hiredis.pack_command(commands[0]))
+        else:
+            proto.transport.write(b"".join([hiredis.pack_command(c) for c in commands]))
         proto.waiters.extend(futs)
         return futs
 
+    def request(self, command: tuple[Any, ...]) -> asyncio.Future[Any] | None:
+        """Write one command now on the open connection and return the future of its raw reply;
+        None when the connection is not open (then :meth:`send` connects first). The hot path
+        of one call: no coroutine, no list."""
+        proto = self._proto
+        if proto is None or proto.lost is not None or proto.transport is None:
+            return None
+        fut = proto.loop.create_future()
+        proto.transport.write(hiredis.pack_command(command))
+        proto.waiters.append(fut)
+        return fut
+
     async def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write; their replies (a ResponseError for an error reply)."""
-        proto = await self._connection()
+        proto = self._proto
+        if proto is None or proto.lost is not None:
+            proto = await self._connection()
         futs = self._send(proto, commands)
         out = []
         for fut in futs:
@@ -149,7 +180,10 @@ class FastLane:
 
     async def send(self, commands: list[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
         """Send ``commands`` in one write and return the futures of their raw replies."""
-        return self._send(await self._connection(), commands)
+        proto = self._proto
+        if proto is None or proto.lost is not None:
+            proto = await self._connection()
+        return self._send(proto, commands)
 
     def abort(self) -> None:
         """Drop the connection now (commands still queued in Redis for it are discarded)."""

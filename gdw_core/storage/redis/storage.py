@@ -97,6 +97,25 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         if not records:
             return []
         limit = "" if max_waiting is None else int(max_waiting)
+        lane = self._scripts.lane
+        if len(records) == 1 and lane is not None:  # one submit: one FCALL, no batching machinery
+            rec = records[0]
+            if rec.status not in _NEW:
+                raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+            queue = rec.queue
+            if queue not in self._known:
+                await self._register_queue(queue)
+            call = Call("enqueue", self.keys.prefix(queue) + "p", (*self._args(queue), *enqueue_args(rec), limit))
+            fut = lane.request(self._scripts.evalsha(call))
+            if fut is not None:
+                self._remember(rec.id, queue)
+                reply = await fut
+                if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
+                    reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
+                flag = reply[0]
+                if flag == -1:
+                    raise QueueFull(queue, int(limit or 0))
+                return [flag == 1]
         for rec in records:
             if rec.status not in _NEW:
                 raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
