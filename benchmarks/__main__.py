@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -132,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, default=8.0, help="a drain stops being timed this many seconds after its first task"
     )
     parser.add_argument("--peers", default="all", help="all | none | comma-separated names")
+    parser.add_argument(
+        "--pin",
+        default=None,
+        metavar="CPUS",
+        help="run Redis, every driver and every worker on these CPUs (e.g. 0): the same placement for "
+        "every system, so a run does not depend on where the scheduler puts the processes",
+    )
     parser.add_argument("--peer-python", default=None, help="the Python the peers are installed in")
     parser.add_argument("--scale-n", type=int, default=1_000_000, help="tasks in the scale scenario")
     parser.add_argument("--embedded-n", type=int, default=100_000, help="tasks in the embedded scenario")
@@ -151,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown peers: {', '.join(sorted(bad))} (known: {', '.join(SYSTEMS[1:])})")
     systems = ["gdw", *peers]
 
+    if args.pin:  # inherited by redis-server, the drivers and their workers
+        os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
     with RedisServer() as server:
         print(f"Machine: {machine(server)}")
+        if args.pin:
+            print(f"Pinned: every process on CPU {args.pin}")
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(f"redis-server {server.url}; n={args.n}; repeat={args.repeat}; {when}")
         print()

@@ -29,12 +29,13 @@ VARIANTS: dict[str, LimitSpec | None] = {
 
 
 def script_stats(server: RedisServer) -> tuple[int, int]:
-    """(calls, microseconds) of EVALSHA since the last CONFIG RESETSTAT."""
+    """(calls, microseconds) of the script calls (FCALL and EVALSHA) since the last CONFIG RESETSTAT."""
+    calls = usec = 0
     for line in server.cli("info", "commandstats").splitlines():
-        if line.startswith("cmdstat_evalsha:"):
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_fcall:")):
             fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-            return int(fields["calls"]), int(fields["usec"])
-    return 0, 0
+            calls, usec = calls + int(fields["calls"]), usec + int(fields["usec"])
+    return calls, usec
 
 
 async def run(server: RedisServer, spec: LimitSpec | None, n: int, batch: int) -> tuple[float, float]:
