@@ -348,7 +348,7 @@ class MemoryStorage:
             message = "the task's result is nested too deep to encode"
         if rec.status is _CLAIMED:
             rec.started_at = now - max(0.0, ack.started_ago)
-        rec.errors.append(AttemptError(rec.attempts, Detail.INVALID, message, "", now, rec.worker))
+        rec.add_error(AttemptError(rec.attempts, Detail.INVALID, message, "", now, rec.worker))
         rec.finished_at = now
         self._move(rec, _FAILED, now, Detail.INVALID)
         return False
@@ -359,7 +359,7 @@ class MemoryStorage:
             return None
         now = self.clock.now()
         error.at = error.at or now
-        rec.errors.append(error)
+        rec.add_error(error)
         self._leases.pop(task_id, None)
         if retry_delay is None:
             rec.finished_at = now
@@ -379,7 +379,7 @@ class MemoryStorage:
             return False
         now = self.clock.now()
         error.at = error.at or now
-        rec.errors.append(error)
+        rec.add_error(error)
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, error.type)
         return True
@@ -391,7 +391,7 @@ class MemoryStorage:
         now = self.clock.now()
         rec.attempts = lifecycle.attempts_after_release(rec.attempts)
         if error is not None:
-            rec.errors.append(dataclasses.replace(error, at=error.at or now, counted=False))
+            rec.add_error(dataclasses.replace(error, at=error.at or now, counted=False))
         self._leases.pop(task_id, None)
         if rec.cancel_requested:  # the operator's cancel is honoured, not carried back into the queue
             rec.finished_at = now
@@ -451,7 +451,7 @@ class MemoryStorage:
 
     def _expire(self, rec: TaskRecord, now: float) -> None:
         message = Detail.NOT_STARTED_IN_TIME
-        rec.errors.append(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
+        rec.add_error(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, Detail.EXPIRED)
 
@@ -517,7 +517,7 @@ class MemoryStorage:
             if rec is None or rec.status not in LEASED:
                 continue  # nothing leased any more: the stale lease alone is dropped
             err = AttemptError(rec.attempts, "LeaseExpired", f"lease held by {worker} expired", "", now, worker)
-            rec.errors.append(err)
+            rec.add_error(err)
             if rec.cancel_requested:  # the operator's cancel is honoured, never carried into a retry
                 rec.finished_at = now
                 self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)

@@ -98,10 +98,13 @@ class Execution:
             return TaskCancelled(f"cancelled by an operator{tail}")
         return None
 
-    async def run(self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor]) -> Ended:
+    async def run(
+        self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor], slot: asyncio.Task[Any] | None = None
+    ) -> Ended:
+        """``slot``: the asyncio task this runs in (the worker's slot), when the caller knows it."""
         timeout = rec.timeout if rec.timeout is not None else self.spec.defaults.timeout
         if self.spec.is_async and timeout is None:
-            return await self._run_inline()
+            return await self._run_inline(slot)
         try:
             self.future = asyncio.ensure_future(self._call(executor))
         except Exception as exc:  # bad arguments for the function, etc.
@@ -127,12 +130,12 @@ class Execution:
         except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
             return Ended(False, error=exc, cause="fatal")
 
-    async def _run_inline(self) -> Ended:
+    async def _run_inline(self, slot: asyncio.Task[Any] | None) -> Ended:
         """The fast path (an async task without a timeout): it runs inside the slot's own asyncio
         task; stopping it cancels the slot, which catches that here and carries on."""
         rec = self.lease.task
         kwargs = rec.kwargs if self.ctx is None else {**rec.kwargs, "ctx": self.ctx}
-        self.inline = asyncio.current_task()
+        self.inline = slot or asyncio.current_task()  # (current_task asks the OS for the pid: once per slot)
         try:
             result = await self.spec.func(*rec.args, **kwargs)
         except asyncio.CancelledError:

@@ -211,11 +211,12 @@ class Worker:
         return self._executor
 
     async def _slot(self) -> None:
+        me = asyncio.current_task()
         while True:
             lease = await self.claimer.next()
             self.utilization.change(+1)
             try:
-                await self._execute(lease)
+                await self._execute(lease, me)
             finally:
                 self.utilization.change(-1)
                 self.claimer.room.set()
@@ -259,7 +260,7 @@ class Worker:
             rec.id, rec.name, rec.attempts, policy.max_attempts, self.id, rec.queue, self.resources, reporter.report
         )
 
-    async def _execute(self, lease: Lease) -> None:
+    async def _execute(self, lease: Lease, slot: asyncio.Task[Any] | None = None) -> None:
         rec = lease.task
         started = time.monotonic()
         try:
@@ -283,7 +284,7 @@ class Worker:
         self._running[rec.id] = run
         self.info.busy = len(self._running)
         try:
-            ended = await run.run(rec, self._executor_now)
+            ended = await run.run(rec, self._executor_now, slot)
         except asyncio.CancelledError:  # an immediate stop of this slot
             self._running.pop(rec.id, None)
             await self._stopped_early(lease, "shutdown", None, started)
