@@ -32,10 +32,10 @@ class EmptyList(list):  # type: ignore[type-arg]
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __imul__ = _refuse
 
-    def __iadd__(self, other: Any) -> Any:  # ``rec.parents += [...]`` rebinds the field to a new list
+    def __iadd__(self, other: Any) -> Any:  # type: ignore[misc]  # ``rec.parents += [...]`` rebinds the field to a new list
         return [*other]
 
-    def __hash__(self) -> int:  # immutable (which also lets a dataclass take it as a default)
+    def __hash__(self) -> int:  # type: ignore[override]  # immutable (which also lets a dataclass take it as a default)
         return 0
 
     def __repr__(self) -> str:
@@ -101,7 +101,7 @@ class TaskRecord:
 
     id: str
     name: str
-    args: list[Any] = NOTHING  # noqa: RUF009 (shared, immutable)
+    args: list[Any] = NOTHING
     kwargs: dict[str, Any] = field(default_factory=dict)
     status: TaskStatus = TaskStatus.PENDING
     queue: str = DEFAULT_QUEUE
@@ -116,7 +116,7 @@ class TaskRecord:
     finished_at: float | None = None
     worker: str | None = None
     result: Any = None
-    errors: list[AttemptError] = NOTHING  # noqa: RUF009
+    errors: list[AttemptError] = NOTHING
     recurring_id: str | None = None
     progress: Any = None
     secret: bool = False  # redact args in logs and the dashboard
@@ -127,8 +127,8 @@ class TaskRecord:
     delay: float | None = None
     # -- workflow (gdw_core.workflow): all empty for a task outside a workflow -------------------
     workflow: str | None = None  # the id of the workflow it was submitted in
-    parents: list[str] = NOTHING  # noqa: RUF009  # ids it waits for (blocked until satisfied)
-    children: list[str] = NOTHING  # noqa: RUF009  # ids that wait for it
+    parents: list[str] = NOTHING  # ids it waits for (blocked until satisfied)
+    children: list[str] = NOTHING  # ids that wait for it
     #: what it receives from its first ``feeds`` parents when it becomes pending: "" nothing,
     #: "one" that parent's result as its first argument, "list" the list of their results (in order)
     takes: str = ""
@@ -138,7 +138,7 @@ class TaskRecord:
     cancelled_by: str | None = None  # the parent whose failure cancelled it
     waiting: int = 0  # parents not yet satisfied (while blocked)
     #: the named limits it takes (gdw_core.flow): a claim starts it only within all of them
-    limits: list[str] = NOTHING  # noqa: RUF009
+    limits: list[str] = NOTHING
     #: while throttled: which limit holds it back and why (its run_at is when it is tried again)
     throttled_by: str | None = None
     #: not started by then (epoch seconds) -> never run: cancelled with detail "expired" (gdw_core.flow)

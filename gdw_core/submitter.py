@@ -351,7 +351,8 @@ class Submitter:
         """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
         A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
         enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
-        return (await self._put([self.build(task, args, kwargs)]))[0]
+        records = [self.build(task, args, kwargs)]
+        return (await (self._put(records) if tracing.active else self._store(records)))[0]
 
     async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:
         """Submit one task per item of ``calls`` (an args tuple/list, or a kwargs dict) in one batch."""

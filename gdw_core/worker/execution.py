@@ -9,7 +9,7 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -98,13 +98,18 @@ class Execution:
             return TaskCancelled(f"cancelled by an operator{tail}")
         return None
 
-    async def run(
+    def run(
         self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor], slot: asyncio.Task[Any] | None = None
-    ) -> Ended:
-        """``slot``: the asyncio task this runs in (the worker's slot), when the caller knows it."""
+    ) -> Coroutine[Any, Any, Ended]:
+        """The attempt, to await. ``slot``: the asyncio task it runs in (the worker's slot), when
+        the caller knows it."""
         timeout = rec.timeout if rec.timeout is not None else self.spec.defaults.timeout
         if self.spec.is_async and timeout is None:
-            return await self._run_inline(slot)
+            return self._run_inline(slot)
+        return self._run_apart(executor, timeout)
+
+    async def _run_apart(self, executor: Callable[[], ThreadPoolExecutor], timeout: float | None) -> Ended:
+        """A sync task (thread or process) or one with a timeout: in its own future, waited for."""
         try:
             self.future = asyncio.ensure_future(self._call(executor))
         except Exception as exc:  # bad arguments for the function, etc.

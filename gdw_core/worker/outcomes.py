@@ -82,14 +82,15 @@ class OutcomeWriter:
         return time.monotonic() + self.lease
 
     def start(self, lease: Lease, started: float, max_retries: int | None) -> None:
-        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, self._deadline())
+        """``started``: time.monotonic() when the attempt started (just now)."""
+        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, started + self.lease)
         self._ready.set()
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
         mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
         if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
             self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
-        self._acks.append(_Ack(lease.task.id, lease.token, result, started, self._deadline()))
+        self._acks.append(_Ack(lease.task.id, lease.token, result, started, time.monotonic() + self.lease))
         self._ready.set()
 
     def fail(self, lease: Lease, error: AttemptError, delay: float | None) -> None:

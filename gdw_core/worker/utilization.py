@@ -13,8 +13,10 @@ class Utilization:
         self._integral = 0.0
         self._last = self._since
 
-    def change(self, delta: int) -> None:
-        now = time.monotonic()
+    def change(self, delta: int, now: float | None = None) -> None:
+        """``now``: time.monotonic() when the caller just read it."""
+        if now is None:
+            now = time.monotonic()
         self._integral += self.busy * (now - self._since)
         self._since = now
         self.busy += delta

@@ -44,6 +44,9 @@ log = logging.getLogger("gdw.worker")
 #: after a graceful stop's timeout and the cancel grace, how long outcomes may still be written
 OUTCOME_GRACE = 1.0
 
+#: results of these types need no check at the validation boundary (JSON, within the limits)
+_ALWAYS_STORABLE = frozenset({int, bool, type(None)})
+
 __all__ = ["CANCEL_GRACE", "OUTCOME_GRACE", "Worker", "new_worker_id"]
 
 
@@ -212,14 +215,16 @@ class Worker:
 
     async def _slot(self) -> None:
         me = asyncio.current_task()
+        claimer, utilization = self.claimer, self.utilization
         while True:
-            lease = await self.claimer.next()
-            self.utilization.change(+1)
+            lease = claimer.next_nowait() or await claimer.next()
+            started = time.monotonic()
+            utilization.change(+1, started)
             try:
-                await self._execute(lease, me)
+                await self._execute(lease, me, started)
             finally:
-                self.utilization.change(-1)
-                self.claimer.room.set()
+                utilization.change(-1)
+                claimer.room.set()
 
     def _policy_for(self, rec: TaskRecord, spec: TaskSpec | None) -> RetryPolicy:
         """The effective retry policy: the record's own (a per-call option), else the @task one,
@@ -260,9 +265,10 @@ class Worker:
             rec.id, rec.name, rec.attempts, policy.max_attempts, self.id, rec.queue, self.resources, reporter.report
         )
 
-    async def _execute(self, lease: Lease, slot: asyncio.Task[Any] | None = None) -> None:
+    async def _execute(self, lease: Lease, slot: asyncio.Task[Any] | None = None, started: float | None = None) -> None:
         rec = lease.task
-        started = time.monotonic()
+        if started is None:
+            started = time.monotonic()
         try:
             spec = self.registry.get(rec.name)
         except UnknownTask as exc:
@@ -278,7 +284,8 @@ class Worker:
             return
         policy = self._policy_for(rec, spec)
         self.outcomes.start(lease, started, policy.max_retries)
-        if self.hooks:
+        hooked = bool(self.hooks.hooks)
+        if hooked:
             await self.hooks.call("before_task", rec, task_id=rec.id)
         run = Execution(lease, spec, self._context(lease, spec), started)
         self._running[rec.id] = run
@@ -292,9 +299,15 @@ class Worker:
         finally:
             self._running.pop(rec.id, None)
             self.info.busy = len(self._running)
-        await self._settle_progress(rec.id)
+        if self._progress:
+            await self._settle_progress(rec.id)
         if ended.ok:
-            await self._succeeded(lease, ended.result, spec, started)
+            result = ended.result
+            if type(result) in _ALWAYS_STORABLE and not hooked:  # the common case, inline
+                self.info.processed += 1
+                self.outcomes.ack(lease, result, started)
+            else:
+                await self._succeeded(lease, result, spec, started)
         elif ended.cause in ("cancel", "shutdown", "lost"):
             await self._stopped_early(lease, ended.cause, ended.error, started)
         else:
@@ -321,7 +334,7 @@ class Worker:
         check_size(encoded, what, self.limits)
 
     async def _succeeded(self, lease: Lease, result: Any, spec: TaskSpec, started: float) -> None:
-        if type(result) not in (int, bool, type(None)):
+        if type(result) not in _ALWAYS_STORABLE:
             try:
                 self._check_result(lease.task.id, result)
             except InvalidPayload as exc:
