@@ -351,7 +351,10 @@ class Submitter:
         """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
         A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
         enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
-        records = [self.build(task, args, kwargs)]
+        if self._shareable and type(task) is FunctionType:  # (build's first branch, without the call)
+            records = [self._build_shared(task, args, kwargs)]
+        else:
+            records = [self.build(task, args, kwargs)]
         return (await (self._put(records) if tracing.active else self._store(records)))[0]
 
     async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:

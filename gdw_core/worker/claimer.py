@@ -42,6 +42,7 @@ class Claimer:
         self.buffered: dict[str, Lease] = {}  # what is in the buffer, for the heartbeat
         self.dropped: set[str] = set()  # buffered ids already settled: never start them
         self.room = asyncio.Event()
+        self.wants_room = False  # run() waits for ``room``: a slot that frees one sets it
         self.active = True
         #: weighted queues (gdw_core.flow.weights); None: strict order
         self.order = WeightedOrder(weights) if weights else None
@@ -128,7 +129,11 @@ class Claimer:
             room = self.room_left()
             if room <= 0:
                 self.room.clear()
-                await self.room.wait()
+                self.wants_room = True
+                try:
+                    await self.room.wait()
+                finally:
+                    self.wants_room = False
                 continue
             try:
                 leases = await self._claim(room)

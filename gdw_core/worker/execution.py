@@ -36,16 +36,18 @@ class Ended:
 
 
 class Execution:
+    # until set on the instance (most attempts set none of them but ``inline``)
+    cause: str | None = None
+    future: asyncio.Future[Any] | None = None
+    thread_done: threading.Event | None = None
+    process: ProcessCall | None = None
+    inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
+
     def __init__(self, lease: Lease, spec: TaskSpec, ctx: Any, started: float) -> None:
         self.lease = lease
         self.spec = spec
         self.ctx = ctx
         self.started = started
-        self.cause: str | None = None
-        self.future: asyncio.Future[Any] | None = None
-        self.thread_done: threading.Event | None = None
-        self.process: ProcessCall | None = None
-        self.inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
 
     def stop(self, cause: str) -> None:
         if self.cause is None:
@@ -157,7 +159,7 @@ class Execution:
             slot, self.inline = self.inline, None
         if self.cause is not None and slot is not None and slot.cancelling():
             slot.uncancel()  # the task swallowed our cancellation and finished: it completed
-        return Ended(True, result=result)
+        return Ended(True, result)
 
 
 def elapsed(since: float) -> float:

@@ -73,6 +73,7 @@ class OutcomeWriter:
         self._ops: list[_Op] = []
         self._inflight: dict[str, int] = {}
         self._ready = asyncio.Event()
+        self._woken = False  # _ready was set since the loop last cleared it
         self._task: asyncio.Task[None] | None = None
         self.abandoned = 0
         self.refused = 0
@@ -84,14 +85,18 @@ class OutcomeWriter:
     def start(self, lease: Lease, started: float, max_retries: int | None) -> None:
         """``started``: time.monotonic() when the attempt started (just now)."""
         self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, started + self.lease)
-        self._ready.set()
+        if not self._woken:
+            self._woken = True
+            self._ready.set()
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
         mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
         if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
             self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
         self._acks.append(_Ack(lease.task.id, lease.token, result, started, time.monotonic() + self.lease))
-        self._ready.set()
+        if not self._woken:
+            self._woken = True
+            self._ready.set()
 
     def fail(self, lease: Lease, error: AttemptError, delay: float | None) -> None:
         self._op("fail", lease, error, delay)
@@ -127,6 +132,7 @@ class OutcomeWriter:
         while True:
             await self._ready.wait()
             self._ready.clear()
+            self._woken = False
             while self._marks or self._acks or self._ops:
                 if await self.flush_once():
                     backoff = 0.05

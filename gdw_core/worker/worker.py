@@ -224,7 +224,8 @@ class Worker:
                 await self._execute(lease, me, started)
             finally:
                 utilization.change(-1)
-                claimer.room.set()
+                if claimer.wants_room:
+                    claimer.room.set()
 
     def _policy_for(self, rec: TaskRecord, spec: TaskSpec | None) -> RetryPolicy:
         """The effective retry policy: the record's own (a per-call option), else the @task one,
@@ -287,7 +288,7 @@ class Worker:
         hooked = bool(self.hooks.hooks)
         if hooked:
             await self.hooks.call("before_task", rec, task_id=rec.id)
-        run = Execution(lease, spec, self._context(lease, spec), started)
+        run = Execution(lease, spec, self._context(lease, spec) if spec.defaults.takes_context else None, started)
         self._running[rec.id] = run
         self.info.busy = len(self._running)
         try:
