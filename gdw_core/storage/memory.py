@@ -250,7 +250,7 @@ class MemoryStorage:
                 for r in ready:
                     if r and (best is None or r.head() < best.head()):
                         best = r
-            if not best:
+            if best is None or not best.order:
                 break
             task_id = best.pop()
             rec = self._tasks.get(task_id)
@@ -339,10 +339,13 @@ class MemoryStorage:
     async def complete(self, acks: Sequence[Ack]) -> list[bool]:
         now = self.clock.now()
         out: list[bool] = []
+        leases, tasks = self._leases, self._tasks
         for ack in acks:
             try:
-                rec = self._held(ack.task_id, ack.token)
-                if rec is None:
+                # _held(), inlined: the record if the ack's token is its current lease, claimed or running
+                lease = leases.get(ack.task_id)
+                rec = None if lease is None or lease[1] != ack.token else tasks.get(ack.task_id)
+                if rec is None or (rec.status is not _RUNNING and rec.status is not _CLAIMED):
                     out.append(False)
                     continue
                 result = ack.result
@@ -350,7 +353,8 @@ class MemoryStorage:
                     out.append(False)
                     continue
                 if rec.status is _CLAIMED:
-                    rec.started_at = now - max(0.0, ack.started_ago)
+                    ago = ack.started_ago
+                    rec.started_at = now - (ago if ago > 0.0 else 0.0)
                 rec.result = result
                 rec.finished_at = now
                 self._move(rec, _COMPLETED, now)

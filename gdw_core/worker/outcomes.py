@@ -243,7 +243,7 @@ class OutcomeWriter:
         if not marks:
             return
         now = time.monotonic()
-        starts = [Start(m.task_id, m.token, max(0.0, now - m.started), m.max_retries) for m in marks]
+        starts = [Start(m.task_id, m.token, now - m.started if now > m.started else 0.0, m.max_retries) for m in marks]
         results = await self.storage.start(starts)
         for mark, ok in zip(marks, results, strict=False):
             if not ok:
@@ -253,7 +253,7 @@ class OutcomeWriter:
         if not acks:
             return
         now = time.monotonic()
-        batch = [Ack(a.task_id, a.token, a.result, max(0.0, now - a.started)) for a in acks]
+        batch = [Ack(a.task_id, a.token, a.result, now - a.started if now > a.started else 0.0) for a in acks]
         results = await self.storage.complete(batch)
         for ack, ok in zip(acks, results, strict=False):
             if not ok:

@@ -126,6 +126,7 @@ class Worker:
         # records submitted in this process share one retry dict per policy (TaskQueue.policy_dict):
         # the policy built from a dict is found by the dict's identity, without formatting it
         self._policy_by_dict: dict[int, tuple[dict[str, Any], RetryPolicy]] = {}
+        self._last_retry: tuple[dict[str, Any] | None, RetryPolicy] = (None, self.retry_policy)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -219,11 +220,11 @@ class Worker:
         while True:
             lease = claimer.next_nowait() or await claimer.next()
             started = time.monotonic()
-            utilization.change(+1, started)
+            utilization.begin(started)
             try:
                 await self._execute(lease, me, started)
             finally:
-                utilization.change(-1)
+                utilization.end(time.monotonic())
                 if claimer.wants_room:
                     claimer.room.set()
 
@@ -283,7 +284,13 @@ class Worker:
             self.outcomes.start(lease, started, None)
             await self._failed(lease, exc, None, started, final=True)
             return
-        policy = self._policy_for(rec, spec)
+        retry = rec.retry
+        if retry is not None and retry is self._last_retry[0]:  # (as _policy_for finds it, without the call)
+            policy = self._last_retry[1]
+        else:
+            policy = self._policy_for(rec, spec)
+            if retry is not None:
+                self._last_retry = (retry, policy)
         self.outcomes.start(lease, started, policy.max_retries)
         hooked = bool(self.hooks.hooks)
         if hooked:
