@@ -74,6 +74,8 @@ class MemoryStorage:
         self._event_seq = itertools.count(1)
         self._last_event = 0
         self._work: asyncio.Event | None = None
+        self._claiming = 0  # claims waiting for _work: only they need it set
+        self._signalled = False  # _work was set since a claim last cleared it
         self._news: asyncio.Event | None = None
         self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
         self._walk_seq = itertools.count(1)
@@ -95,7 +97,8 @@ class MemoryStorage:
         return self.clock.now()
 
     def _signal_work(self) -> None:
-        if self._work is not None:
+        if self._claiming and not self._signalled and self._work is not None:
+            self._signalled = True
             self._work.set()
 
     def _emit(
@@ -208,8 +211,8 @@ class MemoryStorage:
                 self._pending[rec.queue].push(rec.priority, next(self._seq), task_id)
             else:
                 heapq.heappush(self._delayed, (rec.run_at, next(self._seq), task_id))
-            if self._work is not None:
-                self._work.set()
+            if self._claiming and not self._signalled:
+                self._signal_work()
             created.append(True)
         return created
 
@@ -302,8 +305,13 @@ class MemoryStorage:
             if self._work is None:
                 self._work = asyncio.Event()
             self._work.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._work.wait(), remaining)
+            self._signalled = False
+            self._claiming += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._work.wait(), remaining)
+            finally:
+                self._claiming -= 1
 
     def _held(self, task_id: str, token: int) -> TaskRecord | None:
         """The record if ``token`` is its current lease and it is claimed or running."""

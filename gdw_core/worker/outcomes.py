@@ -91,7 +91,7 @@ class OutcomeWriter:
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
         mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
-        if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
+        if mark is not None and mark.max_retries is not None and mark.max_retries != lease.task.max_retries:
             self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
         self._acks.append(_Ack(lease.task.id, lease.token, result, started, time.monotonic() + self.lease))
         if not self._woken:

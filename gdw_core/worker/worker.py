@@ -126,6 +126,7 @@ class Worker:
         # records submitted in this process share one retry dict per policy (TaskQueue.policy_dict):
         # the policy built from a dict is found by the dict's identity, without formatting it
         self._policy_by_dict: dict[int, tuple[dict[str, Any], RetryPolicy]] = {}
+        self._specs: dict[str, TaskSpec] = {}  # registry.get, remembered
         self._last_retry: tuple[dict[str, Any] | None, RetryPolicy] = (None, self.retry_policy)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -271,8 +272,10 @@ class Worker:
         rec = lease.task
         if started is None:
             started = time.monotonic()
+        spec = self._specs.get(rec.name)  # a name's registration never changes once made
         try:
-            spec = self.registry.get(rec.name)
+            if spec is None:
+                spec = self._specs[rec.name] = self.registry.get(rec.name)
         except UnknownTask as exc:
             log.error(
                 "worker %s: task %s names %r, which is not registered here",
