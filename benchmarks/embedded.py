@@ -1,7 +1,7 @@
 """Embedded throughput: N no-op tasks through TaskQueue (memory storage), against the tightest
 plain-asyncio reference, in the same run. Prints each rate and its ratio to the reference.
 
-    python -m benchmarks.embedded [--n 100000] [--workers 10] [--repeat 3]
+    python -m benchmarks.embedded [--n 100000] [--workers 10] [--repeat 3] [--only per-call]
 
 * reference, tight loop: acquire a semaphore of ``--workers``, then ``create_task`` one no-op that
   releases it — what an asyncio program does without a queue (no record, no status, no events);
@@ -10,6 +10,11 @@ plain-asyncio reference, in the same run. Prints each rate and its ratio to the 
 * gdw per call: ``await queue.submit(noop)`` one call at a time, until all N are done;
 * gdw submit_many: one call for all N.
 Every gdw task keeps its full record (status, attempts, events, retention).
+
+``--only`` runs one of them (``tight``, ``up-front``, ``per-call``, ``submit-many``), e.g. under
+``valgrind --tool=callgrind`` to count instructions per task, which do not depend on the machine's
+load: run it at two sizes and divide the difference by the difference in ``--n``
+(docs/performance.md, "Embedded per-call path").
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gdw_core import MemoryStorage, Retention, TaskQueue
+from gdw_core.status import TaskStatus
 
 
 async def noop() -> None:
@@ -73,7 +79,7 @@ async def _gdw(n: int, workers: int, per_call: bool) -> float:
                 await queue.submit(noop)
         else:
             await queue.submit_many(noop, [() for _ in range(n)])
-        while (await queue.inspect.counts())["completed"] < n:
+        while (await queue.inspect.counts())[TaskStatus.COMPLETED] < n:
             await asyncio.sleep(0.001)
         elapsed = time.perf_counter() - start
     return n / elapsed
@@ -95,10 +101,21 @@ RUNS: dict[str, Callable[[int, int], Awaitable[float]]] = {
 }
 
 
-async def main_async(n: int, workers: int, repeat: int) -> dict[str, float]:
-    rates: dict[str, list[float]] = {name: [] for name in RUNS}
+#: --only's names for the runs
+SHORT = dict(zip(RUNS, ("tight", "up-front", "per-call", "submit-many"), strict=True))
+
+
+def _short(name: str) -> str:
+    return SHORT[name]
+
+
+async def main_async(n: int, workers: int, repeat: int, only: str | None = None) -> dict[str, float]:
+    runs = {name: run for name, run in RUNS.items() if only is None or _short(name) == only}
+    if not runs:
+        raise SystemExit(f"--only takes one of {', '.join(_short(name) for name in RUNS)}")
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):  # interleaved, so a noisy moment hits every run alike
-        for name, run in RUNS.items():
+        for name, run in runs.items():
             gc.collect()
             rates[name].append(await run(n, workers))
     return {name: statistics.median(values) for name, values in rates.items()}
@@ -109,12 +126,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="run only this one: " + ", ".join(_short(name) for name in RUNS))
     args = parser.parse_args()
-    rates = asyncio.run(main_async(args.n, args.workers, args.repeat))
-    reference = rates["reference: tight asyncio loop"]
+    rates = asyncio.run(main_async(args.n, args.workers, args.repeat, args.only))
+    reference = rates.get("reference: tight asyncio loop")
     print(f"tasks={args.n} concurrency={args.workers} repeat={args.repeat} (medians)")
     for name, rate in rates.items():
-        print(f"{name:<32}: {rate:>10,.0f} tasks/s   {rate / reference:.2f}x the tight loop")
+        ratio = f"   {rate / reference:.2f}x the tight loop" if reference else ""
+        print(f"{name:<32}: {rate:>10,.0f} tasks/s{ratio}")
 
 
 if __name__ == "__main__":

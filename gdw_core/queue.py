@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
@@ -255,8 +255,10 @@ class TaskQueue:
         """Submit a chain / group / chord (or one signature) atomically: see gdw_core.workflow."""
         return await submit_workflow(self, canvas)
 
-    async def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> str:
-        return await self._submitter.submit(task, *args, **kwargs)
+    def submit(self, task: TaskRef, /, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, str]:
+        """``await queue.submit(fn, *args, **kwargs)``: see :meth:`Submitter.submit` (the
+        submitter's coroutine itself, not one more around it)."""
+        return self._submitter.submit(task, *args, **kwargs)
 
     async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:
         return await self._submitter.submit_many(task, calls)

@@ -14,6 +14,45 @@ from gdw_core.status import TaskStatus
 DEFAULT_QUEUE = "default"
 
 
+class EmptyList(list):  # type: ignore[type-arg]
+    """The one shared, always-empty list a record's list fields start as (``NOTHING``).
+
+    A record's ``args``, ``errors``, ``parents``, ``children`` and ``limits`` are usually empty;
+    one list object per field per record would be five more objects the cyclic garbage collector
+    walks for every record kept (the embedded queue keeps thousands). It compares, encodes and
+    iterates like ``[]``; it refuses in-place changes (append, extend...): assign a new list to the
+    field instead (``rec.errors = [*rec.errors, error]``, or :meth:`TaskRecord.add_error`).
+    ``+=`` works and gives a new list."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this is a record's shared empty list: assign a new list to the field instead of changing it")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __imul__ = _refuse
+
+    def __iadd__(self, other: Any) -> Any:  # type: ignore[misc]  # ``rec.parents += [...]`` rebinds the field to a new list
+        return [*other]
+
+    def __hash__(self) -> int:  # type: ignore[override]  # immutable (which also lets a dataclass take it as a default)
+        return 0
+
+    def __repr__(self) -> str:
+        return "[]"
+
+    def __reduce__(self) -> Any:
+        return (_nothing, ())
+
+
+#: the shared empty list of every record field that has nothing (see :class:`EmptyList`)
+NOTHING: list[Any] = EmptyList()
+
+
+def _nothing() -> list[Any]:
+    return NOTHING
+
+
 @dataclass(slots=True)
 class AttemptError:
     """Why one attempt failed."""
@@ -62,7 +101,7 @@ class TaskRecord:
 
     id: str
     name: str
-    args: list[Any] = field(default_factory=list)
+    args: list[Any] = NOTHING
     kwargs: dict[str, Any] = field(default_factory=dict)
     status: TaskStatus = TaskStatus.PENDING
     queue: str = DEFAULT_QUEUE
@@ -77,7 +116,7 @@ class TaskRecord:
     finished_at: float | None = None
     worker: str | None = None
     result: Any = None
-    errors: list[AttemptError] = field(default_factory=list)
+    errors: list[AttemptError] = NOTHING
     recurring_id: str | None = None
     progress: Any = None
     secret: bool = False  # redact args in logs and the dashboard
@@ -88,8 +127,8 @@ class TaskRecord:
     delay: float | None = None
     # -- workflow (gdw_core.workflow): all empty for a task outside a workflow -------------------
     workflow: str | None = None  # the id of the workflow it was submitted in
-    parents: list[str] = field(default_factory=list)  # ids it waits for (blocked until satisfied)
-    children: list[str] = field(default_factory=list)  # ids that wait for it
+    parents: list[str] = NOTHING  # ids it waits for (blocked until satisfied)
+    children: list[str] = NOTHING  # ids that wait for it
     #: what it receives from its first ``feeds`` parents when it becomes pending: "" nothing,
     #: "one" that parent's result as its first argument, "list" the list of their results (in order)
     takes: str = ""
@@ -99,7 +138,7 @@ class TaskRecord:
     cancelled_by: str | None = None  # the parent whose failure cancelled it
     waiting: int = 0  # parents not yet satisfied (while blocked)
     #: the named limits it takes (gdw_core.flow): a claim starts it only within all of them
-    limits: list[str] = field(default_factory=list)
+    limits: list[str] = NOTHING
     #: while throttled: which limit holds it back and why (its run_at is when it is tried again)
     throttled_by: str | None = None
     #: not started by then (epoch seconds) -> never run: cancelled with detail "expired" (gdw_core.flow)
@@ -111,6 +150,14 @@ class TaskRecord:
     #: a completed task (and its result) is deleted this many seconds after it finished, when that
     #: is sooner than the storage-wide retention (gdw_core.flow)
     result_ttl: float | None = None
+
+    def add_error(self, error: AttemptError) -> None:
+        """Record one attempt's error (``errors`` may be the shared empty list: never appended to)."""
+        errors = self.errors
+        if type(errors) is list:
+            errors.append(error)
+        else:
+            self.errors = [*errors, error]
 
     @property
     def max_attempts(self) -> int:

@@ -6,8 +6,9 @@ import functools
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from gdw_core import tracing
@@ -17,9 +18,9 @@ from gdw_core.flow.expiry import Expires, check_expires, expires_at
 from gdw_core.flow.limit import check_limit_names
 from gdw_core.flow.uniqueness import check_unique, digest, window
 from gdw_core.limits import PayloadLimits, check_entry_id, check_queue_name, check_task_id
-from gdw_core.record import TaskRecord
+from gdw_core.record import NOTHING, TaskRecord
 from gdw_core.recurring import RecurringEntry, check_cron
-from gdw_core.registry import LOCAL_PREFIX, NAME_RE, TaskDefaults
+from gdw_core.registry import LOCAL_PREFIX, NAME_RE, TaskDefaults, TaskSpec
 from gdw_core.retry import RetryPolicy
 from gdw_core.status import TaskStatus
 
@@ -111,8 +112,46 @@ def task_limits(name: str, defaults: TaskDefaults, extra: Sequence[str]) -> list
     when it declares ``rate=`` / ``concurrency=``, then the call's ``options(limits=...)``."""
     own = (name,) if defaults.rate is not None or defaults.concurrency is not None else ()
     if not own and not defaults.limits and not extra:  # the common case: nothing to check
-        return []
+        return NOTHING
     return list(check_limit_names((*defaults.limits, *own, *extra)))
+
+
+class _Ids:
+    """Random task ids (128 bits, hex), cut from one ``os.urandom`` read of many ids: a system call
+    per id is a noticeable share of a submit. A forked child starts a fresh buffer (never its
+    parent's ids)."""
+
+    SIZE = 16 * 256
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.at = 0
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.buf, self.at = b"", 0
+
+    def __call__(self) -> str:
+        at = self.at
+        if at >= len(self.buf):
+            self.buf, at = os.urandom(self.SIZE), 0
+        self.at = at + 16
+        return self.buf[at : at + 16].hex()
+
+
+new_task_id = _Ids()
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """The fields every record of one function shares, for one Submitter: valid while the
+    function is still registered as ``spec`` and the queue's retry policy and default queue are
+    the ones they were computed with."""
+
+    spec: TaskSpec
+    policy: RetryPolicy
+    default_queue: str
+    rest: tuple[Any, ...]
 
 
 class Submitter:
@@ -122,6 +161,11 @@ class Submitter:
         self._q = queue
         self._options = options or TaskOptions()
         self._limits: PayloadLimits = queue.payload_limits
+        #: per plain function submitted through here: what every record of it shares (see _shared)
+        self._shared: dict[Callable[..., Any], _Shared] = {}
+        o = self._options
+        # options under which a function's records differ only in id and arguments
+        self._shareable = o.task_id is None and o.unique_for is None and o.debounce is None and not o.depends_on
 
     # -- building records ------------------------------------------------------------------
     def _resolve(self, task: TaskRef) -> tuple[str, TaskDefaults, list[Any], dict[str, Any]]:
@@ -163,8 +207,22 @@ class Submitter:
         run_at: float | None = None,
         recurring_id: str | None = None,
     ) -> TaskRecord:
+        if self._shareable and delay is None and run_at is None and recurring_id is None and type(task) is FunctionType:
+            return self._build_shared(task, args, kwargs)
+        return self._build(task, args, kwargs, delay=delay, run_at=run_at, recurring_id=recurring_id)
+
+    def _build(
+        self,
+        task: TaskRef,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        delay: float | None = None,
+        run_at: float | None = None,
+        recurring_id: str | None = None,
+    ) -> TaskRecord:
         name, defaults, pre_args, pre_kwargs = self._resolve(task)
-        all_args = [*pre_args, *args]
+        all_args = [*pre_args, *args] if args or pre_args else NOTHING
         all_kwargs = {**pre_kwargs, **kwargs}
         check_args(all_args, all_kwargs, self._limits)
         o = self._options
@@ -177,7 +235,7 @@ class Submitter:
         if unique.get("debounce") is not None:  # it runs `debounce` seconds after the last submit
             delay, scheduled = unique["debounce"], True
         rec = TaskRecord(
-            id=o.task_id or os.urandom(16).hex(),
+            id=o.task_id or new_task_id(),
             name=name,
             args=all_args,
             kwargs=all_kwargs,
@@ -198,6 +256,29 @@ class Submitter:
         if o.depends_on:
             rec.parents = list(o.depends_on)
             rec.on_parent_failure = o.on_parent_failure
+        return rec
+
+    def _build_shared(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskRecord:
+        """``build`` of a plain function, submitted now, with options that give each of its records
+        the same fields but id and arguments: those fields are computed once, by the general path
+        (the first record), and checked still valid (same registration, policy, default queue)."""
+        q = self._q
+        shared = self._shared.get(func)
+        if (
+            shared is not None
+            and q.registry.register(func) is shared.spec
+            and q.retry_policy is shared.policy
+            and q.default_queue == shared.default_queue
+        ):
+            all_args = [*args] if args else NOTHING
+            if args or kwargs:
+                check_args(all_args, kwargs, self._limits)
+            return TaskRecord(new_task_id(), shared.spec.name, all_args, {**kwargs}, *shared.rest)
+        rec = self._build(func, args, kwargs)
+        if len(self._shared) < 256 and not rec.limits:  # (a list of limits is not shared between records)
+            # every field after id, name, args and kwargs, in field order: as this first record has them
+            rest = tuple(getattr(rec, f.name) for f in fields(TaskRecord)[4:])
+            self._shared[func] = _Shared(q.registry.register(func), q.retry_policy, q.default_queue, rest)
         return rec
 
     def _uniqueness(self, name: str, args: list[Any], kwargs: dict[str, Any], scheduled: bool) -> dict[str, Any]:
@@ -235,10 +316,12 @@ class Submitter:
             existing = await q.storage.get(given)
             if existing is not None:
                 return self._exists(given, existing.status)
-        if any(r.parents for r in records):  # depends_on: one atomic step (gdw_core.workflow)
+        if self._options.depends_on:  # depends_on: one atomic step (gdw_core.workflow)
             await dependent_enqueue(q.storage, records)
             return [r.id for r in records]
         created = await q.storage.enqueue(records, q.queue_size)
+        if len(records) == 1 and created[0]:  # the per-call submit
+            return [records[0].id]
         if given is not None and not all(created) and records[0].unique_key is None:
             existing = await q.storage.get(given)
             return self._exists(given, existing.status if existing is not None else "unreadable")
@@ -268,7 +351,11 @@ class Submitter:
         """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
         A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
         enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
-        return (await self._put([self.build(task, args, kwargs)]))[0]
+        if self._shareable and type(task) is FunctionType:  # (build's first branch, without the call)
+            records = [self._build_shared(task, args, kwargs)]
+        else:
+            records = [self.build(task, args, kwargs)]
+        return (await (self._put(records) if tracing.active else self._store(records)))[0]
 
     async def submit_many(self, task: TaskRef, calls: Iterable[Sequence[Any] | dict[str, Any]], /) -> list[str]:
         """Submit one task per item of ``calls`` (an args tuple/list, or a kwargs dict) in one batch."""

@@ -25,6 +25,7 @@ from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.recurring import RecurringEntry, tick_id
 from gdw_core.status import LEASED, TERMINAL, TRANSITIONS, WAITING, TaskStatus, check_transition
 from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Mark, QueueInfo, Retention, Start
+from gdw_core.storage.ready import ReadyQueue
 from gdw_core.storage.workerhistory import WorkerHistory
 from gdw_core.workerinfo import WorkerInfo
 from gdw_core.workflow.memory import MemoryFanIn
@@ -59,7 +60,7 @@ class MemoryStorage:
         self._tasks: dict[str, TaskRecord] = {}
         self._index: dict[TaskStatus, dict[str, None]] = {s: {} for s in TaskStatus}
         self._counts: dict[str, dict[TaskStatus, int]] = {}
-        self._pending: dict[str, list[tuple[int, int, str]]] = {}
+        self._pending: dict[str, ReadyQueue] = {}
         self._delayed: list[tuple[float, int, str]] = []
         self._leases: dict[str, tuple[str, int, float]] = {}
         self._seq = itertools.count()
@@ -73,6 +74,8 @@ class MemoryStorage:
         self._event_seq = itertools.count(1)
         self._last_event = 0
         self._work: asyncio.Event | None = None
+        self._claiming = 0  # claims waiting for _work: only they need it set
+        self._signalled = False  # _work was set since a claim last cleared it
         self._news: asyncio.Event | None = None
         self._walks: dict[str, list[str]] = {}  # bulk walks in progress: token -> snapshot of ids
         self._walk_seq = itertools.count(1)
@@ -94,7 +97,8 @@ class MemoryStorage:
         return self.clock.now()
 
     def _signal_work(self) -> None:
-        if self._work is not None:
+        if self._claiming and not self._signalled and self._work is not None:
+            self._signalled = True
             self._work.set()
 
     def _emit(
@@ -121,35 +125,45 @@ class MemoryStorage:
         old = rec.status
         if new not in TRANSITIONS[old]:
             check_transition(rec.id, old, new)
-        del self._index[old][rec.id]
-        self._index[new][rec.id] = None
+        task_id = rec.id
+        index = self._index
+        del index[old][task_id]
+        index[new][task_id] = None
         counts = self._counts[rec.queue]
         counts[old] -= 1
         counts[new] += 1
         rec.status = new
         if old is _THROTTLED:
             rec.throttled_by = None
-        self._emit(_VALUE[new], rec, _VALUE[old], at, detail)
+        # the transition's event (_emit, inlined: this runs for every transition of every task)
+        seq = self._last_event = next(self._event_seq)
+        self._events.append(
+            (seq, at, _VALUE[new], task_id, _VALUE[old], rec.name, rec.queue, rec.worker, rec.attempts, detail)
+        )
+        if self._news is not None:
+            self._news.set()
         if old in LEASED and new not in LEASED and self._limiter.holding:
             self._release_holds(rec, at)
         if new in TERMINAL:
-            self._leases.pop(rec.id, None)
+            self._leases.pop(task_id, None)
             if new is _COMPLETED and rec.result_ttl is not None:
-                heapq.heappush(self._result_expiry, (at + rec.result_ttl, rec.id))
-        if rec.children:
-            self._fanin.moved(rec, old, new)  # workflow fan-in (gdw_core.workflow.memory)
-        if new in TERMINAL:
-            self._retain(new)
+                heapq.heappush(self._result_expiry, (at + rec.result_ttl, task_id))
+            if rec.children:
+                self._fanin.moved(rec, old, new)  # workflow fan-in (gdw_core.workflow.memory)
+            if len(index[new]) > self._keep[new]:
+                self._retain(new)
+        elif rec.children:
+            self._fanin.moved(rec, old, new)
 
     def _queue_counts(self, queue: str) -> dict[TaskStatus, int]:
         counts = self._counts.get(queue)
         if counts is None:
             counts = self._counts[queue] = dict.fromkeys(TaskStatus, 0)
-            self._pending[queue] = []
+            self._pending[queue] = ReadyQueue()
         return counts
 
     def _push_pending(self, rec: TaskRecord) -> None:
-        heapq.heappush(self._pending[rec.queue], (-rec.priority, next(self._seq), rec.id))
+        self._pending[rec.queue].push(rec.priority, next(self._seq), rec.id)
         self._signal_work()
 
     def _push_delayed(self, rec: TaskRecord) -> None:
@@ -160,11 +174,12 @@ class MemoryStorage:
     async def enqueue(self, records: Sequence[TaskRecord], max_waiting: int | None = None) -> list[bool]:
         now = self.clock.now()
         created: list[bool] = []
+        tasks = self._tasks
         for rec in records:
-            if rec.id in self._tasks:
+            if rec.id in tasks:
                 created.append(False)
                 continue
-            counts = self._queue_counts(rec.queue)
+            counts = self._counts.get(rec.queue) or self._queue_counts(rec.queue)
             if max_waiting is not None and counts[_PENDING] + counts[_SCHEDULED] >= max_waiting:
                 raise QueueFull(rec.queue, max_waiting)
             if rec.unique_key is not None and self._unique_hit(rec, now) is not None:
@@ -181,14 +196,23 @@ class MemoryStorage:
                 rec.run_at = rec.run_at or now
             elif rec.status is not _SCHEDULED:
                 raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
-            self._tasks[rec.id] = rec
-            self._index[rec.status][rec.id] = None
-            counts[rec.status] += 1
-            self._emit(_VALUE[rec.status], rec, None, now)
-            if rec.status is _PENDING:
-                self._push_pending(rec)
+            status, task_id = rec.status, rec.id
+            tasks[task_id] = rec
+            self._index[status][task_id] = None
+            counts[status] += 1
+            # its first event (_emit, inlined)
+            seq = self._last_event = next(self._event_seq)
+            self._events.append(
+                (seq, now, _VALUE[status], task_id, None, rec.name, rec.queue, rec.worker, rec.attempts, None)
+            )
+            if self._news is not None:
+                self._news.set()
+            if status is _PENDING:
+                self._pending[rec.queue].push(rec.priority, next(self._seq), task_id)
             else:
-                self._push_delayed(rec)
+                heapq.heappush(self._delayed, (rec.run_at, next(self._seq), task_id))
+            if self._claiming and not self._signalled:
+                self._signal_work()
             created.append(True)
         return created
 
@@ -221,15 +245,17 @@ class MemoryStorage:
         out: list[Lease] = []
         throttled = 0
         self._throttled_next = None
-        heaps = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
+        ready = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
+        only = ready[0] if len(ready) == 1 else None
         while len(out) < count:
-            best: list[tuple[int, int, str]] | None = None
-            for h in heaps:
-                if h and (best is None or h[0] < best[0]):
-                    best = h
-            if best is None:
+            best: ReadyQueue | None = only
+            if only is None:
+                for r in ready:
+                    if r and (best is None or r.head() < best.head()):
+                        best = r
+            if best is None or not best.order:
                 break
-            _, _, task_id = heapq.heappop(best)
+            task_id = best.pop()
             rec = self._tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
                 continue  # stale entry (cancelled, purged)
@@ -279,8 +305,13 @@ class MemoryStorage:
             if self._work is None:
                 self._work = asyncio.Event()
             self._work.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._work.wait(), remaining)
+            self._signalled = False
+            self._claiming += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._work.wait(), remaining)
+            finally:
+                self._claiming -= 1
 
     def _held(self, task_id: str, token: int) -> TaskRecord | None:
         """The record if ``token`` is its current lease and it is claimed or running."""
@@ -316,10 +347,13 @@ class MemoryStorage:
     async def complete(self, acks: Sequence[Ack]) -> list[bool]:
         now = self.clock.now()
         out: list[bool] = []
+        leases, tasks = self._leases, self._tasks
         for ack in acks:
             try:
-                rec = self._held(ack.task_id, ack.token)
-                if rec is None:
+                # _held(), inlined: the record if the ack's token is its current lease, claimed or running
+                lease = leases.get(ack.task_id)
+                rec = None if lease is None or lease[1] != ack.token else tasks.get(ack.task_id)
+                if rec is None or (rec.status is not _RUNNING and rec.status is not _CLAIMED):
                     out.append(False)
                     continue
                 result = ack.result
@@ -327,7 +361,8 @@ class MemoryStorage:
                     out.append(False)
                     continue
                 if rec.status is _CLAIMED:
-                    rec.started_at = now - max(0.0, ack.started_ago)
+                    ago = ack.started_ago
+                    rec.started_at = now - (ago if ago > 0.0 else 0.0)
                 rec.result = result
                 rec.finished_at = now
                 self._move(rec, _COMPLETED, now)
@@ -348,7 +383,7 @@ class MemoryStorage:
             message = "the task's result is nested too deep to encode"
         if rec.status is _CLAIMED:
             rec.started_at = now - max(0.0, ack.started_ago)
-        rec.errors.append(AttemptError(rec.attempts, Detail.INVALID, message, "", now, rec.worker))
+        rec.add_error(AttemptError(rec.attempts, Detail.INVALID, message, "", now, rec.worker))
         rec.finished_at = now
         self._move(rec, _FAILED, now, Detail.INVALID)
         return False
@@ -359,7 +394,7 @@ class MemoryStorage:
             return None
         now = self.clock.now()
         error.at = error.at or now
-        rec.errors.append(error)
+        rec.add_error(error)
         self._leases.pop(task_id, None)
         if retry_delay is None:
             rec.finished_at = now
@@ -379,7 +414,7 @@ class MemoryStorage:
             return False
         now = self.clock.now()
         error.at = error.at or now
-        rec.errors.append(error)
+        rec.add_error(error)
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, error.type)
         return True
@@ -391,7 +426,7 @@ class MemoryStorage:
         now = self.clock.now()
         rec.attempts = lifecycle.attempts_after_release(rec.attempts)
         if error is not None:
-            rec.errors.append(dataclasses.replace(error, at=error.at or now, counted=False))
+            rec.add_error(dataclasses.replace(error, at=error.at or now, counted=False))
         self._leases.pop(task_id, None)
         if rec.cancel_requested:  # the operator's cancel is honoured, not carried back into the queue
             rec.finished_at = now
@@ -451,7 +486,7 @@ class MemoryStorage:
 
     def _expire(self, rec: TaskRecord, now: float) -> None:
         message = Detail.NOT_STARTED_IN_TIME
-        rec.errors.append(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
+        rec.add_error(AttemptError(rec.attempts, "Expired", message, "", now, None, counted=False))
         rec.finished_at = now
         self._move(rec, _CANCELLED, now, Detail.EXPIRED)
 
@@ -517,7 +552,7 @@ class MemoryStorage:
             if rec is None or rec.status not in LEASED:
                 continue  # nothing leased any more: the stale lease alone is dropped
             err = AttemptError(rec.attempts, "LeaseExpired", f"lease held by {worker} expired", "", now, worker)
-            rec.errors.append(err)
+            rec.add_error(err)
             if rec.cancel_requested:  # the operator's cancel is honoured, never carried into a retry
                 rec.finished_at = now
                 self._move(rec, _CANCELLED, now, Detail.CANCELLED_BY_OPERATOR)
@@ -731,8 +766,8 @@ class MemoryStorage:
     ) -> list[TaskRecord]:
         status = TaskStatus(status)
         if status is _PENDING:
-            heaps = [h for q, h in self._pending.items() if queue is None or q == queue]
-            entries = heapq.nsmallest(offset + limit, itertools.chain.from_iterable(heaps))
+            lanes = [r.entries() for q, r in self._pending.items() if queue is None or q == queue]
+            entries = heapq.nsmallest(offset + limit, itertools.chain.from_iterable(lanes))
             ids: Any = (e[2] for e in entries)
         elif status in _DELAYED:
             ids = sorted(self._index[status], key=lambda t: self._tasks[t].run_at)
@@ -785,10 +820,10 @@ class MemoryStorage:
         """Each task's position in the state's order (what list_tasks sorts by), as a number."""
         if status is _PENDING:
             best: dict[str, float] = {}
-            for q, heap in self._pending.items():
+            for q, ready in self._pending.items():
                 if queue is not None and q != queue:
                     continue
-                for neg_priority, seq, task_id in heap:
+                for neg_priority, seq, task_id in ready.entries():
                     rec = self._tasks.get(task_id)
                     if rec is not None and rec.status is _PENDING:
                         score = float(neg_priority) * 2.0**40 + seq
@@ -816,7 +851,8 @@ class MemoryStorage:
         for name in sorted(set(self._counts) | self._paused):
             counts = self._counts.get(name) or dict.fromkeys(TaskStatus, 0)
             oldest = None
-            for _, _, task_id in heapq.nsmallest(8, self._pending.get(name) or []):
+            ready = self._pending.get(name)
+            for _, _, task_id in itertools.islice(ready.entries() if ready is not None else (), 8):
                 rec = self._tasks.get(task_id)
                 if rec is not None and rec.status is _PENDING:
                     oldest = rec.run_at

@@ -27,14 +27,14 @@ from gdw_core.status import TaskStatus
 from gdw_core.workerinfo import WorkerInfo
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: ~0.5 µs less to build, and one is built per task
 class Lease:
     task: TaskRecord
     token: int  # fencing token: strictly increasing per task over its claims
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: ~0.5 µs less to build, and one is built per task
 class Start:
     """A claimed task's slot started it: ``claimed -> running``."""
 
@@ -47,7 +47,7 @@ class Start:
     max_retries: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: ~0.5 µs less to build, and one is built per task
 class Ack:
     """A successful outcome to record. ``result`` has already passed the validation boundary
     (JSON-encodable, within the size and depth limits): the worker checks it before acking, so a

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from gdw_core.flow.weights import WeightedOrder
@@ -33,33 +35,73 @@ class Claimer:
         self.wait = wait
         self.running = running
         self.on_storage_error = on_storage_error
-        self.buffer: asyncio.Queue[Lease] = asyncio.Queue()
+        # claimed tasks not started yet, oldest first; slots waiting for one (a deque and futures
+        # rather than an asyncio.Queue: a slot takes a buffered task without a coroutine call)
+        self.buffer: deque[Lease] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self.buffered: dict[str, Lease] = {}  # what is in the buffer, for the heartbeat
         self.dropped: set[str] = set()  # buffered ids already settled: never start them
         self.room = asyncio.Event()
+        self.wants_room = False  # run() waits for ``room``: a slot that frees one sets it
         self.active = True
         #: weighted queues (gdw_core.flow.weights); None: strict order
         self.order = WeightedOrder(weights) if weights else None
 
     def room_left(self) -> int:
-        return self.capacity - self.running() - self.buffer.qsize()
+        return self.capacity - self.running() - len(self.buffer)
+
+    def _put(self, lease: Lease) -> None:
+        self.buffered[lease.task.id] = lease
+        self.buffer.append(lease)
+        if self._waiters:
+            self._wake_one()
+
+    def next_nowait(self) -> Lease | None:
+        """The next buffered task a slot should start (settled ones are skipped), or None when the
+        buffer is empty (then ``await next()``)."""
+        buffer = self.buffer
+        while buffer:
+            lease = buffer.popleft()
+            task_id = lease.task.id
+            self.buffered.pop(task_id, None)
+            if task_id in self.dropped:
+                self.dropped.discard(task_id)
+                self.room.set()
+                continue
+            return lease
+        return None
 
     async def next(self) -> Lease:
         """The next buffered task a slot should start (settled ones are skipped)."""
         while True:
-            lease = await self.buffer.get()
-            self.buffered.pop(lease.task.id, None)
-            if lease.task.id in self.dropped:
-                self.dropped.discard(lease.task.id)
-                self.room.set()
-                continue
-            return lease
+            lease = self.next_nowait()
+            if lease is not None:
+                return lease
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                if waiter.done() and not waiter.cancelled() and self.buffer:
+                    self._wake_one()  # it was woken for a lease it will not take: pass it on
+                raise
+
+    def _wake_one(self) -> None:
+        """Wake one slot waiting in :meth:`next`."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
     def take_all(self) -> list[Lease]:
         """Empty the buffer (a drain): what was claimed and never started."""
         out: list[Lease] = []
-        while not self.buffer.empty():
-            lease = self.buffer.get_nowait()
+        while self.buffer:
+            lease = self.buffer.popleft()
             self.buffered.pop(lease.task.id, None)
             if lease.task.id not in self.dropped:
                 out.append(lease)
@@ -87,7 +129,11 @@ class Claimer:
             room = self.room_left()
             if room <= 0:
                 self.room.clear()
-                await self.room.wait()
+                self.wants_room = True
+                try:
+                    await self.room.wait()
+                finally:
+                    self.wants_room = False
                 continue
             try:
                 leases = await self._claim(room)
@@ -101,5 +147,4 @@ class Claimer:
                 backoff = min(backoff * 2, 5.0)
                 continue
             for lease in leases:
-                self.buffered[lease.task.id] = lease
-                self.buffer.put_nowait(lease)
+                self._put(lease)

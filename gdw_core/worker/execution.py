@@ -9,7 +9,7 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -36,16 +36,18 @@ class Ended:
 
 
 class Execution:
+    # until set on the instance (most attempts set none of them but ``inline``)
+    cause: str | None = None
+    future: asyncio.Future[Any] | None = None
+    thread_done: threading.Event | None = None
+    process: ProcessCall | None = None
+    inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
+
     def __init__(self, lease: Lease, spec: TaskSpec, ctx: Any, started: float) -> None:
         self.lease = lease
         self.spec = spec
         self.ctx = ctx
         self.started = started
-        self.cause: str | None = None
-        self.future: asyncio.Future[Any] | None = None
-        self.thread_done: threading.Event | None = None
-        self.process: ProcessCall | None = None
-        self.inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
 
     def stop(self, cause: str) -> None:
         if self.cause is None:
@@ -98,10 +100,18 @@ class Execution:
             return TaskCancelled(f"cancelled by an operator{tail}")
         return None
 
-    async def run(self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor]) -> Ended:
+    def run(
+        self, rec: TaskRecord, executor: Callable[[], ThreadPoolExecutor], slot: asyncio.Task[Any] | None = None
+    ) -> Coroutine[Any, Any, Ended]:
+        """The attempt, to await. ``slot``: the asyncio task it runs in (the worker's slot), when
+        the caller knows it."""
         timeout = rec.timeout if rec.timeout is not None else self.spec.defaults.timeout
         if self.spec.is_async and timeout is None:
-            return await self._run_inline()
+            return self._run_inline(slot)
+        return self._run_apart(executor, timeout)
+
+    async def _run_apart(self, executor: Callable[[], ThreadPoolExecutor], timeout: float | None) -> Ended:
+        """A sync task (thread or process) or one with a timeout: in its own future, waited for."""
         try:
             self.future = asyncio.ensure_future(self._call(executor))
         except Exception as exc:  # bad arguments for the function, etc.
@@ -127,12 +137,12 @@ class Execution:
         except BaseException as exc:  # SystemExit / KeyboardInterrupt raised by user code
             return Ended(False, error=exc, cause="fatal")
 
-    async def _run_inline(self) -> Ended:
+    async def _run_inline(self, slot: asyncio.Task[Any] | None) -> Ended:
         """The fast path (an async task without a timeout): it runs inside the slot's own asyncio
         task; stopping it cancels the slot, which catches that here and carries on."""
         rec = self.lease.task
         kwargs = rec.kwargs if self.ctx is None else {**rec.kwargs, "ctx": self.ctx}
-        self.inline = asyncio.current_task()
+        self.inline = slot or asyncio.current_task()  # (current_task asks the OS for the pid: once per slot)
         try:
             result = await self.spec.func(*rec.args, **kwargs)
         except asyncio.CancelledError:
@@ -149,7 +159,7 @@ class Execution:
             slot, self.inline = self.inline, None
         if self.cause is not None and slot is not None and slot.cancelling():
             slot.uncancel()  # the task swallowed our cancellation and finished: it completed
-        return Ended(True, result=result)
+        return Ended(True, result)
 
 
 def elapsed(since: float) -> float:

@@ -73,6 +73,7 @@ class OutcomeWriter:
         self._ops: list[_Op] = []
         self._inflight: dict[str, int] = {}
         self._ready = asyncio.Event()
+        self._woken = False  # _ready was set since the loop last cleared it
         self._task: asyncio.Task[None] | None = None
         self.abandoned = 0
         self.refused = 0
@@ -82,15 +83,20 @@ class OutcomeWriter:
         return time.monotonic() + self.lease
 
     def start(self, lease: Lease, started: float, max_retries: int | None) -> None:
-        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, self._deadline())
-        self._ready.set()
+        """``started``: time.monotonic() when the attempt started (just now)."""
+        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, started + self.lease)
+        if not self._woken:
+            self._woken = True
+            self._ready.set()
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
         mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
-        if mark is not None and mark.max_retries not in (None, lease.task.max_retries):
+        if mark is not None and mark.max_retries is not None and mark.max_retries != lease.task.max_retries:
             self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
-        self._acks.append(_Ack(lease.task.id, lease.token, result, started, self._deadline()))
-        self._ready.set()
+        self._acks.append(_Ack(lease.task.id, lease.token, result, started, time.monotonic() + self.lease))
+        if not self._woken:
+            self._woken = True
+            self._ready.set()
 
     def fail(self, lease: Lease, error: AttemptError, delay: float | None) -> None:
         self._op("fail", lease, error, delay)
@@ -126,6 +132,7 @@ class OutcomeWriter:
         while True:
             await self._ready.wait()
             self._ready.clear()
+            self._woken = False
             while self._marks or self._acks or self._ops:
                 if await self.flush_once():
                     backoff = 0.05
@@ -236,7 +243,7 @@ class OutcomeWriter:
         if not marks:
             return
         now = time.monotonic()
-        starts = [Start(m.task_id, m.token, max(0.0, now - m.started), m.max_retries) for m in marks]
+        starts = [Start(m.task_id, m.token, now - m.started if now > m.started else 0.0, m.max_retries) for m in marks]
         results = await self.storage.start(starts)
         for mark, ok in zip(marks, results, strict=False):
             if not ok:
@@ -246,7 +253,7 @@ class OutcomeWriter:
         if not acks:
             return
         now = time.monotonic()
-        batch = [Ack(a.task_id, a.token, a.result, max(0.0, now - a.started)) for a in acks]
+        batch = [Ack(a.task_id, a.token, a.result, now - a.started if now > a.started else 0.0) for a in acks]
         results = await self.storage.complete(batch)
         for ack, ok in zip(acks, results, strict=False):
             if not ok:

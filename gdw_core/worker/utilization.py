@@ -13,8 +13,22 @@ class Utilization:
         self._integral = 0.0
         self._last = self._since
 
-    def change(self, delta: int) -> None:
-        now = time.monotonic()
+    def begin(self, now: float) -> None:
+        """A slot became busy at ``now`` (time.monotonic())."""
+        self._integral += self.busy * (now - self._since)
+        self._since = now
+        self.busy += 1
+
+    def end(self, now: float) -> None:
+        """A slot became idle at ``now`` (time.monotonic())."""
+        self._integral += self.busy * (now - self._since)
+        self._since = now
+        self.busy -= 1
+
+    def change(self, delta: int, now: float | None = None) -> None:
+        """``now``: time.monotonic() when the caller just read it."""
+        if now is None:
+            now = time.monotonic()
         self._integral += self.busy * (now - self._since)
         self._since = now
         self.busy += delta

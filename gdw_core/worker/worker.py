@@ -44,6 +44,9 @@ log = logging.getLogger("gdw.worker")
 #: after a graceful stop's timeout and the cancel grace, how long outcomes may still be written
 OUTCOME_GRACE = 1.0
 
+#: results of these types need no check at the validation boundary (JSON, within the limits)
+_ALWAYS_STORABLE = frozenset({int, bool, type(None)})
+
 __all__ = ["CANCEL_GRACE", "OUTCOME_GRACE", "Worker", "new_worker_id"]
 
 
@@ -123,6 +126,8 @@ class Worker:
         # records submitted in this process share one retry dict per policy (TaskQueue.policy_dict):
         # the policy built from a dict is found by the dict's identity, without formatting it
         self._policy_by_dict: dict[int, tuple[dict[str, Any], RetryPolicy]] = {}
+        self._specs: dict[str, TaskSpec] = {}  # registry.get, remembered
+        self._last_retry: tuple[dict[str, Any] | None, RetryPolicy] = (None, self.retry_policy)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -211,14 +216,18 @@ class Worker:
         return self._executor
 
     async def _slot(self) -> None:
+        me = asyncio.current_task()
+        claimer, utilization = self.claimer, self.utilization
         while True:
-            lease = await self.claimer.next()
-            self.utilization.change(+1)
+            lease = claimer.next_nowait() or await claimer.next()
+            started = time.monotonic()
+            utilization.begin(started)
             try:
-                await self._execute(lease)
+                await self._execute(lease, me, started)
             finally:
-                self.utilization.change(-1)
-                self.claimer.room.set()
+                utilization.end(time.monotonic())
+                if claimer.wants_room:
+                    claimer.room.set()
 
     def _policy_for(self, rec: TaskRecord, spec: TaskSpec | None) -> RetryPolicy:
         """The effective retry policy: the record's own (a per-call option), else the @task one,
@@ -259,11 +268,14 @@ class Worker:
             rec.id, rec.name, rec.attempts, policy.max_attempts, self.id, rec.queue, self.resources, reporter.report
         )
 
-    async def _execute(self, lease: Lease) -> None:
+    async def _execute(self, lease: Lease, slot: asyncio.Task[Any] | None = None, started: float | None = None) -> None:
         rec = lease.task
-        started = time.monotonic()
+        if started is None:
+            started = time.monotonic()
+        spec = self._specs.get(rec.name)  # a name's registration never changes once made
         try:
-            spec = self.registry.get(rec.name)
+            if spec is None:
+                spec = self._specs[rec.name] = self.registry.get(rec.name)
         except UnknownTask as exc:
             log.error(
                 "worker %s: task %s names %r, which is not registered here",
@@ -275,15 +287,22 @@ class Worker:
             self.outcomes.start(lease, started, None)
             await self._failed(lease, exc, None, started, final=True)
             return
-        policy = self._policy_for(rec, spec)
+        retry = rec.retry
+        if retry is not None and retry is self._last_retry[0]:  # (as _policy_for finds it, without the call)
+            policy = self._last_retry[1]
+        else:
+            policy = self._policy_for(rec, spec)
+            if retry is not None:
+                self._last_retry = (retry, policy)
         self.outcomes.start(lease, started, policy.max_retries)
-        if self.hooks:
+        hooked = bool(self.hooks.hooks)
+        if hooked:
             await self.hooks.call("before_task", rec, task_id=rec.id)
-        run = Execution(lease, spec, self._context(lease, spec), started)
+        run = Execution(lease, spec, self._context(lease, spec) if spec.defaults.takes_context else None, started)
         self._running[rec.id] = run
         self.info.busy = len(self._running)
         try:
-            ended = await run.run(rec, self._executor_now)
+            ended = await run.run(rec, self._executor_now, slot)
         except asyncio.CancelledError:  # an immediate stop of this slot
             self._running.pop(rec.id, None)
             await self._stopped_early(lease, "shutdown", None, started)
@@ -291,9 +310,15 @@ class Worker:
         finally:
             self._running.pop(rec.id, None)
             self.info.busy = len(self._running)
-        await self._settle_progress(rec.id)
+        if self._progress:
+            await self._settle_progress(rec.id)
         if ended.ok:
-            await self._succeeded(lease, ended.result, spec, started)
+            result = ended.result
+            if type(result) in _ALWAYS_STORABLE and not hooked:  # the common case, inline
+                self.info.processed += 1
+                self.outcomes.ack(lease, result, started)
+            else:
+                await self._succeeded(lease, result, spec, started)
         elif ended.cause in ("cancel", "shutdown", "lost"):
             await self._stopped_early(lease, ended.cause, ended.error, started)
         else:
@@ -320,7 +345,7 @@ class Worker:
         check_size(encoded, what, self.limits)
 
     async def _succeeded(self, lease: Lease, result: Any, spec: TaskSpec, started: float) -> None:
-        if type(result) not in (int, bool, type(None)):
+        if type(result) not in _ALWAYS_STORABLE:
             try:
                 self._check_result(lease.task.id, result)
             except InvalidPayload as exc:

@@ -58,7 +58,10 @@ class MemoryFanIn:
             s._emit(S.BLOCKED.value, r, None, now)
         for r in records:
             for p in r.parents:
-                s._tasks[p].children.append(r.id)
+                parent = s._tasks[p]
+                if type(parent.children) is not list:  # the shared empty list (record.NOTHING)
+                    parent.children = []
+                parent.children.append(r.id)
         for r in records:
             self.settle(r, now)
 
