@@ -125,14 +125,18 @@ async def test_tls_mistakes_are_one_clear_error(
     # no client certificate, while the server requires one
     no_cert = RedisStorage.from_url(tls_url(tls_redis, certs, client=False))
     with pytest.raises(StorageUnavailable, match="CERTIFICATE_REQUIRED"):
-        await asyncio.wait_for(no_cert.open(), 30)
+        await asyncio.wait_for(no_cert.open(), 10)
     await no_cert.close()
     # a CA that did not sign the server's certificate
     wrong_ca = RedisStorage.from_url(tls_url(tls_redis, certs, ca="other-ca.crt"))
     with pytest.raises(StorageUnavailable, match=r"(?i)certificate"):
         await asyncio.wait_for(wrong_ca.open(), 30)
     await wrong_ca.close()
-    assert not [r for r in caplog.records if "reconnecting" in r.getMessage()]
+    # TLS 1.3 sends "certificate required" after the handshake: the client reads either that alert
+    # (a refusal, no retry) or, when the server's reset wins the race, a reset it retries once or
+    # twice before it reads the alert. Either way one clear error within seconds, never a loop.
+    reconnects = [r for r in caplog.records if "reconnecting" in r.getMessage()]
+    assert len(reconnects) <= 3 and all("reset" in r.getMessage().lower() for r in reconnects), reconnects
     code, out = gdw("stats", "--redis", tls_url(tls_redis, certs, ca="other-ca.crt"))
     assert code == 3 and len(out.strip().splitlines()) == 1 and "certificate" in out.lower(), out
     # plain text to the TLS port: not Redis as far as the client can tell, exit 3 all the same
