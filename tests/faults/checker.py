@@ -79,7 +79,7 @@ class EventTail:
         self.cursor = "-"
         self.first_seen: str | None = None
         self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
+        self._lock = asyncio.Lock()  # one read at a time: the cursor moves after each
 
     async def start(self) -> EventTail:
         await self.storage.open()
@@ -87,6 +87,10 @@ class EventTail:
         return self
 
     async def _read(self) -> int:
+        async with self._lock:
+            return await self._read_locked()
+
+    async def _read_locked(self) -> int:
         rows = await self.storage.client.xrange(self.key, self.cursor, "+", count=5000)
         for event_id, fields in rows:
             if self.first_seen is None:
@@ -106,15 +110,19 @@ class EventTail:
                 await asyncio.sleep(0.1)
                 continue
             if n == 0:
-                self._idle.set()
                 await asyncio.sleep(0.05)
-            else:
-                self._idle.clear()
 
     async def catch_up(self, timeout: float = 60) -> None:
-        """Until everything in the stream now has been read."""
-        self._idle.clear()
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        """Until everything in the stream now has been read: reads of its own, each sent after
+        this call began (a read already in flight may predate the latest events), until one
+        finds nothing new."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    if await self._read() == 0:
+                        return
+                except Exception:  # the Redis under test is down or frozen: again soon
+                    await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -4,7 +4,7 @@
 --   ARGV[1] P      key prefix of the queue, "<namespace>:{<queue>}:"; every key a script touches
 --                  starts with it, so all of them hash to the queue's slot (Redis Cluster)
 --   ARGV[2] Q      the queue name
---   ARGV[3] MAXEV  events kept in the queue's stream (XADD MAXLEN ~)
+--   ARGV[3] MAXEV  events kept in the queue's stream (at least; ev_trim)
 --   ARGV[4] KEEPC  completed tasks kept (count retention)
 --   ARGV[5] KEEPF  failed / cancelled tasks kept
 --   script-specific arguments start at ARGV[6]
@@ -62,7 +62,9 @@ end
 -- detail) that are not empty. The i-th
 -- after it (i >= 1) has k.i and, of t.i o.i n.i w.i a.i d.i, those that differ from the event
 -- before it (a batch of claims of one task function is k.i and t.i only); q is the entry's.
--- The stream is trimmed to about MAXEV events (MAXLEN ~ MAXEV / events per entry). The reader
+-- The stream keeps at least the last MAXEV events whatever the mix of entry sizes (ev_trim;
+-- trimming to MAXEV / this entry's events entries let one large entry drop many small ones a
+-- reader had not yet read). The reader
 -- (reader.py `_events`) gives every event its own id: "<entry id>.<i>" in an entry of several.
 local EV_MAX = 64
 local EV_NAMES = {}  -- i -> the suffixed field names of the i-th event of an entry
@@ -71,11 +73,46 @@ local EV_NAMES = {}  -- i -> the suffixed field names of the i-th event of an en
 local EV, EV_KEY, EV_N, EV_LEN = {}, nil, 0, 0
 local EV_LAST = {}
 
+-- Trimming by events, not entries: `<stream>n` counts the events ever written to the stream and
+-- `<stream>k` lists (newest first) the entry at which that count passed each multiple of
+-- step = MAXEV / EV_STEPS. Trimming to the entry EV_STEPS crossings back keeps at least MAXEV
+-- events and about MAXEV * (1 + 1 / EV_STEPS) at most; it runs once per step, not per call.
+-- Either key written by hand (not a number, not a list) is started again, which only delays a
+-- trim.
+local EV_STEPS = 8
+local function ev_trim(key, id, n)
+  local maxev = tonumber(MAXEV)
+  if not maxev then return end
+  if maxev <= 0 then  -- none kept, as in memory
+    redis.call('XTRIM', key, 'MAXLEN', 0)
+    return
+  end
+  local ck, kk = key .. 'n', key .. 'k'
+  local c = redis.pcall('INCRBY', ck, n)
+  if type(c) ~= 'number' then
+    redis.call('SET', ck, n)
+    c = n
+  end
+  local step = math.ceil(maxev / EV_STEPS)
+  if math.floor((c - n) / step) == math.floor(c / step) then return end
+  local len = redis.pcall('LPUSH', kk, id)
+  if type(len) ~= 'number' then
+    redis.call('DEL', kk)
+    len = redis.call('LPUSH', kk, id)
+  end
+  if len > EV_STEPS then
+    local oldest = redis.call('LINDEX', kk, EV_STEPS)
+    redis.call('LTRIM', kk, 0, EV_STEPS - 1)
+    if type(redis.pcall('XTRIM', key, 'MINID', '~', oldest)) ~= 'number' then
+      redis.call('DEL', kk)  -- not an entry id: start the checkpoints again
+    end
+  end
+end
+
 local function ev_flush()
   if EV_N == 0 then return end
-  local keep = MAXEV
-  if EV_N > 1 and tonumber(keep) > 0 then keep = istr(math.ceil(tonumber(keep) / EV_N)) end
-  redis.call('XADD', EV_KEY, 'MAXLEN', '~', keep, '*', unpack(EV, 1, EV_LEN))
+  local id = redis.call('XADD', EV_KEY, '*', unpack(EV, 1, EV_LEN))
+  ev_trim(EV_KEY, id, EV_N)
   EV_N, EV_LEN = 0, 0
 end
 
