@@ -12,7 +12,8 @@ through gdw's storage API exactly as a worker and a producer send them:
   them (a no-op task that finishes before its start mark is due);
 - claim + start + complete, batch 10: the same with the start marks a longer task sends.
 
-``--annotate`` prints the functions with the most inclusive instructions for the last scenario.
+``--annotate`` prints the functions with the most inclusive instructions for the last scenario,
+then those with the most instructions of their own (where the Lua interpreter's time goes).
 Needs valgrind (``apt-get install -y valgrind``)."""
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ class Counted:
                     total = max(total, int(line.split()[1]))
         return total
 
-    def annotate(self, top: int = 40) -> str:
+    def annotate(self, top: int = 40, inclusive: bool = True) -> str:
         files = glob.glob(self.out + "*")
-        res = subprocess.run(["callgrind_annotate", "--inclusive=yes", *files], capture_output=True, text=True)
+        how = "--inclusive=yes" if inclusive else "--inclusive=no"
+        res = subprocess.run(["callgrind_annotate", how, *files], capture_output=True, text=True)
         rows = [ln for ln in res.stdout.splitlines() if "(" in ln and "%" in ln and "0x0000" not in ln]
         return "\n".join(rows[:top])
 
@@ -144,6 +146,8 @@ async def run(args: argparse.Namespace) -> None:
             if args.annotate:
                 print("\ninclusive instructions by function, last scenario:\n")
                 print(server.annotate())
+                print("\nexclusive (self) instructions by function, last scenario:\n")
+                print(server.annotate(30, inclusive=False))
         finally:
             await s.close()
             server.close()
