@@ -278,8 +278,10 @@ async def matching_ids(
             return Matching(ids, False, scanned)
 
 
-#: events one task's timeline looks at: the whole stream as kept by default (Retention.events)
-EVENT_SCAN = 10_000
+#: events one task's timeline looks at: the whole stream as kept by default (Retention.events is
+#: 10 000; Redis keeps at least that many and trims once per eighth, so up to about 11 250 plus a
+#: stream node's entries are there)
+EVENT_SCAN = 15_000
 #: an event this close (seconds) to a record entry of the same step is that entry
 SAME_STEP = 0.005
 

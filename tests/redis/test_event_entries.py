@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from gdw_core import views
 from gdw_core.events import Event
 from gdw_core.record import TaskRecord
 from gdw_core.storage.protocol import Ack, Retention
@@ -178,5 +179,23 @@ async def test_fields_that_change_inside_an_entry_read_right(redis_server: Redis
             if task_id in {a.task_id for a in acks}:
                 want.append(("completed", "claimed", name, owner[task_id], 1))
             assert by_id[task_id] == want, task_id
+    finally:
+        await s.close()
+
+
+async def test_a_timeline_reads_the_newest_events_of_a_full_stream(redis_server: RedisServer) -> None:
+    """Redis keeps at least the retained number of events and trims once per eighth more: a
+    task created last in a stream holding more than 10 000 events still shows its events."""
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)  # the default retention: 10 000 events
+    await s.open()
+    try:
+        for b in range(11):  # 11 000 events, every one still kept (the next trim is at 11 250)
+            assert await s.enqueue([rec(f"fill{b:02d}-{i:04d}") for i in range(1000)]) == [True] * 1000
+        assert await s.enqueue([rec("last")]) == [True]
+        assert len(await read_all(s, "0", 5000)) == 11_001  # none trimmed yet
+        assert await views.task_events(s, "last", 10_000) == []  # what the scan of 10 000 missed
+        events = await views.task_events(s, "last")
+        assert [(e.old, e.kind) for e in events] == [(None, "pending")]
     finally:
         await s.close()
