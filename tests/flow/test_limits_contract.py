@@ -154,6 +154,26 @@ async def test_a_result_ttl_deletes_the_completed_run_sooner_than_retention(stor
     assert (await storage.counts())[S.COMPLETED] == 1
 
 
+async def test_task_arguments_named_like_flow_fields_are_only_arguments(storage: Storage) -> None:
+    # The Redis scripts look for these keys' text in the payload before decoding it: a key of
+    # the task's own kwargs (which come first) must not give the task a result TTL, limits or an
+    # expiry, nor make it unique; a real result_ttl after such a kwarg still counts.
+    fake = {"result_ttl": 0.05, "limits": ["api"], "expires_at": 1.0, "unique_key": "k", "unique_for": 60}
+    plain = rec(kwargs=dict(fake))
+    twin = rec(kwargs=dict(fake))
+    real = rec(kwargs={"result_ttl": 3600}, result_ttl=0.05)
+    assert await storage.enqueue([plain, twin, real]) == [True, True, True]
+    leases = await storage.claim(W, ("default",), 3, 30.0, 0.05)
+    assert sorted(x.task.id for x in leases) == sorted([plain.id, twin.id, real.id])
+    assert await storage.complete([Ack(x.task.id, x.token, 1) for x in leases]) == [True, True, True]
+    await asyncio.sleep(0.15)
+    assert await storage.purge_expired() == 1
+    assert await storage.get(real.id) is None
+    for kept in (plain, twin):
+        got = await storage.get(kept.id)
+        assert got is not None and got.status == S.COMPLETED and got.kwargs == fake
+
+
 async def test_turns_of_cancelled_throttled_tasks_are_not_kept(storage: Storage) -> None:
     await storage.set_limit(LimitSpec("api", parse_rate("1/m")))
     backlog = [rec(["api"]) for _ in range(6)]

@@ -57,7 +57,7 @@ end
 -- `id` (the key u:<digest> now points to it), or the id of the task that stands for it (a
 -- debounced one still scheduled takes the new payload and is pushed back `debounce` seconds)
 unique_check = function(t, id, d)
-  if not string.find(d, '"unique_key"', 1, true) then return nil end
+  if not string.find(d, 'que_key"', 1, true) then return nil end  -- (see task_flow's needles)
   local ok, data = pcall(cjson.decode, d)
   if not ok or type(data) ~= 'table' or type(data.unique_key) ~= 'string' then return nil end
   local debounce = tonumber(data.debounce)
@@ -81,11 +81,14 @@ unique_check = function(t, id, d)
   return nil
 end
 
--- a task with a result_ttl (gdw_core.flow) keeps it in the field rttl, for keep_result
+-- a task with a result_ttl (gdw_core.flow) keeps it in the field rttl, for keep_result. The
+-- payload is decoded only when it holds the key's text: that text may also be a key of the task's
+-- own arguments, which come first, so only the record's top-level field counts.
 result_ttl_of = function(key, d)
-  local at = string.find(d, '"result_ttl":', 1, true)
-  if not at then return end
-  local ttl = tonumber(string.match(d, '^"result_ttl":%s*([%d%.eE+-]+)', at))
+  if not string.find(d, 'ult_ttl"', 1, true) then return end  -- (see task_flow's needles)
+  local ok, data = pcall(cjson.decode, d)
+  if not ok or type(data) ~= 'table' then return end
+  local ttl = tonumber(data.result_ttl)
   if ttl and ttl > 0 then redis.call('HSET', key, 'rttl', ttl) end
 end
 
@@ -99,7 +102,9 @@ end
 -- what a task's payload `d` says about flow control: its limit names (nil: none; false + reason:
 -- garbage) and its expiry (epoch seconds or nil). The payload is decoded only when it has one.
 local function task_flow(d)
-  if not string.find(d, '"limits"', 1, true) and not string.find(d, '"expires_at"', 1, true) then return nil end
+  -- (needles without their opening quote: a plain find stops at every occurrence of a needle's
+  -- first character, and a payload is full of quotes; the decode below decides)
+  if not string.find(d, 'mits"', 1, true) and not string.find(d, 'xpires_at"', 1, true) then return nil end
   local ok, data = pcall(cjson.decode, d)
   if not ok or type(data) ~= 'table' then return nil end
   local expires = tonumber(data.expires_at)

@@ -39,9 +39,55 @@ local function now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
+-- Three-digit groups '000' .. '999', made on first use (D3[k] or d3(k)): fmt and the integer
+-- scores below build numbers from them instead of string.format, which is slow for '%.6f'.
+local D3 = {}
+local function d3(k)
+  local s = string.format('%03d', k)
+  D3[k] = s
+  return s
+end
+
+-- x with six decimals, exactly as string.format('%.6f', x). Times (epoch seconds, 2^20 <= x <
+-- 2^32) are built from cached pieces: the whole seconds' digits (the last value kept: a call
+-- formats a few times of the same second) and two groups of three; in that range x's fraction
+-- times 1e6 is exact in a double, so rounding it half to even here is the rounding printf does.
+-- Any other number goes to string.format.
+local FMT_S, FMT_SS = -1, ''
 local function fmt(x)
+  if x >= 1048576 and x < 4294967296 then
+    local s = math.floor(x)
+    local v = (x - s) * 1000000
+    local m = math.floor(v)
+    local r = v - m
+    if r > 0.5 or (r == 0.5 and m % 2 == 1) then m = m + 1 end
+    if m >= 1000000 then s, m = s + 1, m - 1000000 end
+    if s ~= FMT_S then FMT_S, FMT_SS = s, string.format('%d', s) end
+    local hi = math.floor(m / 1000)
+    local lo = m - hi * 1000
+    return FMT_SS .. '.' .. (D3[hi] or d3(hi)) .. (D3[lo] or d3(lo))
+  end
   return string.format('%.6f', x)
 end
+
+-- a formatter of non-negative integers (as string.format('%d', n)) that keeps the digits of the
+-- last n / 1000 it made: consecutive scores of one call share them. One per use, so two uses
+-- (lease deadlines, finished-at microseconds) do not evict each other.
+local function thousands()
+  local last, digits = -1, ''
+  return function(n)
+    if n < 1000 or n >= 9007199254740992 then return string.format('%d', n) end
+    local hi = math.floor(n / 1000)
+    local lo = n - hi * 1000
+    if hi ~= last then last, digits = hi, string.format('%d', hi) end
+    return digits .. (D3[lo] or d3(lo))
+  end
+end
+local MS, US = thousands(), thousands()
+
+-- the keys of the status indexes under the current prefix P (IK_P): made once per prefix, not
+-- once per move (a workflow's fan-in switches P to another queue's and back)
+local IK, IK_P = {}, nil
 
 -- Numbers given to redis.call are formatted by Redis with '%.17g' (slow for fractions): hot paths
 -- pass strings instead, times as fmt() strings made once per call, small integers (attempts,
@@ -116,8 +162,10 @@ local function ev_flush()
   EV_N, EV_LEN = 0, 0
 end
 
+local EV_P, EV_PK = nil, nil  -- the last prefix and its stream key
 local function emit(kind, id, old, name, worker, att, detail)
-  local sk = P .. 'ev'
+  if P ~= EV_P then EV_P, EV_PK = P, P .. 'ev' end
+  local sk = EV_PK
   if sk ~= EV_KEY then  -- another queue's stream (a workflow's fan-in): its own entry
     ev_flush()
     EV_KEY = sk
@@ -168,7 +216,7 @@ end
 -- milliseconds, rounded up (never early), as a string. An integer score keeps these small indexes
 -- integer-encoded (Redis parses a fractional score again at every insert into a small zset).
 local function lease_score(deadline)
-  return string.format('%d', math.ceil(deadline * 1000))
+  return MS(math.ceil(deadline * 1000))
 end
 
 -- the highest lease score that has expired at time t (recover: ZRANGE BYSCORE -inf lease_expired(t))
@@ -218,8 +266,9 @@ local FANIN = nil
 
 -- move task `id` from status `old` to `new` (index score `score`) if the table allows it;
 -- appends the event. Returns false and changes nothing when the move is not allowed.
--- `known` (optional): {set = {field, value, ...} written with the status in one HSET (its first
--- `nset` values when given: hot paths reuse one table), and when
+-- `known` (optional): {key = the task's key when the caller has it, set = {field, value, ...}
+-- written with the status in one HSET (its first `nset` values when given: hot paths reuse one
+-- table), and when
 -- `hooked` is true, hold / rttl / ch as the caller read them (HOOK_FIELDS, false when absent), so
 -- a task without holds, result TTL or children costs its hooks no read at all}.
 local function move(id, old, new, score, detail, name, worker, att, known)
@@ -231,13 +280,18 @@ local function move(id, old, new, score, detail, name, worker, att, known)
   if TERMINAL[new] then  -- finished in one script: keep their order (newest first lists)
     -- as whole microseconds with an exponent: Redis reads the same number as fmt's, and the
     -- integer is cheaper to write than a fraction
-    zscore = string.format('%d', math.floor(score * 1000000 + 0.5) + FINISHED) .. 'e-6'
+    zscore = US(math.floor(score * 1000000 + 0.5) + FINISHED) .. 'e-6'
     score = score + FINISHED * 0.000001
     FINISHED = FINISHED + 1
   end
-  local key = P .. 't:' .. id
-  redis.call('ZREM', P .. INDEX[old], id)
-  redis.call('ZADD', P .. INDEX[new], zscore, id)
+  local key = known and known.key or P .. 't:' .. id
+  local ik = IK
+  if IK_P ~= P then ik = {}; IK, IK_P = ik, P end
+  local ko, kn = ik[old], ik[new]
+  if ko == nil then ko = P .. INDEX[old]; ik[old] = ko end
+  if kn == nil then kn = P .. INDEX[new]; ik[new] = kn end
+  redis.call('ZREM', ko, id)
+  redis.call('ZADD', kn, zscore, id)
   if known and known.set then
     redis.call('HSET', key, 'st', new, unpack(known.set, 1, known.nset or #known.set))
   else
@@ -302,7 +356,7 @@ local function held_hooked(key, token)
   if not f or not LEASED[f[1]] or f[2] ~= token then
     return nil
   end
-  HOOKED.hold, HOOKED.rttl, HOOKED.ch = f[6], f[7], f[8] and f[8] ~= ''
+  HOOKED.key, HOOKED.hold, HOOKED.rttl, HOOKED.ch = key, f[6], f[7], f[8] and f[8] ~= ''
   return f, HOOKED
 end
 
@@ -357,7 +411,7 @@ local function quarantine(id, old, what, t)
   invalid(id, old, 'the task key held ' .. what .. ', not a task hash; moved to ' .. P .. 'bad:' .. id, t)
 end
 
--- the fields of task `id` found in the index of status `old`, or nil when it cannot be used: a
+-- the fields of task `id` found in the index of status `old` and its key, or nil when it cannot be used: a
 -- missing record is dropped from the index, a non-hash key is quarantined, a record in another
 -- status is a stale index entry (dropped), a record with no or an unknown status is failed.
 local function indexed(id, old, t, ...)
@@ -384,7 +438,7 @@ local function indexed(id, old, t, ...)
     redis.call('ZREM', P .. INDEX[old], id)  -- stale entry (record moved on, purged or hand-edited)
     return nil
   end
-  return f
+  return f, key
 end
 
 -- create one task; 1 created, 0 the id exists, -1 the queue holds max_waiting waiting tasks, or

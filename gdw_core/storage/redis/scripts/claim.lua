@@ -35,8 +35,7 @@ while got < want and bad < 1000 and throttled < 256 do
   local ids = redis.call('ZRANGE', P .. 'p', 0, want - got - 1)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local key = P .. 't:' .. id
-    local f = indexed(id, 'pending', t, 'd', 'n', 'cr', 'run', 'att', 'tok', 'sa')
+    local f, key = indexed(id, 'pending', t, 'd', 'n', 'cr', 'run', 'att', 'tok', 'sa')
     if not f then
       bad = bad + 1
     else
@@ -81,7 +80,7 @@ while got < want and bad < 1000 and throttled < 256 do
         if f[8] then redis.call('HDEL', key, 'sa') end  -- started by an earlier attempt
         att, tok = att + 1, tok + 1
         local atts = istr(att)
-        set[2], set[4] = atts, istr(tok)
+        set[2], set[4], known.key = atts, istr(tok), key
         move(id, 'pending', 'claimed', lease, nil, f[3], worker, atts, known)
         out[#out + 1] = id
         out[#out + 1] = tok

@@ -15,7 +15,7 @@ for i = 6, #ARGV, 4 do
   if f and f[1] == 'claimed' and f[2] == ARGV[i + 1] then
     local ago = math.max(0, tonumber(ARGV[i + 2]) or 0)
     local dl = num_field(f[6], t) or t
-    set[2], known.nset = fmt(t - ago), 2
+    set[2], known.nset, known.key = fmt(t - ago), 2, key
     if ARGV[i + 3] ~= '' then set[4], known.nset = ARGV[i + 3], 4 end
     move(id, 'claimed', 'running', lease_score(dl), nil, f[3], f[4], f[5], known)
     out[#out + 1] = 1
