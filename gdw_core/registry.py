@@ -191,6 +191,10 @@ class TaskRegistry:
         except KeyError:
             raise UnknownTask(name, "this worker's allowlist does not include it") from None
 
+    def spec_of(self, func: Callable[..., Any]) -> TaskSpec | None:
+        """The spec ``func`` is registered as, or None (never registers it)."""
+        return self._by_func.get(id(func))
+
     def register(self, func: Callable[..., Any], name: str | None = None) -> TaskSpec:
         """Register ``func`` under ``name`` (default: its ``@task`` name, else ``module:qualname``;
         in-process callables such as lambdas get a ``local:`` name usable with memory storage only)."""

@@ -258,22 +258,25 @@ class Submitter:
             rec.on_parent_failure = o.on_parent_failure
         return rec
 
-    def _build_shared(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskRecord:
+    def _build_shared(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], owned: bool = False
+    ) -> TaskRecord:
         """``build`` of a plain function, submitted now, with options that give each of its records
         the same fields but id and arguments: those fields are computed once, by the general path
-        (the first record), and checked still valid (same registration, policy, default queue)."""
+        (the first record), and checked still valid (same registration, policy, default queue).
+        ``owned``: ``kwargs`` is the call's own fresh dict (``submit``'s ``**kwargs``), kept as is."""
         q = self._q
         shared = self._shared.get(func)
         if (
             shared is not None
-            and q.registry.register(func) is shared.spec
+            and q.registry.spec_of(func) is shared.spec
             and q.retry_policy is shared.policy
             and q.default_queue == shared.default_queue
         ):
             all_args = [*args] if args else NOTHING
             if args or kwargs:
                 check_args(all_args, kwargs, self._limits)
-            return TaskRecord(new_task_id(), shared.spec.name, all_args, {**kwargs}, *shared.rest)
+            return TaskRecord(new_task_id(), shared.spec.name, all_args, kwargs if owned else {**kwargs}, *shared.rest)
         rec = self._build(func, args, kwargs)
         if len(self._shared) < 256 and not rec.limits:  # (a list of limits is not shared between records)
             # every field after id, name, args and kwargs, in field order: as this first record has them
@@ -352,7 +355,7 @@ class Submitter:
         A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
         enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
         if self._shareable and type(task) is FunctionType:  # (build's first branch, without the call)
-            records = [self._build_shared(task, args, kwargs)]
+            records = [self._build_shared(task, args, kwargs, owned=True)]
         else:
             records = [self.build(task, args, kwargs)]
         return (await (self._put(records) if tracing.active else self._store(records)))[0]

@@ -24,24 +24,29 @@ from gdw_core.storage.protocol import Lease
 CANCEL_GRACE = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Ended:
-    """How an attempt ended: ``result`` (ok), ``error`` (it raised), or ``cause`` (we stopped it:
-    "cancel" | "shutdown" | "lost" | "timeout", with ``error`` saying what became of it)."""
+    """How an attempt ended: ``ok`` (it returned: the value is the :class:`Execution`'s ``result``),
+    ``error`` (it raised), or ``cause`` (we stopped it: "cancel" | "shutdown" | "lost" |
+    "timeout", with ``error`` saying what became of it)."""
 
     ok: bool
-    result: Any = None
     error: BaseException | None = None
     cause: str | None = None
 
 
+#: the one ``Ended`` of every attempt that returned (shared: nothing is built per task for it)
+RETURNED = Ended(True)
+
+
 class Execution:
-    # until set on the instance (most attempts set none of them but ``inline``)
+    # until set on the instance (most attempts set none of them but ``inline`` and ``result``)
     cause: str | None = None
     future: asyncio.Future[Any] | None = None
     thread_done: threading.Event | None = None
     process: ProcessCall | None = None
     inline: asyncio.Task[Any] | None = None  # the slot itself, on the fast path
+    result: Any = None  # what the attempt returned (when it ended RETURNED)
 
     def __init__(self, lease: Lease, spec: TaskSpec, ctx: Any, started: float) -> None:
         self.lease = lease
@@ -129,7 +134,8 @@ class Execution:
                 await asyncio.wait((self.future,), timeout=CANCEL_GRACE)
             return Ended(False, error=self.stop_error(timeout), cause=self.cause)
         try:
-            return Ended(True, result=self.future.result())
+            self.result = self.future.result()
+            return RETURNED
         except asyncio.CancelledError:
             return Ended(False, cause="shutdown")
         except Exception as exc:
@@ -159,7 +165,8 @@ class Execution:
             slot, self.inline = self.inline, None
         if self.cause is not None and slot is not None and slot.cancelling():
             slot.uncancel()  # the task swallowed our cancellation and finished: it completed
-        return Ended(True, result)
+        self.result = result
+        return RETURNED
 
 
 def elapsed(since: float) -> float:

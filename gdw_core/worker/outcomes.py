@@ -28,22 +28,12 @@ from gdw_core.storage.protocol import Ack, Lease, Start, Storage
 log = logging.getLogger("gdw.worker")
 
 
-@dataclass(slots=True)
-class _Mark:
-    task_id: str
-    token: int
-    started: float  # monotonic
-    max_retries: int | None
-    deadline: float
-
-
-@dataclass(slots=True)
-class _Ack:
-    task_id: str
-    token: int
-    result: Any
-    started: float
-    deadline: float
+# A queued start mark, by task id: (token, started (time.monotonic()), max_retries); given up
+# `lease` seconds after it started. A queued ack: (task id, token, result, started, deadline).
+# Plain tuples, as one of each is queued per task: a tuple is built ~25 times faster than a
+# dataclass instance, and a task that finishes before its mark is sent never needs more.
+_Mark = tuple[int, float, int | None]
+_Ack = tuple[str, int, Any, float, float]
 
 
 @dataclass(slots=True)
@@ -84,16 +74,17 @@ class OutcomeWriter:
 
     def start(self, lease: Lease, started: float, max_retries: int | None) -> None:
         """``started``: time.monotonic() when the attempt started (just now)."""
-        self._marks[lease.task.id] = _Mark(lease.task.id, lease.token, started, max_retries, started + self.lease)
+        self._marks[lease.task.id] = (lease.token, started, max_retries)
         if not self._woken:
             self._woken = True
             self._ready.set()
 
     def ack(self, lease: Lease, result: Any, started: float) -> None:
-        mark = self._marks.pop(lease.task.id, None)  # finished before its mark was sent: the ack says it
-        if mark is not None and mark.max_retries is not None and mark.max_retries != lease.task.max_retries:
-            self._marks[mark.task_id] = mark  # ...unless the mark must record the task's own retry budget
-        self._acks.append(_Ack(lease.task.id, lease.token, result, started, time.monotonic() + self.lease))
+        task = lease.task
+        mark = self._marks.pop(task.id, None)  # finished before its mark was sent: the ack says it
+        if mark is not None and mark[2] is not None and mark[2] != task.max_retries:
+            self._marks[task.id] = mark  # ...unless the mark must record the task's own retry budget
+        self._acks.append((task.id, lease.token, result, started, time.monotonic() + self.lease))
         if not self._woken:
             self._woken = True
             self._ready.set()
@@ -116,8 +107,8 @@ class OutcomeWriter:
 
     def held(self) -> dict[str, int]:
         """Tasks whose outcome is not written yet: their leases must stay alive."""
-        out = {m.task_id: m.token for m in self._marks.values()}
-        out.update((a.task_id, a.token) for a in self._acks)
+        out = {task_id: m[0] for task_id, m in self._marks.items()}
+        out.update((a[0], a[1]) for a in self._acks)
         out.update((o.task_id, o.token) for o in self._ops)
         out.update(self._inflight)
         return out
@@ -169,13 +160,16 @@ class OutcomeWriter:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for mark in [m for m in self._marks.values() if m.deadline <= now]:
-            del self._marks[mark.task_id]
-            self._abandon(mark.task_id, "start mark: lease deadline passed")
-        for items in (self._acks, self._ops):
-            for item in [i for i in items if i.deadline <= now]:
-                items.remove(item)  # type: ignore[arg-type]
-                self._abandon(item.task_id, "lease deadline passed")
+        given_up = now - self.lease  # a mark started before this is past its deadline
+        for task_id in [t for t, m in self._marks.items() if m[1] <= given_up]:
+            del self._marks[task_id]
+            self._abandon(task_id, "start mark: lease deadline passed")
+        for ack in [a for a in self._acks if a[4] <= now]:
+            self._acks.remove(ack)
+            self._abandon(ack[0], "lease deadline passed")
+        for op in [o for o in self._ops if o.deadline <= now]:
+            self._ops.remove(op)
+            self._abandon(op.task_id, "lease deadline passed")
 
     async def _storage_error(self, operation: str, exc: BaseException) -> None:
         log.warning("worker %s: %s failed (%s); retrying", self.worker_id, operation, exc)
@@ -185,14 +179,15 @@ class OutcomeWriter:
     async def flush_once(self) -> bool:
         """One pass over what is queued; False when a storage call failed (the caller backs off)."""
         self._expire()
-        marks, self._marks = list(self._marks.values()), {}
+        marks, self._marks = self._marks, {}
         acks, self._acks = self._acks, []
-        for m in marks:
-            self._inflight[m.task_id] = m.token
+        inflight = self._inflight
+        for task_id, m in marks.items():
+            inflight[task_id] = m[0]
         for a in acks:
-            self._inflight[a.task_id] = a.token
+            inflight[a[0]] = a[1]
         try:
-            if {m.task_id for m in marks}.isdisjoint(a.task_id for a in acks):
+            if marks.keys().isdisjoint(a[0] for a in acks):
                 mark_res, ack_res = await asyncio.gather(
                     self._send_marks(marks), self._send_acks(acks), return_exceptions=True
                 )
@@ -203,8 +198,8 @@ class OutcomeWriter:
             self._requeue(marks, acks)
             raise
         finally:
-            for tid in [m.task_id for m in marks] + [a.task_id for a in acks]:
-                self._inflight.pop(tid, None)
+            for tid in [*marks, *(a[0] for a in acks)]:
+                inflight.pop(tid, None)
         ok = True
         if isinstance(mark_res, BaseException):
             ok = False
@@ -212,7 +207,7 @@ class OutcomeWriter:
             await self._storage_error("start", mark_res)
         if isinstance(ack_res, BaseException):
             ok = False
-            self._requeue([], acks)
+            self._requeue({}, acks)
             await self._storage_error("complete", ack_res)
         if not ok:
             return False  # ops wait: their marks may not have landed
@@ -234,30 +229,30 @@ class OutcomeWriter:
                 await self._storage_error(op.kind, res)
         return ok
 
-    def _requeue(self, marks: list[_Mark], acks: list[_Ack]) -> None:
-        for mark in marks:
-            self._marks.setdefault(mark.task_id, mark)
+    def _requeue(self, marks: dict[str, _Mark], acks: list[_Ack]) -> None:
+        for task_id, mark in marks.items():
+            self._marks.setdefault(task_id, mark)
         self._acks[:0] = acks
 
-    async def _send_marks(self, marks: list[_Mark]) -> None:
+    async def _send_marks(self, marks: dict[str, _Mark]) -> None:
         if not marks:
             return
         now = time.monotonic()
-        starts = [Start(m.task_id, m.token, now - m.started if now > m.started else 0.0, m.max_retries) for m in marks]
+        starts = [Start(tid, tok, now - at if now > at else 0.0, mx) for tid, (tok, at, mx) in marks.items()]
         results = await self.storage.start(starts)
-        for mark, ok in zip(marks, results, strict=False):
+        for task_id, ok in zip(marks, results, strict=False):
             if not ok:
-                self._refused(mark.task_id, "start mark")
+                self._refused(task_id, "start mark")
 
     async def _send_acks(self, acks: list[_Ack]) -> None:
         if not acks:
             return
         now = time.monotonic()
-        batch = [Ack(a.task_id, a.token, a.result, now - a.started if now > a.started else 0.0) for a in acks]
+        batch = [Ack(tid, tok, res, now - at if now > at else 0.0) for tid, tok, res, at, _ in acks]
         results = await self.storage.complete(batch)
         for ack, ok in zip(acks, results, strict=False):
             if not ok:
-                self._refused(ack.task_id, "completion")
+                self._refused(ack[0], "completion")
 
     async def _send_op(self, op: _Op) -> None:
         if op.kind == "fail":

@@ -313,7 +313,7 @@ class Worker:
         if self._progress:
             await self._settle_progress(rec.id)
         if ended.ok:
-            result = ended.result
+            result = run.result
             if type(result) in _ALWAYS_STORABLE and not hooked:  # the common case, inline
                 self.info.processed += 1
                 self.outcomes.ack(lease, result, started)
