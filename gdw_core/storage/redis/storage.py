@@ -27,6 +27,7 @@ from gdw_core.storage.redis.address import parse_url
 from gdw_core.storage.redis.bulk import RedisBulk
 from gdw_core.storage.redis.connection import guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
+from gdw_core.storage.redis.gathering import Gathering
 from gdw_core.storage.redis.lane import FastLane, as_error
 from gdw_core.storage.redis.limits import RedisLimits
 from gdw_core.storage.redis.reader import RedisReader
@@ -45,6 +46,11 @@ _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: concurrent single submits, sent together (gathering.py)
+        self._gathering = Gathering(lambda _queue, records, limit: self._enqueue_flags(records, limit))
 
     @classmethod
     def from_url(
@@ -97,31 +103,58 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         if not records:
             return []
         limit = "" if max_waiting is None else int(max_waiting)
-        lane = self._scripts.lane
-        if len(records) == 1 and lane is not None:  # one submit: one FCALL, no batching machinery
-            rec = records[0]
-            if rec.status not in _NEW:
-                raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
-            queue = rec.queue
-            if queue not in self._known:
-                await self._register_queue(queue)
-            call = Call("enqueue", self.keys.prefix(queue) + "p", (*self._args(queue), *enqueue_args(rec), limit))
-            fut = lane.request(self._scripts.evalsha(call))
-            if fut is not None:
-                self._remember(rec.id, queue)
-                reply = await fut
-                if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
-                    reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
-                flag = reply[0]
+        if len(records) == 1 and self._scripts.lane is not None:  # one submit: no batching machinery
+            flag = await self._enqueue_one(records[0], limit)
+            if flag is not None:
                 if flag == -1:
-                    raise QueueFull(queue, int(limit or 0))
+                    raise QueueFull(records[0].queue, int(limit or 0))
                 return [flag == 1]
+        out: list[bool] = []
+        for rec, flag in zip(records, await self._enqueue_flags(records, limit), strict=True):
+            if flag == -1:
+                raise QueueFull(rec.queue, int(limit or 0))
+            out.append(flag == 1)
+        return out
+
+    async def _enqueue_one(self, rec: TaskRecord, limit: str | int) -> Any:
+        """One submit on the fast lane: sent at once in its own FCALL, or, while another single
+        submit is on its way, with the next group of its queue (gathering.py). Its flag (see
+        enqueue.lua), or None when the fast lane is not connected (the caller takes the general
+        path, which connects)."""
+        if rec.status not in _NEW:
+            raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
+        queue = rec.queue
+        if queue not in self._known:
+            await self._register_queue(queue)
+        gathering = self._gathering
+        if gathering.in_flight:
+            self._remember(rec.id, queue)
+            return await gathering.join(rec, limit)
+        lane = self._scripts.lane
+        if lane is None:
+            return None
+        call = Call("enqueue", self.keys.prefix(queue) + "p", (*self._args(queue), *enqueue_args(rec), limit))
+        fut = lane.request(self._scripts.evalsha(call))
+        if fut is None:
+            return None
+        self._remember(rec.id, queue)
+        gathering.in_flight += 1
+        try:
+            reply = await fut
+            if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
+                reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
+        finally:
+            gathering.in_flight -= 1
+        return reply[0]
+
+    async def _enqueue_flags(self, records: Sequence[TaskRecord], limit: str | int) -> list[Any]:
+        """Every record in enqueue calls of up to _ENQUEUE_CHUNK tasks of one queue, streamed in
+        one round trip; enqueue.lua's flag per record."""
         for rec in records:
             if rec.status not in _NEW:
                 raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
         for queue in dict.fromkeys(r.queue for r in records):
             await self._register_queue(queue)
-        spans: list[tuple[str, int]] = []  # (queue, how many records) per call
 
         def calls() -> Iterator[Call]:  # built while Redis already runs the previous ones
             i = 0
@@ -136,17 +169,10 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
                     i += 1
                     n += 1
                 args.append(limit)
-                spans.append((queue, n))
                 yield self._call("enqueue", queue, "p", *args)
 
         results = await self._scripts.run_stream(self.client, calls())
-        out: list[bool] = []
-        for (queue, _), flags in zip(spans, results, strict=True):
-            for flag in flags:
-                if flag == -1:
-                    raise QueueFull(queue, int(limit or 0))
-                out.append(flag == 1)
-        return out
+        return [flag for flags in results for flag in flags]
 
     # -- working -----------------------------------------------------------------------------
     async def _claim_queue(
