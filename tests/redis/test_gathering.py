@@ -1,11 +1,12 @@
 """Concurrent single submits go to Redis together (gathering.py): fewer script calls, and every
 submit still gets its own answer — created, already there, queue full, the task standing for it,
-or the call's error."""
+or the call's error. On the fast lane (FCALL) and through redis-py's pool (EVALSHA: TLS, Sentinel)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,70 +17,81 @@ from tests.redis.test_functions import calls
 from tests.support.redis_server import RedisServer
 
 
+@pytest.fixture(params=["fast-lane", "pool"])
+async def storage(request: pytest.FixtureRequest, redis_server: RedisServer) -> AsyncIterator[RedisStorage]:
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url, fast_lane=request.param == "fast-lane")
+    await s.open()
+    yield s
+    await s.close()
+
+
+def script_calls(server: RedisServer) -> int:
+    return calls(server, "fcall") + calls(server, "evalsha")
+
+
 def rec(task_id: str | None = None) -> TaskRecord:
     return TaskRecord(id=task_id or uuid.uuid4().hex, name="m:f")
 
 
 async def test_concurrent_submits_share_calls_and_keep_their_order(
-    redis_storage: RedisStorage, redis_server: RedisServer
+    storage: RedisStorage, redis_server: RedisServer
 ) -> None:
     records = [rec() for _ in range(300)]
-    await redis_storage.enqueue([rec()])  # the library loaded, the queue registered
-    before = calls(redis_server, "fcall")
-    results = await asyncio.gather(*(redis_storage.enqueue([r]) for r in records))
-    sent = calls(redis_server, "fcall") - before
+    await storage.enqueue([rec()])  # the library loaded, the queue registered
+    before = script_calls(redis_server)
+    results = await asyncio.gather(*(storage.enqueue([r]) for r in records))
+    sent = script_calls(redis_server) - before
     assert results == [[True]] * 300
     assert sent <= 10, sent  # one alone, then the rest together (in calls of at most 100 tasks)
-    leases = await redis_storage.claim("w", ["default"], 400, 30.0, 0.0)
+    leases = await storage.claim("w", ["default"], 400, 30.0, 0.0)
     assert [x.task.id for x in leases][1:] == [r.id for r in records]  # FIFO: in the order submitted
 
 
-async def test_sequential_submits_are_each_sent_at_once(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
-    await redis_storage.enqueue([rec()])
-    before = calls(redis_server, "fcall")
+async def test_sequential_submits_are_each_sent_at_once(storage: RedisStorage, redis_server: RedisServer) -> None:
+    await storage.enqueue([rec()])
+    before = script_calls(redis_server)
     for _ in range(20):
-        assert await redis_storage.enqueue([rec()]) == [True]
-    assert calls(redis_server, "fcall") - before == 20  # nothing waited to be gathered
+        assert await storage.enqueue([rec()]) == [True]
+    assert script_calls(redis_server) - before == 20  # nothing waited to be gathered
 
 
-async def test_each_submit_of_a_group_gets_its_own_answer(
-    redis_storage: RedisStorage, redis_server: RedisServer
-) -> None:
+async def test_each_submit_of_a_group_gets_its_own_answer(storage: RedisStorage, redis_server: RedisServer) -> None:
     taken = rec("taken")
-    assert await redis_storage.enqueue([taken]) == [True]
+    assert await storage.enqueue([taken]) == [True]
     fresh = [rec() for _ in range(30)]
     mixed = [*fresh[:10], rec("taken"), *fresh[10:20], rec("twin"), rec("twin"), *fresh[20:]]
-    before = calls(redis_server, "fcall")
-    results = await asyncio.gather(*(redis_storage.enqueue([r]) for r in mixed))
-    assert calls(redis_server, "fcall") - before == 2  # the first alone, the other 32 as one group
+    before = script_calls(redis_server)
+    results = await asyncio.gather(*(storage.enqueue([r]) for r in mixed))
+    assert script_calls(redis_server) - before == 2  # the first alone, the other 32 as one group
     flags = [r[0] for r in results]
     assert flags[10] is False  # the id existed: nothing changed
     assert flags[21:23] == [True, False]  # the same id twice in one group: created once
     assert flags.count(True) == 31
-    assert (await redis_storage.counts())[TaskStatus.PENDING] == 32
+    assert (await storage.counts())[TaskStatus.PENDING] == 32
 
 
-async def test_a_full_queue_refuses_only_the_submits_beyond_its_bound(redis_storage: RedisStorage) -> None:
-    await redis_storage.enqueue([rec()])
-    outcomes = await asyncio.gather(*(redis_storage.enqueue([rec()], max_waiting=25) for _ in range(60)),
+async def test_a_full_queue_refuses_only_the_submits_beyond_its_bound(storage: RedisStorage) -> None:
+    await storage.enqueue([rec()])
+    outcomes = await asyncio.gather(*(storage.enqueue([rec()], max_waiting=25) for _ in range(60)),
                                     return_exceptions=True)  # fmt: skip
     refused = [o for o in outcomes if isinstance(o, QueueFull)]
     assert len(refused) == 36 and all(o == [True] for o in outcomes if not isinstance(o, QueueFull))
-    assert (await redis_storage.counts())[TaskStatus.PENDING] == 25
+    assert (await storage.counts())[TaskStatus.PENDING] == 25
 
 
 async def test_a_failed_call_fails_every_submit_of_its_group_and_nothing_else(
-    redis_storage: RedisStorage, redis_server: RedisServer
+    storage: RedisStorage, redis_server: RedisServer
 ) -> None:
-    await redis_storage.enqueue([rec()])
+    await storage.enqueue([rec()])
     redis_server.cli("config", "set", "maxmemory", "1")  # every write refused: out of memory
     try:
-        outcomes = await asyncio.gather(*(redis_storage.enqueue([rec()]) for _ in range(40)), return_exceptions=True)
+        outcomes = await asyncio.gather(*(storage.enqueue([rec()]) for _ in range(40)), return_exceptions=True)
     finally:
         redis_server.cli("config", "set", "maxmemory", "0")
     assert all(isinstance(o, GdwError) and "out of memory" in str(o) for o in outcomes), outcomes
-    assert (await redis_storage.counts())[TaskStatus.PENDING] == 1
-    assert await asyncio.gather(*(redis_storage.enqueue([rec()]) for _ in range(40))) == [[True]] * 40
+    assert (await storage.counts())[TaskStatus.PENDING] == 1
+    assert await asyncio.gather(*(storage.enqueue([rec()]) for _ in range(40))) == [[True]] * 40
 
 
 async def test_concurrent_unique_submits_all_name_the_one_task(redis_server: RedisServer) -> None:
@@ -97,12 +109,12 @@ async def test_concurrent_unique_submits_all_name_the_one_task(redis_server: Red
 
 
 @pytest.mark.parametrize("n", [1, 2, 150])
-async def test_groups_of_any_size_create_every_task_once(redis_storage: RedisStorage, n: int) -> None:
-    await redis_storage.enqueue([rec()])
-    blocker = asyncio.gather(*(redis_storage.enqueue([rec()]) for _ in range(3)))
+async def test_groups_of_any_size_create_every_task_once(storage: RedisStorage, n: int) -> None:
+    await storage.enqueue([rec()])
+    blocker = asyncio.gather(*(storage.enqueue([rec()]) for _ in range(3)))
     records = [rec() for _ in range(n)]
-    results = await asyncio.gather(blocker, *(redis_storage.enqueue([r]) for r in records))
+    results = await asyncio.gather(blocker, *(storage.enqueue([r]) for r in records))
     assert results[1:] == [[True]] * n
     for r in records:
-        got = await redis_storage.get(r.id)
+        got = await storage.get(r.id)
         assert got is not None and got.status == TaskStatus.PENDING

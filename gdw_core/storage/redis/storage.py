@@ -103,12 +103,11 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         if not records:
             return []
         limit = "" if max_waiting is None else int(max_waiting)
-        if len(records) == 1 and self._scripts.lane is not None:  # one submit: no batching machinery
+        if len(records) == 1:  # one submit: no batching machinery
             flag = await self._enqueue_one(records[0], limit)
-            if flag is not None:
-                if flag == -1:
-                    raise QueueFull(records[0].queue, int(limit or 0))
-                return [flag == 1]
+            if flag == -1:
+                raise QueueFull(records[0].queue, int(limit or 0))
+            return [flag == 1]
         out: list[bool] = []
         for rec, flag in zip(records, await self._enqueue_flags(records, limit), strict=True):
             if flag == -1:
@@ -117,10 +116,9 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         return out
 
     async def _enqueue_one(self, rec: TaskRecord, limit: str | int) -> Any:
-        """One submit on the fast lane: sent at once in its own FCALL, or, while another single
-        submit is on its way, with the next group of its queue (gathering.py). Its flag (see
-        enqueue.lua), or None when the fast lane is not connected (the caller takes the general
-        path, which connects)."""
+        """One submit: sent at once in its own script call (on the fast lane when there is one),
+        or, while another single submit is on its way, with the next group of its queue
+        (gathering.py). Its flag (see enqueue.lua)."""
         if rec.status not in _NEW:
             raise ValueError(f"a new task is pending or scheduled, not {rec.status}")
         queue = rec.queue
@@ -130,22 +128,21 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         if gathering.in_flight:
             self._remember(rec.id, queue)
             return await gathering.join(rec, limit)
-        lane = self._scripts.lane
-        if lane is None:
-            return None
-        call = Call("enqueue", self.keys.prefix(queue) + "p", (*self._args(queue), *enqueue_args(rec), limit))
-        fut = lane.request(self._scripts.evalsha(call))
-        if fut is None:
-            return None
-        self._remember(rec.id, queue)
         gathering.in_flight += 1
         try:
-            reply = await fut
-            if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
-                reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
+            lane = self._scripts.lane
+            if lane is not None:
+                call = Call("enqueue", self.keys.prefix(queue) + "p", (*self._args(queue), *enqueue_args(rec), limit))
+                fut = lane.request(self._scripts.evalsha(call))
+                if fut is not None:
+                    self._remember(rec.id, queue)
+                    reply = await fut
+                    if isinstance(reply, ResponseError):  # e.g. the library not loaded yet: load, send again
+                        reply = (await self._scripts._finish(lane, self.client, [call], [as_error(reply)]))[0]
+                    return reply[0]
+            return (await self._enqueue_flags([rec], limit))[0]  # (connects the fast lane first)
         finally:
             gathering.in_flight -= 1
-        return reply[0]
 
     async def _enqueue_flags(self, records: Sequence[TaskRecord], limit: str | int) -> list[Any]:
         """Every record in enqueue calls of up to _ENQUEUE_CHUNK tasks of one queue, streamed in
