@@ -1,7 +1,8 @@
 """Redis instructions per task, counted by callgrind: what the Redis engine costs Redis, repeatable
 to about 1% whatever else the machine is doing (CPU seconds on a shared 2-core machine are not).
 
-    python -m benchmarks.redis_instructions [--n 2000] [--annotate]
+    python -m benchmarks.redis_instructions [--n 2000] [--annotate] [--redis-server PATH]
+    python -m benchmarks.redis_instructions --by-step --redis-server .bench/redis/src/redis-server
 
 A real redis-server runs under ``valgrind --tool=callgrind`` on a free port with instrumentation
 off; it is switched on (``callgrind_control -i on``) only around the measured calls, which go
@@ -14,6 +15,21 @@ through gdw's storage API exactly as a worker and a producer send them:
 
 ``--annotate`` prints the functions with the most inclusive instructions for the last scenario,
 then those with the most instructions of their own (where the Lua interpreter's time goes).
+
+``--redis-server PATH`` is the binary run under callgrind (default: ``redis-server`` on PATH).
+
+``--by-step`` then counts claim, start and complete (batch 10) each on its own, from a fresh
+database (FLUSHALL, the function library kept, refilled), in rounds of ``--step-round`` tasks
+(claim them all, then start them all, then complete them all; each step bracketed on its own), and
+splits each step's instructions per task into:
+
+- commands: inside the Redis commands the script calls (``call'2``, the inner ``call()``);
+- redis.call glue: ``luaRedisGenericCommand`` (args to a client, the reply back to Lua) minus those;
+- the script's Lua: the function body (``lua_pcall`` from ``luaCallFunction``) minus the above;
+- per call: the rest (FCALL parsing, keys and args to Lua, the reply, networking, event loop).
+
+It needs a redis-server with symbols: Debian's is stripped (callgrind names its functions by hex
+address); ``benchmarks/redis-symbols.sh`` builds the same version into ``.bench/redis``.
 Needs valgrind (``apt-get install -y valgrind``)."""
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 
 from gdw_core import TaskRecord
-from gdw_core.storage.protocol import Ack, Start
+from gdw_core.storage.protocol import Ack, Lease, Start
 from gdw_core.storage.redis import RedisStorage
 from tests.support.redis_server import free_port
 
@@ -43,12 +60,13 @@ from tests.support.redis_server import free_port
 class Counted:
     """redis-server under callgrind; ``measure()`` brackets the calls to count."""
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, redis_server: str = "redis-server") -> None:
         self.out = os.path.join(workdir, "callgrind.out")
         self.port = free_port()
+        self._inclusive: dict[str, int] | None = None
         self.proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={self.out}",
-             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+             redis_server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)  # fmt: skip
         client = redis.Redis(port=self.port)
         for _ in range(600):
@@ -64,6 +82,7 @@ class Counted:
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], capture_output=True, check=False)
 
     def start(self) -> None:
+        self._inclusive = None
         for f in glob.glob(self.out + "*"):
             os.remove(f)
         self._ctl("-z")
@@ -81,6 +100,20 @@ class Counted:
                     total = max(total, int(line.split()[1]))
         return total
 
+    def inclusive(self, symbol: str) -> int:
+        """Inclusive instructions of the function named exactly ``symbol`` (``call'2``: the second
+        level of a recursion) between the last start() and stop(), summed over the dump files."""
+        if self._inclusive is None:
+            self._inclusive = {}
+            for f in glob.glob(self.out + "*"):
+                for name, cost in inclusive_costs(Path(f)).items():
+                    self._inclusive[name] = self._inclusive.get(name, 0) + cost
+        return self._inclusive.get(symbol, 0)
+
+    def named(self) -> bool:
+        """Whether the dump names Redis's functions (a stripped binary gives hex addresses)."""
+        return self.inclusive("call") > 0 and self.inclusive("lua_pcall") > 0
+
     def annotate(self, top: int = 40, inclusive: bool = True) -> str:
         files = glob.glob(self.out + "*")
         how = "--inclusive=yes" if inclusive else "--inclusive=no"
@@ -91,6 +124,45 @@ class Counted:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
+
+
+def _name(ref: str, names: dict[str, str]) -> str:
+    """A compressed name of callgrind's format: ``(id) name`` defines the id, ``(id)`` reuses it."""
+    if not ref.startswith("("):
+        return ref
+    ident, _, name = ref.partition(")")
+    if name:
+        names[ident] = name.strip()
+    return names.get(ident, ref)
+
+
+def inclusive_costs(path: Path) -> dict[str, int]:
+    """Inclusive cost (first event, Ir) of each function in one callgrind out file: its own cost
+    lines plus the costs of its calls (a function calling itself by the same name is not added
+    twice: its inner cost lines are already its own)."""
+    names: dict[str, str] = {}
+    out: dict[str, int] = {}
+    fn = callee = ""
+    npos, in_call = 1, False
+    with path.open() as fh:
+        for line in fh:
+            if not line or line[0] in "\n#":
+                continue
+            if line[0].isdigit() or line[0] in "+-*":
+                fields = line.split()
+                cost = int(fields[npos]) if len(fields) > npos else 0
+                if not in_call or callee != fn:
+                    out[fn] = out.get(fn, 0) + cost
+                in_call = False
+            elif line.startswith("fn="):
+                fn = _name(line[3:].rstrip("\n"), names)
+            elif line.startswith("cfn="):
+                callee = _name(line[4:].rstrip("\n"), names)
+            elif line.startswith("calls="):
+                in_call = True
+            elif line.startswith("positions:"):
+                npos = len(line.split()) - 1
+    return out
 
 
 def records(n: int) -> list[TaskRecord]:
@@ -126,11 +198,144 @@ async def claim_complete(server: Counted, s: RedisStorage, n: int, batch: int, s
     return server.stop() / done
 
 
+STEPS = ("claim", "start", "complete")
+NO_SYMBOLS = """\
+{path} has no symbols (Debian's redis-server is stripped: callgrind names its functions by hex
+address), so the steps' instructions cannot be split. Build one with symbols (the same version):
+    benchmarks/redis-symbols.sh   # then: --redis-server .bench/redis/src/redis-server"""
+
+
+@dataclass
+class Split:
+    """One step's instructions, summed over its brackets (the parts: see the module docstring)."""
+
+    tasks: int = 0
+    total: int = 0
+    commands: int = 0  # call'2, inclusive: the commands redis.call runs
+    redis_call: int = 0  # luaRedisGenericCommand, inclusive (the commands within)
+    lua: int = 0  # lua_pcall (from luaCallFunction), inclusive (redis.call within)
+    named: bool = True
+
+    def add(self, server: Counted, total: int, tasks: int) -> None:
+        """The counts of ``server``'s last start()/stop(), which handled ``tasks`` tasks."""
+        self.tasks += tasks
+        self.total += total
+        self.named = self.named and server.named()
+        self.commands += server.inclusive("call'2")
+        generic = server.inclusive("luaRedisGenericCommand")
+        if not generic:  # inlined into its two callers
+            generic = server.inclusive("luaRedisCallCommand") + server.inclusive("luaRedisPCallCommand")
+        self.redis_call += generic
+        self.lua += server.inclusive("lua_pcall")
+
+    def __add__(self, other: Split) -> Split:
+        return Split(
+            max(self.tasks, other.tasks), self.total + other.total, self.commands + other.commands,
+            self.redis_call + other.redis_call, self.lua + other.lua, self.named and other.named)  # fmt: skip
+
+    def parts(self) -> tuple[int, int, int, int]:
+        """(per call, commands, glue, Lua), summed over the tasks: they add up to the total."""
+        return self.total - self.lua, self.commands, self.redis_call - self.commands, self.lua - self.redis_call
+
+    def row(self, label: str) -> str:
+        """A markdown row, k instructions per task."""
+        cells = " | ".join(f"{v / self.tasks / 1000:,.1f}" for v in (self.total, *self.parts()))
+        return f"| {label} | {cells} |"
+
+
+def libraries(client: redis.Redis) -> list[bytes]:
+    """FUNCTION LIST's library names (RESP2: each library a flat list of field, value)."""
+    return [dict(zip(lib[::2], lib[1::2], strict=True))[b"library_name"] for lib in client.function_list()]
+
+
+async def fresh(server: Counted, s: RedisStorage) -> None:
+    """FLUSHALL (the function library stays: checked), then the first-call costs paid again."""
+    client = redis.Redis(port=server.port)
+    try:
+        before = libraries(client)
+        client.flushall()
+        after = libraries(client)
+    finally:
+        client.close()
+    if not after or after != before:
+        raise SystemExit(f"FLUSHALL changed the function library: {before!r} -> {after!r}")
+    await fill(s, 10)
+    await claim_complete(server, s, 10, 10, True)
+
+
+async def claim_all(s: RedisStorage, count: int, batch: int) -> list[Lease]:
+    """``count`` tasks claimed ``batch`` at a time (a lease outliving the round under callgrind)."""
+    got: list[Lease] = []
+    while len(got) < count:
+        leases = await s.claim("bench", ["default"], min(batch, count - len(got)), 3600.0, 0.0)
+        if not leases:
+            break
+        got.extend(leases)
+    return got
+
+
+async def start_all(s: RedisStorage, leases: list[Lease], batch: int) -> None:
+    for i in range(0, len(leases), batch):
+        await s.start([Start(x.task.id, x.token) for x in leases[i : i + batch]])
+
+
+async def complete_all(s: RedisStorage, leases: list[Lease], batch: int) -> None:
+    for i in range(0, len(leases), batch):
+        await s.complete([Ack(x.task.id, x.token, None) for x in leases[i : i + batch]])
+
+
+async def by_step(server: Counted, s: RedisStorage, n: int, batch: int, round_size: int) -> dict[str, Split]:
+    """Claim, start and complete counted apart, from a fresh database: per round, claim
+    ``round_size`` tasks ``batch`` at a time (one bracket), start them (one), complete them (one)."""
+    await fresh(server, s)
+    await fill(s, n)
+    splits = {name: Split() for name in STEPS}
+    done = 0
+    while done < n:
+        server.start()
+        leases = await claim_all(s, min(round_size, n - done), batch)
+        splits["claim"].add(server, server.stop(), len(leases))
+        if not leases:
+            break
+        server.start()
+        await start_all(s, leases, batch)
+        splits["start"].add(server, server.stop(), len(leases))
+        server.start()
+        await complete_all(s, leases, batch)
+        splits["complete"].add(server, server.stop(), len(leases))
+        done += len(leases)
+    return splits
+
+
+def print_steps(splits: dict[str, Split], path: str) -> None:
+    print(f"\nby step, claim + start + complete, batch 10, {path} (k instructions per task):\n")
+    if not all(sp.named for sp in splits.values()):
+        print("| step | total |\n|---|---|")
+        for name, sp in splits.items():
+            print(f"| {name} | {sp.total / sp.tasks / 1000:,.1f} |")
+        print("\n" + NO_SYMBOLS.format(path=path))
+        return
+    print("| step | total | per call | commands | glue | Lua |\n|---|---|---|---|---|---|")
+    for name, sp in splits.items():
+        print(sp.row(name))
+    print(sum(splits.values(), Split()).row("all three"))
+    if any(v < 0 for sp in splits.values() for v in sp.parts()):
+        print("\nwarning: a negative part: the symbols do not nest as assumed (see Split)")
+
+
+def server_binary(path: str) -> str:
+    found = shutil.which(path) if os.sep not in path else (path if os.access(path, os.X_OK) else None)
+    if found is None:
+        raise SystemExit(f"redis-server not found: {path} (benchmarks/redis-symbols.sh builds one)")
+    return os.path.abspath(found)
+
+
 async def run(args: argparse.Namespace) -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind not found: apt-get install -y valgrind")
     with tempfile.TemporaryDirectory() as workdir:
-        server = Counted(workdir)
+        binary = server_binary(args.redis_server)
+        server = Counted(workdir, binary)
         s = RedisStorage.from_url(server.url)
         await s.open()
         try:
@@ -148,6 +353,8 @@ async def run(args: argparse.Namespace) -> None:
                 print(server.annotate())
                 print("\nexclusive (self) instructions by function, last scenario:\n")
                 print(server.annotate(30, inclusive=False))
+            if args.by_step:
+                print_steps(await by_step(server, s, args.n, 10, args.step_round), binary)
         finally:
             await s.close()
             server.close()
@@ -157,6 +364,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--annotate", action="store_true")
+    parser.add_argument("--redis-server", default="redis-server", help="the binary run under callgrind")
+    parser.add_argument("--by-step", action="store_true", help="claim, start and complete apart, split")
+    parser.add_argument("--step-round", type=int, default=500, help="tasks per round of --by-step")
     asyncio.run(run(parser.parse_args()))
 
 
