@@ -307,18 +307,29 @@ async def by_step(server: Counted, s: RedisStorage, n: int, batch: int, round_si
     return splits
 
 
-def print_steps(splits: dict[str, Split], path: str) -> None:
+async def together(server: Counted, s: RedisStorage, n: int, batch: int) -> Split:
+    """The same from the same fresh start, the three steps in one bracket (as the scenario): what
+    the steps' sum is checked against."""
+    await fresh(server, s)
+    split = Split()
+    per_task = await claim_complete(server, s, n, batch, True)
+    split.add(server, round(per_task * n), n)
+    return split
+
+
+def print_steps(splits: dict[str, Split], one: Split, path: str) -> None:
     print(f"\nby step, claim + start + complete, batch 10, {path} (k instructions per task):\n")
-    if not all(sp.named for sp in splits.values()):
+    if not all(sp.named for sp in [*splits.values(), one]):
         print("| step | total |\n|---|---|")
-        for name, sp in splits.items():
+        for name, sp in [*splits.items(), ("the three", sum(splits.values(), Split())), ("one bracket", one)]:
             print(f"| {name} | {sp.total / sp.tasks / 1000:,.1f} |")
         print("\n" + NO_SYMBOLS.format(path=path))
         return
     print("| step | total | per call | commands | glue | Lua |\n|---|---|---|---|---|---|")
     for name, sp in splits.items():
         print(sp.row(name))
-    print(sum(splits.values(), Split()).row("all three"))
+    print(sum(splits.values(), Split()).row("the three"))
+    print(one.row("one bracket (claim, start, complete per batch)"))
     if any(v < 0 for sp in splits.values() for v in sp.parts()):
         print("\nwarning: a negative part: the symbols do not nest as assumed (see Split)")
 
@@ -354,7 +365,8 @@ async def run(args: argparse.Namespace) -> None:
                 print("\nexclusive (self) instructions by function, last scenario:\n")
                 print(server.annotate(30, inclusive=False))
             if args.by_step:
-                print_steps(await by_step(server, s, args.n, 10, args.step_round), binary)
+                splits = await by_step(server, s, args.n, 10, args.step_round)
+                print_steps(splits, await together(server, s, args.n, 10), binary)
         finally:
             await s.close()
             server.close()
