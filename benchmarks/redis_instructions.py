@@ -240,6 +240,7 @@ class Split:
         self.lua += server.inclusive("lua_pcall")
 
     def __add__(self, other: Split) -> Split:
+        """Two steps of the same tasks: the counts add, the tasks do not."""
         return Split(
             max(self.tasks, other.tasks), self.total + other.total, self.commands + other.commands,
             self.redis_call + other.redis_call, self.lua + other.lua, self.named and other.named)  # fmt: skip
@@ -341,7 +342,7 @@ def print_steps(splits: dict[str, Split], one: Split, path: str) -> None:
         print(sp.row(name))
     print(sum(splits.values(), Split()).row("the three"))
     print(one.row("one bracket (claim, start, complete per batch)"))
-    if any(v < 0 for sp in splits.values() for v in sp.parts()):
+    if any(v < 0 for sp in [*splits.values(), one] for v in sp.parts()):
         print("\nwarning: a negative part: the symbols do not nest as assumed (see Split)")
 
 
