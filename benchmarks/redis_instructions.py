@@ -26,15 +26,18 @@ splits each step's instructions per task into:
 - commands: inside the Redis commands the script calls (``call'2``, the inner ``call()``);
 - redis.call glue: ``luaRedisGenericCommand`` (args to a client, the reply back to Lua) minus those;
 - the script's Lua: the function body (``lua_pcall`` from ``luaCallFunction``) minus the above;
-- per call: the rest (FCALL parsing, keys and args to Lua, the reply, networking, event loop).
+- per call: the rest (FCALL parsing, keys and args to Lua, the reply, networking, event loop,
+  and the Lua GC step Redis runs every 50th call outside ``lua_pcall``: printed apart below, it
+  falls on whichever step's call is the 50th, so it is shared out between the steps by chance).
 
 A last row counts the three steps in one bracket (per batch claim, start, complete, as the
-scenario does) from the same fresh start: the steps' sum is a few % above it, as each bracket adds
-its idle event loop (per call) and a round's leases are held at once (sorted sets of up to
-``--step-round`` entries, skiplists above 128, instead of a batch's listpacks): ``--step-round 10``
-is closest, and slowest. A fresh database also pays its sorted sets' listpack phase again (a ZADD scans the
-first 128 entries linearly): a transient that ``--n 2000`` amortizes (at ``--n 200`` it adds a
-quarter).
+scenario does) from the same fresh start: the steps' sum is some % above it, as each bracket adds
+its idle event loop (per call) and a round's leases are held at once: sorted sets of up to
+``--step-round`` entries instead of a batch's, which each round makes again from empty and so pays
+again their listpack phase (up to 128 entries, a ZADD scans them linearly) in the commands.
+``--step-round 10`` is closest, and slowest (a bracket costs about a second of callgrind_control).
+A fresh database pays that phase once for its other sorted sets too: a transient that ``--n 2000``
+amortizes (at ``--n 200`` it adds a quarter).
 
 It needs a redis-server with symbols: Debian's is stripped (callgrind names its static functions
 by hex address); ``benchmarks/redis-symbols.sh`` builds the same version into ``.bench/redis``.
@@ -52,7 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,7 +74,7 @@ class Counted:
     def __init__(self, workdir: str, redis_server: str = "redis-server") -> None:
         self.out = os.path.join(workdir, "callgrind.out")
         self.port = free_port()
-        self._inclusive: dict[str, int] | None = None
+        self._costs: Costs | None = None
         self.proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={self.out}",
              redis_server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -90,7 +93,7 @@ class Counted:
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], capture_output=True, check=False)
 
     def start(self) -> None:
-        self._inclusive = None
+        self._costs = None
         for f in glob.glob(self.out + "*"):
             os.remove(f)
         self._ctl("-z")
@@ -108,15 +111,22 @@ class Counted:
                     total = max(total, int(line.split()[1]))
         return total
 
+    def costs(self) -> Costs:
+        """The dump files of the last start()/stop(), read once."""
+        if self._costs is None:
+            self._costs = Costs()
+            for f in glob.glob(self.out + "*"):
+                self._costs.read(Path(f))
+        return self._costs
+
     def inclusive(self, symbol: str) -> int:
         """Inclusive instructions of the function named exactly ``symbol`` (``call'2``: the second
         level of a recursion) between the last start() and stop(), summed over the dump files."""
-        if self._inclusive is None:
-            self._inclusive = {}
-            for f in glob.glob(self.out + "*"):
-                for name, cost in inclusive_costs(Path(f)).items():
-                    self._inclusive[name] = self._inclusive.get(name, 0) + cost
-        return self._inclusive.get(symbol, 0)
+        return self.costs().inclusive.get(symbol, 0)
+
+    def called(self, caller: str, callee: str) -> int:
+        """Inclusive instructions of ``callee`` as called by ``caller`` (exact names)."""
+        return self.costs().calls.get((caller, callee), 0)
 
     def named(self, *symbols: str) -> bool:
         """Whether the dump names all these functions (a stripped binary names only its exported
@@ -145,33 +155,39 @@ def _name(ref: str, names: dict[str, str]) -> str:
     return names.get(ident, ref)
 
 
-def inclusive_costs(path: Path) -> dict[str, int]:
-    """Inclusive cost (first event, Ir) of each function in one callgrind out file: its own cost
-    lines plus the costs of its calls (a function calling itself by the same name is not added
-    twice: its inner cost lines are already its own)."""
-    names: dict[str, str] = {}
-    out: dict[str, int] = {}
-    fn = callee = ""
-    npos, in_call = 1, False
-    with path.open() as fh:
-        for line in fh:
-            if not line or line[0] in "\n#":
-                continue
-            if line[0].isdigit() or line[0] in "+-*":
-                fields = line.split()
-                cost = int(fields[npos]) if len(fields) > npos else 0
-                if not in_call or callee != fn:
-                    out[fn] = out.get(fn, 0) + cost
-                in_call = False
-            elif line.startswith("fn="):
-                fn = _name(line[3:].rstrip("\n"), names)
-            elif line.startswith("cfn="):
-                callee = _name(line[4:].rstrip("\n"), names)
-            elif line.startswith("calls="):
-                in_call = True
-            elif line.startswith("positions:"):
-                npos = len(line.split()) - 1
-    return out
+@dataclass
+class Costs:
+    """Inclusive costs (the first event, Ir) read from callgrind out files: of each function (its
+    own cost lines plus the costs of its calls; a call of a function to itself by the same name is
+    not added twice, its inner lines are already its own), and of each caller -> callee pair."""
+
+    inclusive: dict[str, int] = field(default_factory=dict)
+    calls: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def read(self, path: Path) -> None:
+        names: dict[str, str] = {}
+        fn = callee = ""
+        npos, in_call = 1, False
+        with path.open() as fh:
+            for line in fh:
+                if not line or line[0] in "\n#":
+                    continue
+                if line[0].isdigit() or line[0] in "+-*":
+                    fields = line.split()
+                    cost = int(fields[npos]) if len(fields) > npos else 0
+                    if in_call:
+                        self.calls[fn, callee] = self.calls.get((fn, callee), 0) + cost
+                    if not in_call or callee != fn:
+                        self.inclusive[fn] = self.inclusive.get(fn, 0) + cost
+                    in_call = False
+                elif line.startswith("fn="):
+                    fn = _name(line[3:].rstrip("\n"), names)
+                elif line.startswith("cfn="):
+                    callee = _name(line[4:].rstrip("\n"), names)
+                elif line.startswith("calls="):
+                    in_call = True
+                elif line.startswith("positions:"):
+                    npos = len(line.split()) - 1
 
 
 def records(n: int) -> list[TaskRecord]:
@@ -224,7 +240,8 @@ class Split:
     total: int = 0
     commands: int = 0  # call'2, inclusive: the commands redis.call runs
     redis_call: int = 0  # luaRedisGenericCommand, inclusive (the commands within)
-    lua: int = 0  # lua_pcall (from luaCallFunction), inclusive (redis.call within)
+    lua: int = 0  # lua_pcall as called by luaCallFunction, inclusive (redis.call within)
+    gc: int = 0  # lua_gc as called by luaCallFunction (a GC step every 50th call): part of per call
     named: bool = True
 
     def add(self, server: Counted, total: int, tasks: int) -> None:
@@ -235,15 +252,18 @@ class Split:
         generic = server.inclusive("luaRedisGenericCommand")
         if not generic:  # inlined into its two callers
             generic = server.inclusive("luaRedisCallCommand") + server.inclusive("luaRedisPCallCommand")
-        self.named = self.named and generic > 0 and server.named("call'2", "lua_pcall")
+        lua = server.called("luaCallFunction", "lua_pcall")
+        self.named = self.named and generic > 0 and lua > 0 and server.named("call'2")
         self.redis_call += generic
-        self.lua += server.inclusive("lua_pcall")
+        self.lua += lua
+        self.gc += server.called("luaCallFunction", "lua_gc")
 
     def __add__(self, other: Split) -> Split:
         """Two steps of the same tasks: the counts add, the tasks do not."""
         return Split(
             max(self.tasks, other.tasks), self.total + other.total, self.commands + other.commands,
-            self.redis_call + other.redis_call, self.lua + other.lua, self.named and other.named)  # fmt: skip
+            self.redis_call + other.redis_call, self.lua + other.lua, self.gc + other.gc,
+            self.named and other.named)  # fmt: skip
 
     def parts(self) -> tuple[int, int, int, int]:
         """(per call, commands, glue, Lua), summed over the tasks: they add up to the total."""
@@ -342,6 +362,8 @@ def print_steps(splits: dict[str, Split], one: Split, path: str) -> None:
         print(sp.row(name))
     print(sum(splits.values(), Split()).row("the three"))
     print(one.row("one bracket (claim, start, complete per batch)"))
+    gc = ", ".join(f"{name} {sp.gc / sp.tasks / 1000:,.1f}" for name, sp in [*splits.items(), ("one bracket", one)])
+    print(f"\nof per call, Redis's Lua GC step (lua_gc from luaCallFunction, every 50th call): {gc}")
     if any(v < 0 for sp in [*splits.values(), one] for v in sp.parts()):
         print("\nwarning: a negative part: the symbols do not nest as assumed (see Split)")
 
