@@ -12,6 +12,7 @@ import pytest
 
 from gdw_core import TaskQueue, TaskRecord, TaskStatus
 from gdw_core.errors import GdwError, QueueFull
+from gdw_core.storage.protocol import Lease
 from gdw_core.storage.redis import RedisStorage
 from tests.redis.test_functions import calls
 from tests.support.redis_server import RedisServer
@@ -118,3 +119,67 @@ async def test_groups_of_any_size_create_every_task_once(storage: RedisStorage, 
     for r in records:
         got = await storage.get(r.id)
         assert got is not None and got.status == TaskStatus.PENDING
+
+
+async def test_a_cancelled_submit_leaves_the_rest_of_its_group(storage: RedisStorage) -> None:
+    await storage.enqueue([rec()])
+    records = [rec() for _ in range(40)]
+    submits = [asyncio.ensure_future(storage.enqueue([r])) for r in records]
+    await asyncio.sleep(0)  # every submit has joined (the first is on its way alone)
+    submits[17].cancel()
+    results = await asyncio.gather(*submits, return_exceptions=True)
+    assert isinstance(results[17], asyncio.CancelledError)
+    assert [r for i, r in enumerate(results) if i != 17] == [[True]] * 39
+    for i, r in enumerate(records):
+        if i != 17:
+            got = await storage.get(r.id)
+            assert got is not None and got.status == TaskStatus.PENDING
+
+
+async def test_connections_killed_under_concurrent_submits_lose_nothing_and_double_nothing(
+    storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    await storage.enqueue([rec()])
+    records = [rec() for _ in range(200)]
+
+    async def submit(r: TaskRecord) -> bool:
+        for _ in range(50):  # as a producer does: try again until Redis answers
+            try:
+                return (await storage.enqueue([r]))[0]
+            except GdwError:
+                await asyncio.sleep(0.01)
+        raise AssertionError("Redis never answered")
+
+    async def producer(part: list[TaskRecord]) -> list[bool]:  # 20 producers, 10 submits each
+        return [await submit(r) for r in part]
+
+    killed = 0
+
+    async def killer() -> None:
+        nonlocal killed
+        while not done.is_set():
+            await asyncio.sleep(0.003)
+            killed += int(redis_server.cli("client", "kill", "type", "normal", "skipme", "yes") or 0)
+
+    done = asyncio.Event()
+    stop = asyncio.ensure_future(killer())
+    try:
+        parts = await asyncio.gather(*(producer(records[i::20]) for i in range(20)))
+    finally:
+        done.set()
+        await stop
+    results = [flag for part in parts for flag in part]
+    assert killed > 0  # connections died under the submits (the pool retries by itself; the lane's
+    # callers saw StorageUnavailable and tried again)
+    # a submit that was written before its connection died is "already exists" when tried again
+    assert all(isinstance(flag, bool) for flag in results)
+    pending: list[Lease] = []
+    for _ in range(50):  # the last kill may have taken the connection this claim would use
+        try:
+            pending = await storage.claim("w", ["default"], 1000, 30.0, 0.0)
+            break
+        except GdwError:
+            await asyncio.sleep(0.01)
+    ids = [x.task.id for x in pending]
+    assert len(ids) == len(set(ids)) == 201  # every task once
+    assert set(ids) >= {r.id for r in records}
