@@ -48,7 +48,10 @@ async def test_a_task_running_five_leases_while_heartbeating_is_never_reclaimed(
         rec = out.records[t]
         assert rec.attempts == 1 and rec.errors == [] and rec.result["p"] == holder.pid
         assert rec.finished_at is not None and rec.started_at is not None
-        assert rec.finished_at - rec.started_at >= 5 * LEASE
+        # started_at is Redis's time when the start mark arrived, less how long ago the worker
+        # started the task; the mark's own trip to Redis is not subtracted, so on a loaded machine
+        # the recorded run can come out a millisecond or so short of the task's 5 leases
+        assert rec.finished_at - rec.started_at >= 5 * LEASE - 0.05
     assert len(set(deadlines)) > 5, "the lease was extended again and again"
 
 
