@@ -33,6 +33,10 @@ class Pager:
     #: (None: the state's end was reached)
     cursors: list[Mark | None] = field(default_factory=lambda: [None])
     next_cursor: Mark | None = None
+    #: a page moved to is being read (so where the one after it begins is not known yet), and how
+    #: many more pages on were asked for meanwhile: keys pressed faster than pages load are kept
+    waiting: bool = False
+    ahead: int = 0
 
     @property
     def reverse(self) -> bool:
@@ -47,24 +51,41 @@ class Pager:
         self.filtered = False
         self.cursors = [None]
         self.next_cursor = None
+        self.waiting, self.ahead = False, 0
 
-    def read_done(self, next_cursor: Mark | None, filtered: bool) -> None:
-        """A page was read: remember where the next one begins."""
+    def read_done(self, next_cursor: Mark | None, filtered: bool) -> bool:
+        """A page was read: remember where the next one begins. True when pages further on were
+        asked for while it was read: the pager has moved on again, and that page is to be read."""
         self.filtered = filtered
         self.next_cursor = next_cursor
+        self.waiting = False
+        ahead, self.ahead = self.ahead, 0
+        if ahead and self.next():
+            self.ahead = ahead - 1
+            return True
+        return False
 
     def next(self) -> bool:
-        """Move one page on; False (and no move) at the last page."""
+        """Move one page on; False (and no move) at the last page. While the page moved to is still
+        being read, the move is kept and made when it is (see read_done)."""
         if self.next_cursor is None:
+            if self.waiting:
+                self.ahead += 1
+                return True
             return False
         self.cursors.append(self.next_cursor)
         self.next_cursor = None
+        self.waiting = True
         return True
 
     def previous(self) -> bool:
+        if self.ahead:  # a move on not made yet: take it back
+            self.ahead -= 1
+            return True
         if len(self.cursors) == 1:
             return False
         self.cursors.pop()
+        self.next_cursor, self.waiting = None, True  # known again once this page is read
         return True
 
     @property

@@ -194,7 +194,9 @@ class DashboardScreen(Picking):
             self._last_read_error = ""
             self.source.set_connection(True)
             if self.shown != RECURRING:
-                self.pager.read_done(snap.next_cursor, snap.filtered)
+                if self.pager.read_done(snap.next_cursor, snap.filtered):
+                    self._again = True  # "]" was pressed again meanwhile: read that page first
+                    return
                 self.pager.clamp(snap.counts().get(self.shown, 0))
                 if not snap.tasks and len(self.pager.cursors) > 1:  # the page emptied: one back
                     self.pager.previous()

@@ -45,6 +45,26 @@ async def test_a_page_stays_put_while_tasks_before_it_move_on(idle: TaskQueue) -
         await until(pilot, lambda: {str(k.value) for k in table.rows} == set(ids[20:]))
 
 
+def test_pages_asked_for_faster_than_they_load_are_all_walked() -> None:
+    p = Pager(size=5)
+    p.read_done((5.0, "t5"), filtered=False)
+    assert p.next() and p.next() and p.next()  # three presses; the second page is still loading
+    assert p.cursor == (5.0, "t5")
+    assert p.read_done((10.0, "t10"), filtered=False)  # moved on: read the third page
+    assert p.cursor == (10.0, "t10")
+    assert p.read_done((15.0, "t15"), filtered=False) and p.cursor == (15.0, "t15")
+    assert not p.read_done(None, filtered=False) and p.cursor == (15.0, "t15")  # the last page
+    assert not p.next()
+    assert p.previous() and p.next()  # back, and on again before the page came: kept
+    assert p.cursor == (10.0, "t10") and p.read_done((15.0, "t15"), filtered=False)
+    assert p.cursor == (15.0, "t15")
+    assert not p.read_done(None, filtered=False) and not p.next()  # the end, once it is read
+    q = Pager(size=5)
+    q.read_done((5.0, "t5"), filtered=False)
+    assert q.next() and q.next() and q.previous()  # on, on again, back: the second move is taken back
+    assert not q.read_done((10.0, "t10"), filtered=False) and q.cursor == (5.0, "t5")
+
+
 async def test_age_reversed_walks_the_whole_state_from_its_other_end(idle: TaskQueue) -> None:
     ids = [await idle.submit("demo_tasks:fast", i) for i in range(25)]
     app = GdwApp(idle, follow_events=False, page_size=10)
