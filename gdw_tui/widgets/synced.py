@@ -46,6 +46,13 @@ class SyncedTable(DataTable[Cell]):
             self.add_column(label, key=key)
 
     @property
+    def settled(self) -> bool:
+        """True once the column widths and row dimensions match the rows: DataTable measures new
+        rows and changed cells when its message queue empties, so a picture taken between a sync
+        and that moment shows columns as wide as their labels."""
+        return not self._require_update_dimensions and not self._updated_cells
+
+    @property
     def selected_key(self) -> str | None:
         if self.row_count == 0:
             return None

@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import Input
 
 from gdw_tui.screens.dashboard import DashboardScreen
+from gdw_tui.widgets.synced import SyncedTable
 
 from . import scenario
 from .conftest import until
@@ -37,6 +38,9 @@ def prepare(*keys: str, select: str | None = None) -> Any:
         for box in pilot.app.screen.query(Input):
             box.cursor_blink = False
         await pilot.pause(0.1)
+        # every table measured its rows (a sync late under load leaves columns label-wide until
+        # the table's next idle: "defau" for "default", seen once in CI)
+        await until(pilot, lambda: all(t.settled for t in pilot.app.screen.query(SyncedTable)))
 
     return run_before
 
