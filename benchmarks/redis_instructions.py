@@ -208,6 +208,15 @@ async def single_submit(server: Counted, s: RedisStorage, n: int) -> float:
     return server.stop() / n
 
 
+async def submit_split(server: Counted, s: RedisStorage, n: int) -> Split:
+    """Single submits from a fresh database, split as the steps are."""
+    await fresh(server, s)
+    split = Split()
+    per_task = await single_submit(server, s, n)
+    split.add(server, round(per_task * n), n)
+    return split
+
+
 async def claim_complete(server: Counted, s: RedisStorage, n: int, batch: int, start: bool) -> float:
     await fill(s, n)
     server.start()
@@ -349,7 +358,7 @@ async def together(server: Counted, s: RedisStorage, n: int, batch: int) -> Spli
     return split
 
 
-def print_steps(splits: dict[str, Split], one: Split, path: str) -> None:
+def print_steps(splits: dict[str, Split], one: Split, path: str, submit: Split | None = None) -> None:
     print(f"\nby step, claim + start + complete, batch 10, {path} (k instructions per task):\n")
     if not all(sp.named for sp in [*splits.values(), one]):
         print("| step | total |\n|---|---|")
@@ -362,6 +371,8 @@ def print_steps(splits: dict[str, Split], one: Split, path: str) -> None:
         print(sp.row(name))
     print(sum(splits.values(), Split()).row("the three"))
     print(one.row("one bracket (claim, start, complete per batch)"))
+    if submit is not None:
+        print(submit.row("single submit (one task per call)"))
     gc = ", ".join(f"{name} {sp.gc / sp.tasks / 1000:,.1f}" for name, sp in [*splits.items(), ("one bracket", one)])
     print(f"\nof per call, Redis's Lua GC step (lua_gc from luaCallFunction, every 50th call): {gc}")
     if any(v < 0 for sp in [*splits.values(), one] for v in sp.parts()):
@@ -400,7 +411,8 @@ async def run(args: argparse.Namespace) -> None:
                 print(server.annotate(30, inclusive=False))
             if args.by_step:
                 splits = await by_step(server, s, args.n, 10, args.step_round)
-                print_steps(splits, await together(server, s, args.n, 10), binary)
+                one = await together(server, s, args.n, 10)
+                print_steps(splits, one, binary, await submit_split(server, s, args.n // 4))
         finally:
             await s.close()
             server.close()

@@ -14,7 +14,9 @@ import redis
 from gdw_core.storage.redis.scripts import prelude
 from tests.support.redis_server import RedisServer
 
+# (a bare script runs the prelude's helpers without `run`: it reads the globals itself first)
 COMPARE = """
+load_globals()
 local out = {}
 for i, a in ipairs(ARGV) do
   local x = tonumber(a)
@@ -25,6 +27,7 @@ return out
 """
 
 INTEGERS = """
+load_globals()
 local out = {}
 for i, a in ipairs(ARGV) do
   local n = tonumber(a)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 #: the end, also when the script raised, the events it buffered are written (one stream entry per
 #: call, see ``emit`` in _prelude.lua)
 RUN = """local function run(body)
+  if redis == nil then load_globals() end
   begin_call(ARGV)
   workflow_begin()
   local ok, out = pcall(body)
@@ -51,10 +52,10 @@ def build(head: str, names: Sequence[str], script_text: Callable[[str], str]) ->
     for name in names:  # each script's function is made once, when the library loads
         body.append(
             f"BODY['{name}'] = function()\n{script_text(name)}\nend\n"
-            f"redis.register_function('@{name}', function(keys, args)\n"
+            f"LOAD_REDIS.register_function('@{name}', function(keys, args)\n"
             f"KEYS, ARGV = keys, args\nreturn run(BODY['{name}'])\nend)\n"
         )
     text = "".join(body)
     version = "gdw_" + hashlib.sha1(text.encode()).hexdigest()[:12]
-    text = text.replace("redis.register_function('@", f"redis.register_function('{version}_")
+    text = text.replace("LOAD_REDIS.register_function('@", f"LOAD_REDIS.register_function('{version}_")
     return Library(version, f"#!lua name={version}\n{text}", {n: f"{version}_{n}" for n in names})

@@ -29,14 +29,33 @@
 -- an EVALSHA body or a function of the library that keeps these helpers loaded (scripts.py).
 local FINISHED = 0  -- tasks finished so far by this script call
 
-local P, Q, MAXEV, KEEPC, KEEPF
+-- Redis's globals, read once: a function of the library reaches a global (redis, tonumber,
+-- string, ...) through a metatable on an empty globals table, two lookups and a metamethod per
+-- use; these locals of the same names hold them from the first call on (`run` calls
+-- `runtime_globals`, compiled before the locals, so its names are the globals). While the library
+-- loads only the load API exists (LOAD_REDIS.register_function): the locals are nil until a call.
+local function runtime_globals()
+  return redis, tonumber, tostring, type, pcall, unpack, ipairs, pairs, string, math, table, cjson, next, error
+end
+local LOAD_REDIS = redis
+local redis, tonumber, tostring, type, pcall, unpack, ipairs, pairs, string, math, table, cjson, next, error
+local function load_globals()
+  redis, tonumber, tostring, type, pcall, unpack, ipairs, pairs, string, math, table, cjson, next, error =
+    runtime_globals()
+end
+
+local P, Q, MAXEV, KEEPC, KEEPF  -- MAXEV, KEEPC, KEEPF as numbers (MAXEV nil: not a number)
 
 -- flow-control hooks (gdw_core.flow), defined in _flow.lua, which is loaded after this file
 local release_holds, keep_result, purge_results, unique_check, result_ttl_of
 
+-- (the whole seconds' number is kept from the last call: tonumber is a strtod, ~1k instructions)
+local NOW_S, NOW_N = nil, 0
 local function now()
   local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local s = t[1]
+  if s ~= NOW_S then NOW_S, NOW_N = s, tonumber(s) end
+  return NOW_N + tonumber(t[2]) / 1000000
 end
 
 -- Three-digit groups '000' .. '999', made on first use (D3[k] or d3(k)): fmt and the integer
@@ -126,14 +145,16 @@ local EV_LAST = {}
 -- Either key written by hand (not a number, not a list) is started again, which only delays a
 -- trim.
 local EV_STEPS = 8
+local TRIM_KEY, TRIM_CK, TRIM_KK = nil, nil, nil  -- the last stream trimmed and its two keys
 local function ev_trim(key, id, n)
-  local maxev = tonumber(MAXEV)
+  local maxev = MAXEV
   if not maxev then return end
   if maxev <= 0 then  -- none kept, as in memory
     redis.call('XTRIM', key, 'MAXLEN', 0)
     return
   end
-  local ck, kk = key .. 'n', key .. 'k'
+  if key ~= TRIM_KEY then TRIM_KEY, TRIM_CK, TRIM_KK = key, key .. 'n', key .. 'k' end
+  local ck, kk = TRIM_CK, TRIM_KK
   local c = redis.pcall('INCRBY', ck, n)
   if type(c) ~= 'number' then
     redis.call('SET', ck, n)
@@ -510,8 +531,15 @@ local function promote(t, limit)
 end
 
 -- start of every call: the common arguments and a clean per-call state (see the top of this file)
+-- (the numbers are parsed again only when their text changes: a worker sends the same each call)
+local NUMS_S = {}
 local function begin_call(argv)
-  P, Q, MAXEV, KEEPC, KEEPF = argv[1], argv[2], argv[3], tonumber(argv[4]), tonumber(argv[5])
+  P, Q = argv[1], argv[2]
+  local a3, a4, a5, seen = argv[3], argv[4], argv[5], NUMS_S
+  if a3 ~= seen[1] or a4 ~= seen[2] or a5 ~= seen[3] then
+    seen[1], seen[2], seen[3] = a3, a4, a5
+    MAXEV, KEEPC, KEEPF = tonumber(a3), tonumber(a4), tonumber(a5)
+  end
   FINISHED, RETAIN_LATER = 0, nil
   EV_KEY, EV_N, EV_LEN = nil, 0, 0
 end

@@ -9,12 +9,12 @@
 -- single Redis or Sentinel: on Cluster, gdw refuses a workflow that spans queues, so the switch
 -- never leaves the slot).
 
-local NS  -- "<namespace>:" (P is "<namespace>:{<queue>}:"), set by workflow_begin
+local NS, NS_P  -- "<namespace>:" (P is "<namespace>:{<queue>}:"), set by workflow_begin for P = NS_P
 local WF_WORK, WF_BUSY = {}, false
 
 -- start of every call, after begin_call (scripts.py)
 local function workflow_begin()
-  NS = string.sub(P, 1, #P - #Q - 3)
+  if P ~= NS_P then NS, NS_P = string.sub(P, 1, #P - #Q - 3), P end
   WF_WORK, WF_BUSY = {}, false
 end
 
