@@ -199,3 +199,39 @@ async def test_a_timeline_reads_the_newest_events_of_a_full_stream(redis_server:
         assert [(e.old, e.kind) for e in events] == [(None, "pending")]
     finally:
         await s.close()
+
+
+async def test_repeated_events_are_one_list_and_read_as_events_of_their_own(redis_server: RedisServer) -> None:
+    """Events that repeat the one before in all but the task id are written as a list of ids
+    (emit's x fields): a run broken by another name and taken up again, a run across the
+    64-event edge of an entry, and an id with a space (written by hand: gdw refuses one) that is
+    written as an event of its own, all read as one event per task, in order, ids ordered."""
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        names = ["m:a"] * 5 + ["m:b"] * 2 + ["m:a"] * 70
+        ids = [f"r{i:03d}" for i in range(len(names))]
+        assert await s.enqueue([TaskRecord(id=i, name=n, args=[1]) for i, n in zip(ids, names, strict=True)]) == [
+            True
+        ] * len(ids)
+        p = s.keys.prefix("default")
+        spaced = "hand made"
+        redis_server.cli("hset", p + "t:" + spaced, "d", '{"name":"m:a","args":[],"kwargs":{}}', "n", "m:a",
+                         "st", "pending", "cr", "1", "run", "1")  # fmt: skip
+        redis_server.cli("zadd", p + "p", "3.5", spaced)  # in the middle of the first run of m:a
+        leases = await s.claim("w", ["default"], 100, 30, 0)
+        claimed_order = [lz.task.id for lz in leases]
+        assert claimed_order[3] == spaced and claimed_order[:3] + claimed_order[4:] == ids
+        events = await s.read_events("0", 1000)
+        enqueued = [(e.task_id, e.name, e.kind) for e in events if e.kind == "pending"]
+        assert enqueued == [(i, n, "pending") for i, n in zip(ids, names, strict=True)]
+        claims = [(e.task_id, e.name, e.worker, e.attempt, e.old) for e in events if e.kind == "claimed"]
+        by_id = dict(zip(ids, names, strict=True)) | {spaced: "m:a"}
+        assert claims == [(i, by_id[i], "w", 1, "pending") for i in claimed_order]
+        keys = [_stream_key(e.id) for e in events]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys) == 2 * len(ids) + 1
+        for page in (1, 7, 64):  # paging through the lists gives the same events, none twice
+            assert [e.id for e in await read_all(s, "0", page)] == [e.id for e in events]
+    finally:
+        await s.close()

@@ -48,7 +48,7 @@ class Library:
 def build(head: str, names: Sequence[str], script_text: Callable[[str], str]) -> Library:
     """``head`` is the tables and helpers (scripts.prelude()); each script becomes one function.
     KEYS and ARGV are the library's locals, set by each function from its arguments."""
-    body = [f"local KEYS, ARGV\n{head}\n{RUN}local BODY = {{}}\n"]
+    body = [f"local KEYS, ARGV\n{head}\nLIBRARY = true\n{RUN}local BODY = {{}}\n"]
     for name in names:  # each script's function is made once, when the library loads
         body.append(
             f"BODY['{name}'] = function()\n{script_text(name)}\nend\n"

@@ -390,22 +390,32 @@ class RedisReader(RedisBase):
 
 def _events(entry_id: str, f: dict[str, Any]) -> list[Event]:
     """The events of one stream entry (see ``emit`` in _prelude.lua): the first from the fields
-    k t o n q w a d; the i-th after it from k.i and those of t.i o.i n.i w.i a.i d.i that differ
-    from the event before it (an absent one repeats it); the queue is the entry's. An entry
-    written by hand with other fields still gives one event. Ids: the entry's for an entry of one
-    event, else "<entry id>.<i>" from 0 (see _stream_key)."""
+    k t o n q w a d; the i-th explicit one after it from k.i and those of t.i o.i n.i w.i a.i d.i
+    that differ from the explicit event before it (an absent one repeats it); after each explicit
+    event, one event per task id in its x field (x.i; x for the first): the same event for that
+    task. The queue is the entry's. An entry written by hand with other fields still gives one
+    event. Ids: the entry's for an entry of one event, else "<entry id>.<n>", n counting the
+    entry's events from 0 (see _stream_key)."""
     at = _stream_key(entry_id)[0] / 1000.0  # ids are Redis's own: always "<ms>-<seq>"
     queue = f.get("q") or None
     row = [f.get(name, "") for name in _COLUMNS]
-    if "k.1" not in f:  # one event: the entry's id
+    repeats = f.get("x")
+    if "k.1" not in f and not isinstance(repeats, str):  # one event: the entry's id
         return [_event(entry_id, at, queue, row)]
-    out = [_event(f"{entry_id}.0", at, queue, row)]
-    i = 1
-    while (kind := f.get(f"k.{i}")) is not None:
-        row = [kind] + [f.get(f"{name}.{i}", before) for name, before in zip(_COLUMNS[1:], row[1:], strict=True)]
-        out.append(_event(f"{entry_id}.{i}", at, queue, row))
+    out: list[Event] = []
+    i = 0
+    while True:
+        out.append(_event(f"{entry_id}.{len(out)}", at, queue, row))
+        if isinstance(repeats, str):
+            for task_id in repeats.split(" "):
+                if task_id:
+                    out.append(_event(f"{entry_id}.{len(out)}", at, queue, [row[0], task_id, *row[2:]]))
         i += 1
-    return out
+        kind = f.get(f"k.{i}")
+        if kind is None:
+            return out
+        row = [kind] + [f.get(f"{name}.{i}", before) for name, before in zip(_COLUMNS[1:], row[1:], strict=True)]
+        repeats = f.get(f"x.{i}")
 
 
 #: an event's fields in a stream entry (and the order of _event's row)

@@ -39,9 +39,16 @@ local function runtime_globals()
 end
 local LOAD_REDIS = redis
 local redis, tonumber, tostring, type, pcall, unpack, ipairs, pairs, string, math, table, cjson, next, error
+-- LIBRARY: true in the function library (functions.py sets it after this text), where these
+-- locals live from call to call; an EVALSHA body runs this text on every call
+local LIBRARY = false
+local D3 = {}  -- (see fmt)
 local function load_globals()
   redis, tonumber, tostring, type, pcall, unpack, ipairs, pairs, string, math, table, cjson, next, error =
     runtime_globals()
+  if LIBRARY then  -- all of fmt's digit groups at once (~1M instructions, once per library load)
+    for k = 0, 999 do D3[k] = string.format('%03d', k) end
+  end
 end
 
 local P, Q, MAXEV, KEEPC, KEEPF  -- MAXEV, KEEPC, KEEPF as numbers (MAXEV nil: not a number)
@@ -58,9 +65,9 @@ local function now()
   return NOW_N + tonumber(t[2]) / 1000000
 end
 
--- Three-digit groups '000' .. '999', made on first use (D3[k] or d3(k)): fmt and the integer
--- scores below build numbers from them instead of string.format, which is slow for '%.6f'.
-local D3 = {}
+-- Three-digit groups '000' .. '999' in D3, made on first use (D3[k] or d3(k)), all of them when
+-- the library's first call reads the globals: fmt and the integer scores below build numbers from
+-- them instead of string.format, which is slow for '%.6f'.
 local function d3(k)
   local s = string.format('%03d', k)
   D3[k] = s
@@ -126,17 +133,23 @@ end
 -- k q (kind, queue) and those of t o n w a d (task id, old status, name, worker, attempt,
 -- detail) that are not empty. The i-th
 -- after it (i >= 1) has k.i and, of t.i o.i n.i w.i a.i d.i, those that differ from the event
--- before it (a batch of claims of one task function is k.i and t.i only); q is the entry's.
+-- before it; q is the entry's. Events that repeat the explicit event before them in all but the
+-- task id (a batch of claims of one task function) are not written as events of their own: field
+-- x.i (x for the first) lists their task ids, space-separated, in order; they follow event i.
+-- (A task id holds no space: limits.TASK_ID_RE; an id that does, written by hand, is explicit.)
 -- The stream keeps at least the last MAXEV events whatever the mix of entry sizes (ev_trim;
 -- trimming to MAXEV / this entry's events entries let one large entry drop many small ones a
 -- reader had not yet read). The reader
--- (reader.py `_events`) gives every event its own id: "<entry id>.<i>" in an entry of several.
+-- (reader.py `_events`) gives every event its own id: "<entry id>.<n>" in an entry of several,
+-- n counting every event of the entry, repeated ones included, from 0.
 local EV_MAX = 64
-local EV_NAMES = {}  -- i -> the suffixed field names of the i-th event of an entry
--- the entry being built: its stream key, events, and XADD arguments in EV (a table kept from call
--- to call: only EV[1 .. EV_LEN] are this entry's); EV_LAST the previous event's t o n w a d
-local EV, EV_KEY, EV_N, EV_LEN = {}, nil, 0, 0
+local EV_NAMES = {[0] = {x = 'x'}}  -- i -> the suffixed field names of the i-th explicit event
+-- the entry being built: its stream key, events (EV_N, repeated ones included; EV_E explicit
+-- ones), and XADD arguments in EV (a table kept from call to call: only EV[1 .. EV_LEN] are this
+-- entry's); EV_LAST the last explicit event's t o n w a d k; EV_X[1 .. EV_XN] the ids repeating it
+local EV, EV_KEY, EV_N, EV_E, EV_LEN = {}, nil, 0, 0, 0
 local EV_LAST = {}
+local EV_X, EV_XN = {}, 0
 
 -- Trimming by events, not entries: `<stream>n` counts the events ever written to the stream and
 -- `<stream>k` lists (newest first) the entry at which that count passed each multiple of
@@ -176,11 +189,19 @@ local function ev_trim(key, id, n)
   end
 end
 
+-- the ids repeating the last explicit event, as its x field
+local function ev_close_run()
+  local j = EV_LEN
+  EV[j + 1], EV[j + 2] = EV_NAMES[EV_E - 1].x, table.concat(EV_X, ' ', 1, EV_XN)
+  EV_LEN, EV_XN = j + 2, 0
+end
+
 local function ev_flush()
   if EV_N == 0 then return end
+  if EV_XN > 0 then ev_close_run() end
   local id = redis.call('XADD', EV_KEY, '*', unpack(EV, 1, EV_LEN))
   ev_trim(EV_KEY, id, EV_N)
-  EV_N, EV_LEN = 0, 0
+  EV_N, EV_E, EV_LEN = 0, 0, 0
 end
 
 local EV_P, EV_PK = nil, nil  -- the last prefix and its stream key
@@ -193,7 +214,16 @@ local function emit(kind, id, old, name, worker, att, detail)
   end
   id, old, name, worker, detail = id or '', old or '', name or '', worker or '', detail or ''
   if not att then att = '' elseif type(att) == 'number' then att = istr(att) end
-  local e, i, j, last = EV, EV_N, EV_LEN, EV_LAST
+  local e, i, j, last = EV, EV_E, EV_LEN, EV_LAST
+  if i > 0 and kind == last[7] and old == last[2] and name == last[3] and worker == last[4] and att == last[5]
+     and detail == last[6] and id ~= '' and not string.find(id, ' ', 1, true) then
+    local xn = EV_XN + 1  -- the last explicit event again, for another task
+    EV_X[xn], EV_XN = id, xn
+    EV_N = EV_N + 1
+    if EV_N >= EV_MAX then ev_flush() end
+    return
+  end
+  if EV_XN > 0 then ev_close_run(); j = EV_LEN end
   if i == 0 then  -- k, q and the fields that are not empty
     e[1], e[2], e[3], e[4] = 'k', kind, 'q', Q
     j = 4
@@ -207,7 +237,7 @@ local function emit(kind, id, old, name, worker, att, detail)
     local f = EV_NAMES[i]
     if f == nil then
       local s = '.' .. i
-      f = {'k' .. s, 't' .. s, 'o' .. s, 'n' .. s, 'w' .. s, 'a' .. s, 'd' .. s}
+      f = {'k' .. s, 't' .. s, 'o' .. s, 'n' .. s, 'w' .. s, 'a' .. s, 'd' .. s, x = 'x' .. s}
       EV_NAMES[i] = f
     end
     e[j + 1], e[j + 2] = f[1], kind
@@ -219,8 +249,8 @@ local function emit(kind, id, old, name, worker, att, detail)
     if att ~= last[5] then e[j + 1], e[j + 2], j = f[6], att, j + 2 end
     if detail ~= last[6] then e[j + 1], e[j + 2], j = f[7], detail, j + 2 end
   end
-  last[1], last[2], last[3], last[4], last[5], last[6] = id, old, name, worker, att, detail
-  EV_N, EV_LEN = i + 1, j
+  last[1], last[2], last[3], last[4], last[5], last[6], last[7] = id, old, name, worker, att, detail, kind
+  EV_N, EV_E, EV_LEN = EV_N + 1, i + 1, j
   if EV_N >= EV_MAX then ev_flush() end
 end
 
@@ -541,7 +571,7 @@ local function begin_call(argv)
     MAXEV, KEEPC, KEEPF = tonumber(a3), tonumber(a4), tonumber(a5)
   end
   FINISHED, RETAIN_LATER = 0, nil
-  EV_KEY, EV_N, EV_LEN = nil, 0, 0
+  EV_KEY, EV_N, EV_E, EV_LEN, EV_XN = nil, 0, 0, 0, 0
 end
 
 -- end of every call (also when the script raised): write the buffered events
