@@ -22,8 +22,9 @@ from typing import Any
 
 from gdw_core.record import TaskRecord
 
-#: sends one queue's records (one enqueue call per chunk) and returns one flag per record
-Send = Callable[[str, list[TaskRecord], str | int], Awaitable[list[Any]]]
+#: sends one queue's records under one queue bound (one enqueue call per chunk) and returns one
+#: flag per record
+Send = Callable[[list[TaskRecord], str | int], Awaitable[list[Any]]]
 
 
 class Gathering:
@@ -54,10 +55,9 @@ class Gathering:
         task.add_done_callback(self._running.discard)
 
     async def _run(self, key: tuple[str, str | int], group: list[tuple[TaskRecord, asyncio.Future[Any]]]) -> None:
-        queue, limit = key
         self.in_flight += 1
         try:
-            flags = await self._send(queue, [rec for rec, _ in group], limit)
+            flags = await self._send([rec for rec, _ in group], key[1])
         except asyncio.CancelledError:
             for _, fut in group:
                 fut.cancel()

@@ -50,7 +50,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: concurrent single submits, sent together (gathering.py)
-        self._gathering = Gathering(lambda _queue, records, limit: self._enqueue_flags(records, limit))
+        self._gathering = Gathering(self._enqueue_flags)
 
     @classmethod
     def from_url(
