@@ -43,7 +43,13 @@ ROWS = [
     ("latency idle p99 (ms)", "latency idle", "p99", 2, False),
     ("latency at 50% load p50 (ms)", "latency load", "p50", 2, False),
     ("latency at 50% load p99 (ms)", "latency load", "p99", 2, False),
+    ("latency at a shared load p50 (ms)", "latency shared", "p50", 2, False),
+    ("latency at a shared load p99 (ms)", "latency shared", "p99", 2, False),
 ]
+
+#: latency jobs run under a background load: "latency load" at half the system's own drain rate
+#: (concurrency 10), "latency shared" at half the slowest system's, the same load for every system
+LOADED = ("latency load", "latency shared")
 
 
 def jobs_for(scenarios: list[str], url: str, n: int, budget: float) -> list[tuple[str, dict[str, Any]]]:
@@ -62,29 +68,49 @@ def jobs_for(scenarios: list[str], url: str, n: int, budget: float) -> list[tupl
     if "latency" in scenarios:
         out.append(("latency idle", {**base, "scenario": "latency", "concurrency": 10}))
         out.append(("latency load", {**base, "scenario": "latency", "concurrency": 10}))
+        out.append(("latency shared", {**base, "scenario": "latency", "concurrency": 10}))
     return out
 
 
 def run_systems(args: argparse.Namespace, url: str, systems: list[str]) -> dict[tuple[str, str], list[Any]]:
-    """results[(system, scenario)] = one result dict per repeat."""
+    """results[(system, scenario)] = one result dict per repeat. In each repeat every system runs
+    its unloaded scenarios first, then the loaded latency ones, whose rates come from the drains."""
     results: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for r in range(args.repeat):
-        for system in systems:
-            python = sys.executable if system == "gdw" else peer_python(system, args.peer_python)
-            for label, job in jobs_for(args.scenarios, url, args.n, args.budget):
-                if label == "latency load":
-                    drained = results.get((system, "drain c10"), [])
-                    rate = drained[-1].get("rate") if drained else None
-                    if not isinstance(rate, float):
-                        results[(system, label)].append({"error": "needs a drain c10 figure (--scenarios drain)"})
+        jobs = jobs_for(args.scenarios, url, args.n, args.budget)
+        for loaded in (False, True):
+            for system in systems:
+                python = sys.executable if system == "gdw" else peer_python(system, args.peer_python)
+                for label, job in jobs:
+                    if (label in LOADED) != loaded:
                         continue
-                    job = {**job, "rate": rate / 2}
-                t0 = time.perf_counter()
-                out = run_driver(python, system, job)
-                took = time.perf_counter() - t0
-                print(f"[run {r + 1}/{args.repeat}] {system:9} {label:13} {took:6.1f}s {out}", file=sys.stderr)
-                results[(system, label)].append(out)
+                    if loaded:
+                        rate = load_rate(results, systems, system, label)
+                        if rate is None:
+                            results[(system, label)].append({"error": "needs a drain c10 figure (--scenarios drain)"})
+                            continue
+                        job = {**job, "rate": rate}
+                    t0 = time.perf_counter()
+                    out = run_driver(python, system, job)
+                    took = time.perf_counter() - t0
+                    print(f"[run {r + 1}/{args.repeat}] {system:9} {label:14} {took:6.1f}s {out}", file=sys.stderr)
+                    results[(system, label)].append(out)
     return results
+
+
+def load_rate(results: dict[tuple[str, str], list[Any]], systems: list[str], system: str, label: str) -> float | None:
+    """The background load (tasks/s) of a loaded latency job: half the drain rate (concurrency 10,
+    this repeat) of the system itself, or of the slowest system that has one ("latency shared")."""
+    rates = {}
+    for s in systems:
+        drained = results.get((s, "drain c10"), [])
+        rate = drained[-1].get("rate") if drained else None
+        if isinstance(rate, float):
+            rates[s] = rate
+    if label == "latency load":
+        own = rates.get(system)
+        return own / 2 if own is not None else None
+    return min(rates.values()) / 2 if rates else None
 
 
 def cell(values: list[Any], key: str, digits: int) -> tuple[str, float | None]:
