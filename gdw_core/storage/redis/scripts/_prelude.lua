@@ -254,10 +254,64 @@ local function emit(kind, id, old, name, worker, att, detail)
   if EV_N >= EV_MAX then ev_flush() end
 end
 
+-- Index writes of a call's hot moves, sent together: one ZREM per index left and one ZADD per
+-- index entered (ix_flush) instead of one of each per task. Only a script that sets IX_LATER
+-- (claim, start, complete) defers them; they are sent before anything else reads or writes an
+-- index (a hook of `move`, retain, promote, wake, invalid, a claim's next ZRANGE, a limit's
+-- admission) and at the end of the call. Removals go first: a member that left an index and
+-- came back to it in one call is in it, as with one command each; a member leaving an index that
+-- has additions waiting sends them first, so a task moved twice in one call ends where it should.
+local IX_LATER = false
+local IXR, IXA, IXON = {}, {}, {}  -- per index key: members to remove, score/member pairs to add (count in .n), waiting
+local IX_KEYS, IX_KN = {}, 0  -- the keys with writes waiting
+local IXL_O, IXL_N, IXL_R, IXL_A = nil, nil, nil, nil  -- the last move's two keys and their lists
+local IX_MAX = 200  -- members of one list before it is sent (an unpack's values stay few)
+
+local function ix_flush()
+  local n = IX_KN
+  if n == 0 then return end
+  IX_KN, IXL_O, IXL_N = 0, nil, nil
+  local keys = IX_KEYS
+  for i = 1, n do
+    local r = IXR[keys[i]]
+    if r.n > 0 then redis.call('ZREM', keys[i], unpack(r, 1, r.n)) end
+  end
+  for i = 1, n do
+    local k = keys[i]
+    local a = IXA[k]
+    if a.n > 0 then redis.call('ZADD', k, unpack(a, 1, a.n)) end
+    IXON[k] = nil
+  end
+end
+
+local function ix_note(k)
+  if not IXON[k] then
+    IXON[k] = true
+    IX_KN = IX_KN + 1
+    IX_KEYS[IX_KN] = k
+    local r, a = IXR[k], IXA[k]
+    if r == nil then r, a = {}, {}; IXR[k], IXA[k] = r, a end
+    r.n, a.n = 0, 0
+  end
+end
+
+-- a move from index ko to kn after one between other indexes (`move` lists the member and its
+-- score itself while the pair stays the same): returns false when this move is not deferred
+-- (leaving and entering one index)
+local function ix_pair(ko, kn)
+  if ko == kn then return false end
+  if IXON[ko] and IXA[ko].n > 0 then ix_flush() end
+  ix_note(ko)
+  ix_note(kn)
+  IXL_O, IXL_N, IXL_R, IXL_A = ko, kn, IXR[ko], IXA[kn]
+  return true
+end
+
 -- push a wake token for a worker blocked on the queue's wake list (BLPOP). Tokens matter only
 -- while the queue is nearly empty (workers block only when they find nothing), and the list is
 -- capped, so a long backlog costs one ZCARD per task here.
 local function wake()
+  if IX_KN > 0 then ix_flush() end
   if redis.call('ZCARD', P .. 'p') <= 16 and redis.call('RPUSH', P .. 'wake', '1') > 64 then
     redis.call('LTRIM', P .. 'wake', -64, -1)
   end
@@ -283,6 +337,7 @@ end
 
 -- keep at most `keep` tasks in a finished index, deleting the oldest records (one DEL per 100)
 local function retain(status)
+  if IX_KN > 0 then ix_flush() end
   local keep = KEEPF
   if RETENTION_CLASS[status] == 'completed' then keep = KEEPC end
   local idx = P .. INDEX[status]
@@ -341,8 +396,16 @@ local function move(id, old, new, score, detail, name, worker, att, known)
   local ko, kn = ik[old], ik[new]
   if ko == nil then ko = P .. INDEX[old]; ik[old] = ko end
   if kn == nil then kn = P .. INDEX[new]; ik[new] = kn end
-  redis.call('ZREM', ko, id)
-  redis.call('ZADD', kn, zscore, id)
+  if IX_LATER and ((ko == IXL_O and kn == IXL_N) or ix_pair(ko, kn)) then
+    local r, a = IXL_R, IXL_A
+    local c, m = r.n + 1, a.n
+    r[c], r.n = id, c
+    a[m + 1], a[m + 2], a.n = zscore, id, m + 2
+    if c >= IX_MAX or m >= IX_MAX * 2 then ix_flush() end
+  else
+    redis.call('ZREM', ko, id)
+    redis.call('ZADD', kn, zscore, id)
+  end
   if known and known.set then
     redis.call('HSET', key, 'st', new, unpack(known.set, 1, known.nset or #known.set))
   else
@@ -350,9 +413,19 @@ local function move(id, old, new, score, detail, name, worker, att, known)
   end
   emit(new, id, old, name, worker, att, detail)
   local hooked = known and known.hooked
-  if LEASED[old] and not LEASED[new] and (not hooked or known.hold) then release_holds(id) end
-  if new == 'completed' and (not hooked or known.rttl) then keep_result(id, score) end
-  if FANIN and (TERMINAL[new] or TERMINAL[old]) and (not hooked or known.ch) then FANIN(id, old, new) end
+  -- (the hooks read and write indexes: the deferred writes are sent first; retain sends them)
+  if LEASED[old] and not LEASED[new] and (not hooked or known.hold) then
+    if IX_KN > 0 then ix_flush() end
+    release_holds(id)
+  end
+  if new == 'completed' and (not hooked or known.rttl) then
+    if IX_KN > 0 then ix_flush() end
+    keep_result(id, score)
+  end
+  if FANIN and (TERMINAL[new] or TERMINAL[old]) and (not hooked or known.ch) then
+    if IX_KN > 0 then ix_flush() end
+    FANIN(id, old, new)
+  end
   if TERMINAL[new] then
     if RETAIN_LATER then RETAIN_LATER[new] = true else retain(new) end
   end
@@ -439,6 +512,7 @@ end
 -- a record that cannot be read, found in the index of status `old`, ends failed with an
 -- InvalidPayload error saying what is wrong (its worker never sees it)
 local function invalid(id, old, reason, t, name, worker, att)
+  if IX_KN > 0 then ix_flush() end
   local key = P .. 't:' .. id
   local err = {attempt = tonumber(att) or 0, type = 'InvalidPayload', message = reason, traceback = '', at = t}
   if worker and worker ~= '' then err.worker = worker end
@@ -475,6 +549,7 @@ local function indexed(id, old, t, ...)
   local st = f[1]
   if not st then
     if redis.call('EXISTS', key) == 0 then
+      if IX_KN > 0 then ix_flush() end
       redis.call('ZREM', P .. INDEX[old], id)
     else
       invalid(id, old, 'the record has no status field', t)
@@ -486,6 +561,7 @@ local function indexed(id, old, t, ...)
     return nil
   end
   if st ~= old then
+    if IX_KN > 0 then ix_flush() end
     redis.call('ZREM', P .. INDEX[old], id)  -- stale entry (record moved on, purged or hand-edited)
     return nil
   end
@@ -527,6 +603,7 @@ end
 -- due scheduled / retrying tasks become pending; returns when the next one is due (or nil).
 -- A record that cannot be read fails alone (see `indexed`); the others are promoted.
 local function promote(t, limit)
+  if IX_KN > 0 then ix_flush() end
   if redis.call('EXISTS', P .. INDEX.scheduled, P .. INDEX.retrying, P .. INDEX.throttled) == 0 then
     return nil  -- nothing waits for a time (the common case while draining): one command
   end
@@ -570,11 +647,17 @@ local function begin_call(argv)
     seen[1], seen[2], seen[3] = a3, a4, a5
     MAXEV, KEEPC, KEEPF = tonumber(a3), tonumber(a4), tonumber(a5)
   end
-  FINISHED, RETAIN_LATER = 0, nil
+  FINISHED, RETAIN_LATER, IX_LATER = 0, nil, false
+  if IX_KN > 0 then  -- left by a call that raised while sending them
+    for i = 1, IX_KN do IXON[IX_KEYS[i]] = nil end
+    IX_KN, IXL_O, IXL_N = 0, nil, nil
+  end
   EV_KEY, EV_N, EV_E, EV_LEN, EV_XN = nil, 0, 0, 0, 0
 end
 
 -- end of every call (also when the script raised): write the buffered events
 local function end_call()
+  local ok, err = pcall(ix_flush)
   ev_flush()
+  if not ok then error(err, 0) end
 end

@@ -31,7 +31,9 @@ local LP = ARGV[9] or ''
 local got, bad, throttled = 0, 0, 0
 local set = {'att', '', 'tok', '', 'w', worker, 'dl', dls}  -- what a claim writes with the status
 local known = {set = set}
+IX_LATER = true  -- the index writes of the claims go in one ZREM and one ZADD (ix_flush)
 while got < want and bad < 1000 and throttled < 256 do
+  if IX_KN > 0 then ix_flush() end  -- the tasks claimed so far leave the pending index first
   local ids = redis.call('ZRANGE', P .. 'p', 0, want - got - 1)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
@@ -57,6 +59,7 @@ while got < want and bad < 1000 and throttled < 256 do
         if names == false then
           problem = why
         elseif names then
+          if IX_KN > 0 then ix_flush() end  -- (admission reads the throttled index)
           wait_until, why = admit(key, names, LP, t, deadline)
           if wait_until == false then
             problem, wait_until = why, nil

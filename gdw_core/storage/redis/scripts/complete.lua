@@ -11,6 +11,7 @@ local t = now()
 local ts = fmt(t)
 local out = {}
 RETAIN_LATER = {}
+IX_LATER = true  -- (see ix_flush)
 for i = 6, #ARGV, 4 do
   local id = ARGV[i]
   local key = P .. 't:' .. id

@@ -8,6 +8,7 @@ local t = now()
 local out = {}
 local set = {'sa', '', 'mx', ''}  -- written with the status, in move's one HSET
 local known = {set = set, nset = 2}
+IX_LATER = true  -- (see ix_flush)
 for i = 6, #ARGV, 4 do
   local id = ARGV[i]
   local key = P .. 't:' .. id
