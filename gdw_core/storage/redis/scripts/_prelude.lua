@@ -476,8 +476,9 @@ end
 -- it to `move` before the next held_hooked)
 local HOOKED = {hooked = true, set = {}, nset = 0}
 local function held_hooked(key, token)
-  local f = fields(key, 'st', 'tok', 'n', 'w', 'att', 'hold', 'rttl', 'ch')
-  if not f or not LEASED[f[1]] or f[2] ~= token then
+  -- (the HMGET itself, not `fields`: a key that is not a hash gives an error table, refused here)
+  local f = redis.pcall('HMGET', key, 'st', 'tok', 'n', 'w', 'att', 'hold', 'rttl', 'ch')
+  if f.err or not LEASED[f[1]] or f[2] ~= token then
     return nil
   end
   HOOKED.key, HOOKED.hold, HOOKED.rttl, HOOKED.ch = key, f[6], f[7], f[8] and f[8] ~= ''
@@ -541,9 +542,9 @@ end
 -- status is a stale index entry (dropped), a record with no or an unknown status is failed.
 local function indexed(id, old, t, ...)
   local key = P .. 't:' .. id
-  local f, what = fields(key, 'st', ...)
-  if not f then
-    quarantine(id, old, what, t)
+  local f = redis.pcall('HMGET', key, 'st', ...)  -- (as `fields` does, without a call more per task)
+  if f.err then
+    quarantine(id, old, 'a ' .. redis.call('TYPE', key).ok .. ' key', t)
     return nil
   end
   local st = f[1]

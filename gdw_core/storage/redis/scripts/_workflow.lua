@@ -15,7 +15,8 @@ local WF_WORK, WF_BUSY = {}, false
 -- start of every call, after begin_call (scripts.py)
 local function workflow_begin()
   if P ~= NS_P then NS, NS_P = string.sub(P, 1, #P - #Q - 3), P end
-  WF_WORK, WF_BUSY = {}, false
+  if WF_WORK[1] ~= nil then WF_WORK = {} end  -- (left by a call that raised)
+  WF_BUSY = false
 end
 
 local function qprefix(q)
