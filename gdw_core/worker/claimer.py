@@ -113,14 +113,27 @@ class Claimer:
             return await self.storage.claim(self.worker_id, self.queues, room, self.lease, self.wait)
         # weighted: each queue first gets its share of the room, then what is left goes to any
         # queue (an empty queue's share is not wasted); only a round that finds nothing waits
+        # A queue whose claim raises (its keys hold garbage) costs only its share: the others are
+        # claimed, and what was claimed is never dropped for a later call's error.
         leases: list[Lease] = []
+        error: Exception | None = None
         for queue, share in self.order.shares(room).items():
             if share:
-                leases += await self.storage.claim(self.worker_id, [queue], share, self.lease, 0.0)
+                try:
+                    leases += await self.storage.claim(self.worker_id, [queue], share, self.lease, 0.0)
+                except Exception as exc:
+                    error = exc
         left = room - len(leases)
         if left > 0:
             wait = 0.0 if leases else self.wait
-            leases += await self.storage.claim(self.worker_id, self.queues, left, self.lease, wait)
+            try:
+                leases += await self.storage.claim(self.worker_id, self.queues, left, self.lease, wait)
+            except Exception as exc:
+                error = exc
+        if error is not None and not leases:
+            raise error
+        if error is not None:
+            log.debug("worker %s: a queue's claim failed (%s); the others were claimed", self.worker_id, error)
         return leases
 
     async def run(self) -> None:

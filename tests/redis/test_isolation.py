@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 import redis
 
+from gdw_core import TaskQueue
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Start
 from gdw_core.storage.redis import RedisStorage
 from gdw_core.workerinfo import WorkerInfo
+from tests.redis.conftest import spawn_worker
 from tests.support.redis_server import RedisServer
 
 S = TaskStatus
@@ -203,3 +206,73 @@ def test_attempt_error_note_of_release_is_not_counted() -> None:
 
     prefix, _ = error_args(AttemptError(1, "Interrupted", "x", "", 0.0, counted=False))
     assert '"counted":false' in prefix
+
+
+@pytest.mark.parametrize("broken_key", ["pending", "claimed"])
+@pytest.mark.parametrize("wait", [0.0, 0.5])
+async def test_a_queue_with_a_garbage_index_does_not_stop_claims_on_the_others(
+    redis_storage: RedisStorage,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    broken_key: str,
+    wait: float,
+) -> None:
+    """A worker serving several queues keeps claiming from the good ones when one queue's own
+    index is a key of the wrong type (written by hand): that queue's claim fails, is logged, and
+    the claim goes on to the next queue; only when every queue fails does the claim raise."""
+    s = redis_storage
+    await s.enqueue([rec("x", queue="broken")])
+    redis_server.cli("del", s.keys.index("broken", broken_key))
+    redis_server.cli("set", s.keys.index("broken", broken_key), "x")
+    await s.enqueue([rec("g1"), rec("g2")])
+    with caplog.at_level(logging.WARNING):
+        leases = await s.claim("w", ["broken", "default"], 5, 30.0, wait)
+    assert sorted(lease.task.id for lease in leases) == ["g1", "g2"]
+    assert any("broken" in r.getMessage() and "WRONGTYPE" in r.getMessage() for r in caplog.records)
+    # blocking with nothing to claim on the good queue still returns (empty), not an error
+    assert await s.claim("w", ["broken", "default"], 5, 30.0, 0.2) == []
+    # claiming the broken queue alone raises (the worker logs it and backs off)
+    if broken_key == "claimed":
+        await s.enqueue([rec("z", queue="broken")])
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await s.claim("w", ["broken"], 5, 30.0, 0.0)
+    # once the key is deleted, the queue claims again and says so
+    redis_server.cli("del", s.keys.index("broken", broken_key))
+    await s.enqueue([rec("y", queue="broken")])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        again = await s.claim("w", ["broken", "default"], 5, 30.0, 0.0)
+    assert "y" in {lease.task.id for lease in again}
+    # ... and indexes what it claims (a failed index write leaves no state behind in the library)
+    assert redis_server.cli("zscore", s.keys.index("broken", "claimed"), "y") != ""
+    assert any("work again" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("weights", [None, {"broken": 6, "default": 3}])
+async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
+    redis_storage: RedisStorage, redis_server: RedisServer, task_dir: Path, weights: dict[str, int] | None
+) -> None:
+    """A real worker on [broken, default] (strict order, and weighted): the broken queue's pending
+    index is a string written by hand; every task of the default queue completes, and the worker
+    logs the broken queue once instead of stopping."""
+    s = redis_storage
+    redis_server.cli("set", s.keys.index("broken", "pending"), "not a zset")
+    producer = TaskQueue(worker_count=0, storage=s)
+    ids = await producer.submit_many("proc_tasks:quick", [(i,) for i in range(60)])
+    options: dict[str, object] = {"concurrency": 4, "queues": ["broken", "default"]}
+    if weights:
+        options["queue_weights"] = weights
+    worker = spawn_worker(redis_server.url, task_dir, **options)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while (await s.counts("default"))[S.COMPLETED] < 60 and asyncio.get_running_loop().time() < deadline:
+            assert worker.poll() is None, "the worker exited"
+            await asyncio.sleep(0.05)
+        for task_id in ids:
+            got = await s.get(task_id)
+            assert got is not None and got.status is S.COMPLETED, (task_id, got and got.status)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
+    assert log_text.count("claims from queue 'broken' fail") == 1, log_text[-3000:]

@@ -122,7 +122,7 @@ def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
     sentinel_kwargs["decode_responses"] = True
     for key, value in address.sentinel.options.items():
         sentinel_kwargs[key.removeprefix("sentinel_")] = value
-    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call, unused-ignore]
     return manager.master_for(address.sentinel.service, **{**kwargs, **master})
 
 

@@ -51,6 +51,9 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         super().__init__(*args, **kwargs)
         #: concurrent single submits, sent together (gathering.py)
         self._gathering = Gathering(self._enqueue_flags)
+        #: queues whose claim script raised (a key of theirs holds garbage), with the error: logged
+        #: once until the queue claims again; claims go on with the other queues meanwhile
+        self._failing: dict[str, str] = {}
 
     @classmethod
     def from_url(
@@ -238,13 +241,23 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         while True:
             got: list[Lease] = []
             soonest: float | None = None
+            failed: list[tuple[str, ResponseError]] = []
             for q in queues:
-                leases, next_due = await self._claim_queue(worker_id, q, count - len(got), lease)
+                try:
+                    leases, next_due = await self._claim_queue(worker_id, q, count - len(got), lease)
+                except ResponseError as exc:  # this queue's keys: the other queues still claim
+                    failed.append((q, exc))
+                    continue
+                self._claimed_again(q)
                 got.extend(leases)
                 if next_due is not None:
                     soonest = next_due if soonest is None else min(soonest, next_due)
                 if len(got) >= count:
                     break
+            for q, why in failed:
+                self._claim_failed(q, why)
+            if failed and len(failed) == len(queues):
+                raise failed[0][1]
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 return got
@@ -257,13 +270,26 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
             if self._blocking is None:
                 await self.client.blpop(wake_keys, timeout=timeout)
                 continue
-            call = self._call(
-                "claim", queues[0], "p", worker_id, count, repr(float(lease)), self.limit_prefix(queues[0])
-            )
-            reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
-            leases, _ = await self._claimed(worker_id, queues[0], reply, lease)
+            # the claim sent behind the BLPOP is the first queue's that claimed without an error
+            first = next(q for q in queues if q not in {f for f, _ in failed})
+            call = self._call("claim", first, "p", worker_id, count, repr(float(lease)), self.limit_prefix(first))
+            try:
+                reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
+            except ResponseError as exc:  # its keys turned bad meanwhile: the next round says so
+                self._claim_failed(first, exc)
+                continue
+            leases, _ = await self._claimed(worker_id, first, reply, lease)
             if leases:
                 return leases
+
+    def _claim_failed(self, queue: str, exc: ResponseError) -> None:
+        if queue not in self._failing:
+            log.error("claims from queue %r fail (the other queues are claimed meanwhile): %s", queue, exc)
+        self._failing[queue] = str(exc)
+
+    def _claimed_again(self, queue: str) -> None:
+        if self._failing and self._failing.pop(queue, None) is not None:
+            log.warning("claims from queue %r work again", queue)
 
     async def _wait_then_claim(self, lane: FastLane, wake_keys: list[str], timeout: float, call: Call) -> Any:
         """BLPOP and the claim script pipelined on one connection: Redis runs the claim the moment

@@ -272,6 +272,9 @@ local function ix_flush()
   if n == 0 then return end
   IX_KN, IXL_O, IXL_N = 0, nil, nil
   local keys = IX_KEYS
+  for i = 1, n do  -- the state is clean before a command can raise (a key of the wrong type)
+    IXON[keys[i]] = nil
+  end
   for i = 1, n do
     local r = IXR[keys[i]]
     if r.n > 0 then redis.call('ZREM', keys[i], unpack(r, 1, r.n)) end
@@ -280,7 +283,6 @@ local function ix_flush()
     local k = keys[i]
     local a = IXA[k]
     if a.n > 0 then redis.call('ZADD', k, unpack(a, 1, a.n)) end
-    IXON[k] = nil
   end
 end
 
