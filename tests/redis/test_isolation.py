@@ -243,6 +243,8 @@ async def test_a_queue_with_a_garbage_index_does_not_stop_claims_on_the_others(
     with caplog.at_level(logging.WARNING):
         again = await s.claim("w", ["broken", "default"], 5, 30.0, 0.0)
     assert "y" in {lease.task.id for lease in again}
+    if broken_key == "claimed":  # the failed claims wrote nothing: x and z were pending all along
+        assert {"x", "z"} <= {lease.task.id for lease in again}
     # ... and indexes what it claims (a failed index write leaves no state behind in the library)
     assert redis_server.cli("zscore", s.keys.index("broken", "claimed"), "y") != ""
     assert any("work again" in r.getMessage() for r in caplog.records)
@@ -276,3 +278,47 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
         worker.wait(30)
     log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
     assert log_text.count("claims from queue 'broken' fail") == 1, log_text[-3000:]
+
+
+async def test_a_garbage_index_moves_nothing_and_loses_no_task(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """start and complete of a batch whose destination index is a string written by hand fail as
+    a whole before writing anything: the tasks stay where they were, indexed (so lease recovery
+    still finds them), and move once the key is deleted."""
+    s = redis_storage
+    ids = [f"t{i}" for i in range(5)]
+    await s.enqueue([rec(i) for i in ids])
+    tokens = {lease.task.id: lease.token for lease in await s.claim("w", ["default"], 5, 30.0, 0)}
+    running, completed = s.keys.index("default", "running"), s.keys.index("default", "completed")
+    for key, status, step in ((running, S.CLAIMED, "start"), (completed, S.RUNNING, "complete")):
+        redis_server.cli("set", key, "garbage")
+        if step == "start":
+            assert await s.start([Start(i, tokens[i]) for i in ids]) == [False] * 5
+        else:
+            assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [False] * 5
+        for i in ids:
+            got = await s.get(i)
+            assert got is not None and got.status is status, (step, i, got and got.status)
+        assert int(redis_server.cli("zcard", s.keys.index("default", status.value))) == 5
+        redis_server.cli("del", key)
+        if step == "start":
+            assert await s.start([Start(i, tokens[i]) for i in ids]) == [True] * 5
+        else:
+            assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [True] * 5
+    assert (await s.counts("default"))[S.COMPLETED] == 5
+
+
+async def test_tasks_leave_a_garbage_index_and_are_indexed_where_they_go(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """An index that is a string cannot hold the tasks whose records say they are in it: a batch
+    leaving it (start from `claimed`) moves them all and indexes them in `running`."""
+    s = redis_storage
+    ids = [f"t{i}" for i in range(5)]
+    await s.enqueue([rec(i) for i in ids])
+    tokens = {lease.task.id: lease.token for lease in await s.claim("w", ["default"], 5, 30.0, 0)}
+    redis_server.cli("set", s.keys.index("default", "claimed"), "garbage")
+    assert await s.start([Start(i, tokens[i]) for i in ids]) == [True] * 5
+    assert int(redis_server.cli("zcard", s.keys.index("default", "running"))) == 5
+    assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [True] * 5

@@ -277,12 +277,21 @@ local function ix_flush()
   end
   for i = 1, n do
     local r = IXR[keys[i]]
-    if r.n > 0 then redis.call('ZREM', keys[i], unpack(r, 1, r.n)) end
+    if r.n > 0 then redis.pcall('ZREM', keys[i], unpack(r, 1, r.n)) end  -- (see ix_pair)
   end
   for i = 1, n do
     local k = keys[i]
     local a = IXA[k]
     if a.n > 0 then redis.call('ZADD', k, unpack(a, 1, a.n)) end
+  end
+end
+
+local function ix_not_zset(k)
+  local kind = redis.call('TYPE', k).ok
+  if kind ~= 'zset' and kind ~= 'none' then
+    if IX_KN > 0 then ix_flush() end  -- what was moved before is sent
+    error('WRONGTYPE gdw: the index ' .. k .. ' is a ' .. kind .. ', not a sorted set (written by hand?); '
+      .. 'its tasks cannot move until it is deleted', 0)
   end
 end
 
@@ -300,9 +309,15 @@ end
 -- a move from index ko to kn after one between other indexes (`move` lists the member and its
 -- score itself while the pair stays the same): returns false when this move is not deferred
 -- (leaving and entering one index)
+-- The index entered is checked to be a sorted set (or absent) before the first deferred move
+-- into it writes anything: one of another type (written by hand) makes the call raise here, with
+-- the tasks moved so far sent, instead of at the flush, after this round's records were rewritten
+-- (which would leave them in no index at all). An index left that is not a sorted set cannot hold
+-- the tasks: ix_flush's ZREM on it fails and is ignored, and they are indexed where they went.
 local function ix_pair(ko, kn)
   if ko == kn then return false end
   if IXON[ko] and IXA[ko].n > 0 then ix_flush() end
+  if not IXON[kn] then ix_not_zset(kn) end
   ix_note(ko)
   ix_note(kn)
   IXL_O, IXL_N, IXL_R, IXL_A = ko, kn, IXR[ko], IXA[kn]
