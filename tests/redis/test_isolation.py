@@ -322,3 +322,26 @@ async def test_tasks_leave_a_garbage_index_and_are_indexed_where_they_go(
     assert await s.start([Start(i, tokens[i]) for i in ids]) == [True] * 5
     assert int(redis_server.cli("zcard", s.keys.index("default", "running"))) == 5
     assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [True] * 5
+
+
+async def test_a_single_move_into_a_garbage_index_writes_nothing(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """One task's move (cancel, fail) into an index that is a string raises with nothing written:
+    the task keeps its status and its place in its index."""
+    s = redis_storage
+    await s.enqueue([rec("p1"), rec("r1")])
+    redis_server.cli("set", s.keys.index("default", "cancelled"), "garbage")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await s.cancel("p1")
+    got = await s.get("p1")
+    assert got is not None and got.status is S.PENDING
+    assert redis_server.cli("zscore", s.keys.index("default", "pending"), "p1") != ""
+    [lease] = await s.claim("w", ["default"], 1, 30.0, 0)
+    redis_server.cli("set", s.keys.index("default", "failed"), "garbage")
+    redis_server.cli("set", s.keys.index("default", "retrying"), "garbage")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await s.fail(lease.task.id, lease.token, AttemptError(1, "E", "m", "", 0.0), None)
+    got = await s.get(lease.task.id)
+    assert got is not None and got.status is S.CLAIMED
+    assert redis_server.cli("zscore", s.keys.index("default", "claimed"), lease.task.id) != ""

@@ -419,9 +419,9 @@ local function move(id, old, new, score, detail, name, worker, att, known)
     r[c], r.n = id, c
     a[m + 1], a[m + 2], a.n = zscore, id, m + 2
     if c >= IX_MAX or m >= IX_MAX * 2 then ix_flush() end
-  else
-    redis.call('ZREM', ko, id)
+  else  -- the index entered first: if it is garbage (not a sorted set), nothing is written yet
     redis.call('ZADD', kn, zscore, id)
+    if ko ~= kn then redis.pcall('ZREM', ko, id) end  -- (a garbage index left cannot hold it)
   end
   if known and known.set then
     redis.call('HSET', key, 'st', new, unpack(known.set, 1, known.nset or #known.set))
