@@ -148,8 +148,10 @@ async def test_corrupt_data_in_every_key_fails_alone_while_good_tasks_complete_o
     await q.schedule_recurring(GOOD, 7, interval=0.3, entry_id="tick", start_now=True)
     good += [await q.options(task_id=f"good-late-{i}").submit(GOOD, i) for i in range(16)]
 
-    for _ in range(3):
-        scene.spawn(concurrency=4)
+    # one worker on the default queue, one also serving the queue whose every key has the wrong
+    # type (first, in strict order), one weighing the two: the broken queue costs none of them
+    for extra in (None, ["--queues", "wrongtype,default"], ["--queues", "default:3,wrongtype:1"]):
+        scene.spawn(concurrency=4, extra=extra)
     await scene.registered(3)
     done = await scene.terminal(good, 90, "every good task to end")
     bad = await scene.terminal(list(victims.values()), 60, "every bad task to end")
@@ -193,6 +195,8 @@ async def test_corrupt_data_in_every_key_fails_alone_while_good_tasks_complete_o
 
     # the workers stayed up, every view answers and the CLI exits 0
     assert all(w.alive() for w in scene.procs), scene.outputs()
+    for w in scene.procs[1:]:  # the two serving the broken queue said so once, and went on
+        assert w.output().count("claims from queue 'wrongtype' fail") == 1, w.output()[-3000:]
     await _check_reads(scene)
     stats = json.loads(_cli_ok(scene, "stats", "--json"))
     assert stats["counts"]["pending"] == 0
