@@ -28,6 +28,8 @@ class WorkerInfo:
     beat_every: float = 1.0  # its heartbeat interval, seconds
     tasks: list[str] = field(default_factory=list)  # registered task names (the allowlist)
     held: list[str] = field(default_factory=list)  # ids of tasks it holds leases on
+    #: its queues whose claims fail now (queue -> the error; a queue's keys hold garbage)
+    failing: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -52,4 +54,11 @@ class WorkerInfo:
             beat_every=float(data.get("beat_every", 1.0)),
             tasks=[str(t) for t in data.get("tasks") or []],
             held=[str(t) for t in data.get("held") or []],
+            failing=_failing(data.get("failing")),
         )
+
+
+def _failing(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):  # (an older worker, or a record written by hand)
+        return {}
+    return {str(q): str(why)[:300] for q, why in value.items()}

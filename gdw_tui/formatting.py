@@ -3,7 +3,7 @@ State names, short labels and colours come from :mod:`gdw_core.display` (shared 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -199,6 +199,16 @@ def worker_is_stale(w: WorkerInfo, now: float) -> bool:
 
 def worker_is_live(w: WorkerInfo, now: float) -> bool:
     return worker_state_of(w, now) in ("running", "draining")
+
+
+def failing_queues(workers: Sequence[WorkerInfo], now: float) -> dict[str, str]:
+    """Queues whose claims fail on a live worker (a key of theirs holds garbage), with an error."""
+    out: dict[str, str] = {}
+    for w in workers:
+        if w.failing and worker_is_live(w, now):
+            for queue, why in w.failing.items():
+                out.setdefault(queue, why)
+    return out
 
 
 def worker_state_text(w: WorkerInfo, now: float) -> Text:

@@ -327,6 +327,17 @@ def dead_worker_lines(workers: Iterable[WorkerInfo], now: float, shown: int = 10
     return lines
 
 
+def failing_queue_lines(workers: Iterable[WorkerInfo]) -> list[str]:
+    """For each worker that is not dead or stopped and reports a queue it cannot claim from (a
+    key of that queue holds garbage): which queue, and the error."""
+    return [
+        f"worker {clean(w.id)} cannot claim from queue {clean(queue)!r}: {clean(why)}"
+        for w in workers
+        if w.state not in ("dead", "stopped")
+        for queue, why in sorted(w.failing.items())
+    ]
+
+
 #: below this terminal width the counts table labels its state columns with the tiny labels
 WIDE_COUNTS = 100
 

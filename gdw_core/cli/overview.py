@@ -49,7 +49,7 @@ async def _workers(url: str, json_out: bool) -> int:
         else:
             console = output.make_console()
             console.print(output.workers_table(found, now))
-            for line in output.dead_worker_lines(found, now):
+            for line in output.dead_worker_lines(found, now) + output.failing_queue_lines(found):
                 console.print(line, markup=False)
             console.print(f"{len(live(found))} live worker(s)", markup=False)
         return 0

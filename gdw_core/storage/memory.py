@@ -11,6 +11,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from gdw_core import bulk as B
@@ -50,6 +51,12 @@ EventRow = tuple[int, float, str, _Opt, _Opt, _Opt, _Opt, _Opt, int | None, _Opt
 class MemoryStorage:
     supports_local_callables = True
     address = "memory"
+    _NO_FAILURES: Mapping[str, str] = MappingProxyType({})
+
+    @property
+    def failing_queues(self) -> Mapping[str, str]:
+        """Always empty: no key of an in-memory queue can hold garbage."""
+        return self._NO_FAILURES
 
     def __init__(self, clock: Clock | None = None, retention: Retention | None = None) -> None:
         self.clock: Clock = clock or SystemClock()

@@ -123,6 +123,13 @@ class Storage(Protocol):
     #: a human label of where it lives, never with a password ("memory", "redis://host:6379/0")
     address: str
 
+    @property
+    def failing_queues(self) -> Mapping[str, str]:
+        """Queues whose claims fail now, as this storage object saw them (queue -> the error):
+        a queue whose keys hold garbage is skipped by claims, and the worker reports it in its
+        heartbeat."""
+        ...
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def now(self) -> float: ...

@@ -408,6 +408,7 @@ class Worker:
         self.info.busy = len(self._running)
         self.info.claimed = len(self.claimer.buffered)
         self.info.utilization = self.utilization.sample()
+        self.info.failing = dict(self.storage.failing_queues)
         return held
 
     async def _beat(self) -> None:

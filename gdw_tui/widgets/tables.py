@@ -269,6 +269,13 @@ def wait_cell(charts: QueueCharts | None, now: float) -> Text:
     return out
 
 
+def queue_state(paused: bool, failing: bool) -> Text:
+    """A queue's state cell: claims failing (its keys hold garbage) first, then paused."""
+    if failing:
+        return Text("FAILING", style="bold red reverse")
+    return Text("PAUSED", style="bold yellow reverse") if paused else Text("active", style="green")
+
+
 class QueuesTable(SyncedTable):
     def column_set(self, narrow: bool, charts: bool = False) -> list[tuple[str, str]]:
         cols = [("name", "queue")]
@@ -294,8 +301,10 @@ class QueuesTable(SyncedTable):
         now: float,
         waits: Mapping[str, WaitStats] | None = None,
         charts: Mapping[str, QueueCharts] | None = None,
+        failing: Mapping[str, str] | None = None,
     ) -> None:
         waits = waits or {}
+        failing = failing or {}
         width = self.size.width or 120
         narrow = width < NARROW
         with_charts = charts is not None and width >= CHARTS
@@ -303,11 +312,13 @@ class QueuesTable(SyncedTable):
         rows: list[tuple[str, list[Cell]]] = []
         for q in queues:
             name = safe.text(safe.shorten(q.name, 14 if narrow else 24), "bold")
-            if narrow and q.paused:
+            if narrow and q.name in failing:
+                name.append(" !", style="bold red")
+            elif narrow and q.paused:
                 name.append(" ‖", style="bold yellow")
             cells: list[Cell] = [name]
             if not narrow:
-                cells.append(Text("PAUSED", style="bold yellow reverse") if q.paused else Text("active", style="green"))
+                cells.append(queue_state(q.paused, q.name in failing))
             cells += [Text(str(q.counts.get(str(s), 0)), style=fmt.status_style(s)) for s in fmt.STATES]
             if not narrow:
                 cells.append(fmt.ago(now - q.oldest_pending_at) if q.oldest_pending_at else "-")

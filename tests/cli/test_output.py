@@ -181,3 +181,18 @@ def test_times_no_calendar_holds_do_not_crash_a_view() -> None:
     assert "not a time" in text
     entry = RecurringEntry(id="e", name="m:f", interval=60, next_run=1e300)
     assert "not a time" in _render(output.recurring_table([entry], 100.0))
+
+
+def test_workers_say_which_queue_they_cannot_claim_from() -> None:
+    from gdw_core import WorkerInfo
+
+    why = "WRONGTYPE Operation against a key holding the wrong kind of value\x1b[31m"
+    live = WorkerInfo("w-1", "h", 1, ["broken", "default"], 4, failing={"broken": why})
+    gone = WorkerInfo("w-2", "h", 2, ["broken"], 4, state="dead", failing={"broken": why})
+    lines = output.failing_queue_lines([live, gone])
+    assert len(lines) == 1 and lines[0].startswith("worker w-1 cannot claim from queue 'broken': WRONGTYPE")
+    assert "\x1b" not in lines[0]
+    # the heartbeat's JSON round trip keeps it; a hand-written record with garbage there reads as none
+    assert WorkerInfo.from_dict(live.to_dict()).failing == {"broken": why}
+    assert WorkerInfo.from_dict({**live.to_dict(), "failing": [1, 2]}).failing == {}
+    assert WorkerInfo.from_dict({k: v for k, v in live.to_dict().items() if k != "failing"}).failing == {}

@@ -273,6 +273,13 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
         for task_id in ids:
             got = await s.get(task_id)
             assert got is not None and got.status is S.COMPLETED, (task_id, got and got.status)
+        # its heartbeat says which queue it cannot claim from, and why (the dashboard shows it)
+        while asyncio.get_running_loop().time() < deadline:
+            infos = await s.workers()
+            if infos and "broken" in infos[0].failing:
+                break
+            await asyncio.sleep(0.1)
+        assert set(infos[0].failing) == {"broken"} and "WRONGTYPE" in infos[0].failing["broken"], infos
     finally:
         worker.terminate()
         worker.wait(30)

@@ -80,3 +80,63 @@ async def test_submit_watch_and_drain_two_workers(server: RedisServer) -> None:
             if w.poll() is None:
                 w.terminate()
                 w.wait(10)
+
+
+async def test_a_queue_whose_claims_fail_is_shown_failing(server: RedisServer) -> None:
+    """A real worker serving [broken, default] whose 'broken' pending index is a string written by
+    hand: the dashboard's status line says FAILING: broken and the queue's state cell says
+    FAILING (from the worker's heartbeat), wide and at 80x24 (a '!' by its name); once the key is
+    deleted and the queue claims again, both go."""
+    from gdw_core.storage.redis import RedisStorage
+    from gdw_tui.widgets.tables import QueuesTable
+
+    from .conftest import shown
+
+    def producer() -> TaskQueue:  # (an app closes its queue when it exits: one each)
+        return TaskQueue(worker_count=0, storage=RedisStorage.from_url(server.url))
+
+    def plain(row: list[Any]) -> list[str]:
+        return [c if isinstance(c, str) else c.plain for c in row]
+
+    setup = producer()
+    await setup.open_storage()
+    await setup.options(queue="broken").submit("demo_tasks:fast", "x")
+    await setup.submit("demo_tasks:fast", "on the default queue")
+    assert isinstance(setup.storage, RedisStorage)
+    pending = setup.storage.keys.index("broken", "pending")
+    server.cli("del", pending)
+    server.cli("set", pending, "not a zset")
+    cmd = [sys.executable, "-m", "gdw_core.cli", "worker", "demo_tasks", "--redis", server.url, "-c", "2",
+           "--queues", "broken,default"]  # fmt: skip
+    worker = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        async def failing_shown(size: tuple[int, int]) -> None:
+            app = GdwApp(producer())
+            async with app.run_test(size=size) as pilot:
+                screen = dashboard(app)
+                summary = screen.query_one("#summary")
+                await until(pilot, lambda: "FAILING: broken" in shown(summary, 400), 800)
+                table = screen.query_one("#queues", QueuesTable)
+                await until(pilot, lambda: "broken" in table.rows and "default" in table.rows, 200)
+                cells = plain(table.get_row("broken"))
+                assert ("FAILING" in cells) if size[0] == 240 else cells[0].endswith(" !"), cells
+                good = plain(table.get_row("default"))
+                assert "FAILING" not in good and not good[0].endswith(" !"), good
+
+        await failing_shown((240, 50))  # the queue table wide (a state column)
+        await failing_shown((80, 24))  # and narrow
+        server.cli("del", pending)
+        await setup.options(queue="broken").submit("demo_tasks:fast", "y")
+        app = GdwApp(producer())
+        async with app.run_test(size=(240, 50)) as pilot:
+            screen = dashboard(app)
+            summary = screen.query_one("#summary")
+            await until(pilot, lambda: screen.snapshot is not None and len(screen.snapshot.workers) == 1, 800)
+            await until(pilot, lambda: "FAILING" not in shown(summary, 400), 800)
+            table = screen.query_one("#queues", QueuesTable)
+            await until(pilot, lambda: "broken" in table.rows and "FAILING" not in plain(table.get_row("broken")))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        await setup.shutdown()

@@ -55,6 +55,10 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
         #: once until the queue claims again; claims go on with the other queues meanwhile
         self._failing: dict[str, str] = {}
 
+    @property
+    def failing_queues(self) -> Mapping[str, str]:
+        return self._failing
+
     @classmethod
     def from_url(
         cls,
@@ -285,7 +289,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
     def _claim_failed(self, queue: str, exc: ResponseError) -> None:
         if queue not in self._failing:
             log.error("claims from queue %r fail (the other queues are claimed meanwhile): %s", queue, exc)
-        self._failing[queue] = str(exc)
+        self._failing[queue] = str(exc)[:300]
 
     def _claimed_again(self, queue: str) -> None:
         if self._failing and self._failing.pop(queue, None) is not None:
