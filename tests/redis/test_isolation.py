@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from gdw_core import TaskQueue
+from gdw_core.errors import GdwError
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Start
@@ -352,3 +353,21 @@ async def test_a_single_move_into_a_garbage_index_writes_nothing(
     got = await s.get(lease.task.id)
     assert got is not None and got.status is S.CLAIMED
     assert redis_server.cli("zscore", s.keys.index("default", "claimed"), lease.task.id) != ""
+
+
+async def test_an_error_about_the_server_is_not_blamed_on_a_queue(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """Out of memory (like a failover's READONLY) is every queue's: the claim raises it as the
+    server's state at once, and no queue is reported as failing."""
+    s = redis_storage
+    await s.enqueue([rec("a"), rec("b", queue="other")])
+    redis_server.cli("config", "set", "maxmemory-policy", "noeviction")
+    redis_server.cli("config", "set", "maxmemory", "1")
+    try:
+        with pytest.raises(GdwError, match="out of memory"):
+            await s.claim("w", ["default", "other"], 5, 30.0, 0.0)
+        assert dict(s.failing_queues) == {}
+    finally:
+        redis_server.cli("config", "set", "maxmemory", "0")
+    assert len(await s.claim("w", ["default", "other"], 5, 30.0, 0.0)) == 2

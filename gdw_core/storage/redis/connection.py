@@ -159,6 +159,23 @@ class _Guarded(Protocol):
     _down: bool
 
 
+#: reply errors that speak of the server's state (a failover, memory, loading, a busy script,
+#: permissions, a moved slot), not of one queue's keys
+_SERVER_STATES = ("READONLY", "OOM", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOPERM", "NOAUTH",
+                  "MOVED", "ASK", "NOSCRIPT", "NOREPLICAS")  # fmt: skip
+
+
+def about_the_server(exc: ResponseError) -> bool:
+    """True for a reply error about the server (every queue would see it), False for one that a
+    queue's own keys caused (WRONGTYPE, a script's error on garbage it read)."""
+    text = str(exc)
+    return (
+        isinstance(exc, (ReadOnlyError, OutOfMemoryError, TryAgainError))
+        or text.startswith(_SERVER_STATES)
+        or "maxmemory" in text
+    )
+
+
 def guarded(
     fn: Callable[Concatenate[Any, P], Awaitable[T]],
 ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:

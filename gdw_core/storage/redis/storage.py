@@ -25,7 +25,7 @@ from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Command, HeartbeatReply, Lease, Retention, Start
 from gdw_core.storage.redis.address import parse_url
 from gdw_core.storage.redis.bulk import RedisBulk
-from gdw_core.storage.redis.connection import guarded
+from gdw_core.storage.redis.connection import about_the_server, guarded
 from gdw_core.storage.redis.encoding import enqueue_args, error_args, from_claim, static_json
 from gdw_core.storage.redis.gathering import Gathering
 from gdw_core.storage.redis.lane import FastLane, as_error
@@ -250,6 +250,8 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
                 try:
                     leases, next_due = await self._claim_queue(worker_id, q, count - len(got), lease)
                 except ResponseError as exc:  # this queue's keys: the other queues still claim
+                    if about_the_server(exc):  # (a failover, out of memory: every queue's, raised)
+                        raise
                     failed.append((q, exc))
                     continue
                 self._claimed_again(q)
@@ -280,6 +282,8 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
             try:
                 reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
             except ResponseError as exc:  # its keys turned bad meanwhile: the next round says so
+                if about_the_server(exc):
+                    raise
                 self._claim_failed(first, exc)
                 continue
             leases, _ = await self._claimed(worker_id, first, reply, lease)
