@@ -371,3 +371,39 @@ async def test_an_error_about_the_server_is_not_blamed_on_a_queue(
     finally:
         redis_server.cli("config", "set", "maxmemory", "0")
     assert len(await s.claim("w", ["default", "other"], 5, 30.0, 0.0)) == 2
+
+
+async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """The moves that do not batch (release, lease recovery, promotion) into an index that is a
+    string: nothing moves, every task keeps its status and its place, and each moves once the key
+    is deleted."""
+    s = redis_storage
+    index = lambda status: s.keys.index("default", status.value)  # noqa: E731
+
+    def placed(task_id: str, status: TaskStatus) -> bool:
+        return redis_server.cli("zscore", index(status), task_id) != ""
+
+    await s.enqueue([rec("rel"), rec("exp")])
+    leases = {lease.task.id: lease for lease in await s.claim("w", ["default"], 1, 30.0, 0)}
+    leases.update({lease.task.id: lease for lease in await s.claim("w", ["default"], 1, 0.05, 0)})
+    await s.enqueue([rec("sch", status=S.SCHEDULED, delay=0.05)])
+    await asyncio.sleep(0.2)  # exp's lease expired, sch is due
+    for status in (S.PENDING, S.RETRYING):
+        redis_server.cli("set", index(status), "garbage")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await s.release("rel", leases["rel"].token, None)
+    assert await s.recover_expired() == []  # (that queue's pass fails, logged; the others run)
+    await s.promote_due()
+    for task_id, status in (("rel", S.CLAIMED), ("exp", S.CLAIMED), ("sch", S.SCHEDULED)):
+        got = await s.get(task_id)
+        assert got is not None and got.status is status and placed(task_id, status), (task_id, got and got.status)
+    for status in (S.PENDING, S.RETRYING):
+        redis_server.cli("del", index(status))
+    assert await s.release("rel", leases["rel"].token, None)
+    assert await s.recover_expired() == ["exp"]
+    await s.promote_due()
+    for task_id, statuses in (("rel", {S.PENDING}), ("exp", {S.RETRYING, S.PENDING}), ("sch", {S.PENDING})):
+        got = await s.get(task_id)  # (exp's backoff may have passed: promoted on to pending)
+        assert got is not None and got.status in statuses and placed(task_id, got.status), (task_id, got and got.status)
