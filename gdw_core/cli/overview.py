@@ -72,10 +72,17 @@ async def _stats(url: str, json_out: bool) -> int:
         claimed = sum(w.claimed for w in alive)
         ratio = busy / slots if slots else 0.0
         dead = sum(1 for w in found if w.state == "dead")
+        failing = sorted({q for w in alive for q in w.failing})  # queues a live worker cannot claim from
         doc: dict[str, Any] = {
             "counts": totals,
             "queues": [
-                {"name": q.name, "paused": q.paused, "counts": dict(q.counts), "oldest_pending_at": q.oldest_pending_at}
+                {
+                    "name": q.name,
+                    "paused": q.paused,
+                    "claims_failing": q.name in failing,
+                    "counts": dict(q.counts),
+                    "oldest_pending_at": q.oldest_pending_at,
+                }
                 for q in queues
             ],
             "workers": len(alive),
@@ -96,4 +103,7 @@ async def _stats(url: str, json_out: bool) -> int:
         if dead:
             line += f"; {dead} dead (see gdw workers)"
         console.print(line, markup=False)
+        if failing:
+            names = ", ".join(repr(output.clean(q)) for q in failing)
+            console.print(f"claims failing on queue(s) {names} (see gdw workers)", markup=False)
         return 0

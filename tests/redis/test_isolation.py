@@ -4,7 +4,11 @@ fails alone, with its reason, or is skipped; the good tasks proceed and nothing 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -259,6 +263,8 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
     index is a string written by hand; every task of the default queue completes, and the worker
     logs the broken queue once instead of stopping."""
     s = redis_storage
+    await s.enqueue([rec("lost", queue="broken")])  # (a queue gdw knows; its index then overwritten)
+    redis_server.cli("del", s.keys.index("broken", "pending"))
     redis_server.cli("set", s.keys.index("broken", "pending"), "not a zset")
     producer = TaskQueue(worker_count=0, storage=s)
     ids = await producer.submit_many("proc_tasks:quick", [(i,) for i in range(60)])
@@ -281,6 +287,20 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
                 break
             await asyncio.sleep(0.1)
         assert set(infos[0].failing) == {"broken"} and "WRONGTYPE" in infos[0].failing["broken"], infos
+
+        # ... and the CLI says so: gdw workers names the queue and the error, gdw stats marks it
+        def gdw(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "gdw_core.cli", *args, "--redis", redis_server.url],
+                capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert "cannot claim from queue 'broken': " in gdw("workers")
+        assert "claims failing on queue(s) 'broken'" in gdw("stats")
+        flags = {q["name"]: q["claims_failing"] for q in json.loads(gdw("stats", "--json"))["queues"]}
+        assert flags == {"broken": True, "default": False}, flags
     finally:
         worker.terminate()
         worker.wait(30)
