@@ -408,7 +408,8 @@ class Worker:
         self.info.busy = len(self._running)
         self.info.claimed = len(self.claimer.buffered)
         self.info.utilization = self.utilization.sample()
-        self.info.failing = dict(self.storage.failing_queues)
+        # (a Storage written before failing_queues joined the protocol reports none)
+        self.info.failing = dict(getattr(self.storage, "failing_queues", None) or {})
         return held
 
     async def _beat(self) -> None:
