@@ -427,3 +427,25 @@ async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
     for task_id, statuses in (("rel", {S.PENDING}), ("exp", {S.RETRYING, S.PENDING}), ("sch", {S.PENDING})):
         got = await s.get(task_id)  # (exp's backoff may have passed: promoted on to pending)
         assert got is not None and got.status in statuses and placed(task_id, got.status), (task_id, got and got.status)
+
+
+async def test_a_bulk_retry_into_a_garbage_index_moves_nothing_there_and_the_other_queues_go_on(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """Bulk retry of failed tasks in two queues, one whose pending index is a string: that queue's
+    walk stops with its reason, its failed tasks stay failed and indexed; the other queue's are
+    retried."""
+    from gdw_core import bulk as B
+
+    s = redis_storage
+    await s.enqueue([rec("a1", max_retries=0), rec("b1", queue="other", max_retries=0)])
+    for queue, task_id in (("default", "a1"), ("other", "b1")):
+        [lease] = await s.claim("w", [queue], 1, 30.0, 0)
+        assert await s.fail(task_id, lease.token, AttemptError(1, "E", "m", "", 0.0), None) is S.FAILED
+    redis_server.cli("set", s.keys.index("default", "pending"), "garbage")
+    summary = await B.run(s, B.Action.RETRY, B.Filter(S.FAILED))
+    assert set(summary.failed_queues) == {"default"} and "WRONGTYPE" in summary.failed_queues["default"]
+    a1, b1 = await s.get("a1"), await s.get("b1")
+    assert a1 is not None and a1.status is S.FAILED
+    assert redis_server.cli("zscore", s.keys.index("default", "failed"), "a1") != ""
+    assert b1 is not None and b1.status is S.PENDING
