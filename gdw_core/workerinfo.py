@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,16 @@ class WorkerInfo:
             held=[str(t) for t in data.get("held") or []],
             failing=_failing(data.get("failing")),
         )
+
+
+def failing_queues(workers: Iterable[WorkerInfo]) -> dict[str, str]:
+    """The queues these workers cannot claim from (a key of the queue holds garbage), each with
+    the first error reported: pass the live workers (a dead one's report is old news)."""
+    out: dict[str, str] = {}
+    for w in workers:
+        for queue, why in w.failing.items():
+            out.setdefault(queue, why)
+    return out
 
 
 def _failing(value: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from gdw_core import display
+from gdw_core import display, workerinfo
 from gdw_core.lifecycle import worker_state
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
@@ -203,12 +203,7 @@ def worker_is_live(w: WorkerInfo, now: float) -> bool:
 
 def failing_queues(workers: Sequence[WorkerInfo], now: float) -> dict[str, str]:
     """Queues whose claims fail on a live worker (a key of theirs holds garbage), with an error."""
-    out: dict[str, str] = {}
-    for w in workers:
-        if w.failing and worker_is_live(w, now):
-            for queue, why in w.failing.items():
-                out.setdefault(queue, why)
-    return out
+    return workerinfo.failing_queues(w for w in workers if worker_is_live(w, now))
 
 
 def worker_state_text(w: WorkerInfo, now: float) -> Text:

@@ -13,7 +13,7 @@ from gdw_core.cli.connection import producer, resolve_url
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run
 from gdw_core.inspect import Inspector
-from gdw_core.workerinfo import WorkerInfo
+from gdw_core.workerinfo import WorkerInfo, failing_queues
 
 LIVE = ("running", "draining")
 
@@ -72,7 +72,7 @@ async def _stats(url: str, json_out: bool) -> int:
         claimed = sum(w.claimed for w in alive)
         ratio = busy / slots if slots else 0.0
         dead = sum(1 for w in found if w.state == "dead")
-        failing = sorted({q for w in alive for q in w.failing})  # queues a live worker cannot claim from
+        failing = sorted(failing_queues(alive))  # queues a live worker cannot claim from
         doc: dict[str, Any] = {
             "counts": totals,
             "queues": [

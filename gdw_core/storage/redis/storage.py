@@ -277,7 +277,8 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
                 await self.client.blpop(wake_keys, timeout=timeout)
                 continue
             # the claim sent behind the BLPOP is the first queue's that claimed without an error
-            first = next(q for q in queues if q not in {f for f, _ in failed})
+            bad = {f for f, _ in failed}
+            first = next(q for q in queues if q not in bad)
             call = self._call("claim", first, "p", worker_id, count, repr(float(lease)), self.limit_prefix(first))
             try:
                 reply = await self._wait_then_claim(self._blocking, wake_keys, timeout, call)
