@@ -1,11 +1,14 @@
 """Operator actions: cancel, retry now, pause/resume a queue, shut workers down, stop recurring
-entries. The CLI and the dashboard act only through this."""
+entries, repair a queue's indexes. The CLI and the dashboard act only through this."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gdw_core import bulk as B
+from gdw_core import repair as R
 from gdw_core.errors import QueueNotFound, TaskNotFound
-from gdw_core.limits import check_queue_name
+from gdw_core.limits import check_queue_name, valid_queue_name
 from gdw_core.record import DEFAULT_QUEUE
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Command, Storage
@@ -49,6 +52,20 @@ class Controller:
         (see :func:`gdw_core.bulk.run_ids`): one that moved on, vanished or cannot be read is
         skipped with its reason."""
         return await B.run_ids(self.storage, action, ids, progress, batch)
+
+    async def repair(self, queues: Sequence[str] | None = None, dry_run: bool = False) -> R.Report:
+        """Put the status indexes of ``queues`` (None: every queue :meth:`known_queues` names)
+        right: an index overwritten with a key of another type is moved aside, every task is put
+        back in the index of its status (see :mod:`gdw_core.repair`). ``dry_run`` says what would
+        change and changes nothing; a second repair changes nothing. A queue name outside the
+        grammar raises InvalidTask before anything is done."""
+        if queues:
+            for queue in queues:
+                check_queue_name(queue)
+            names = list(queues)
+        else:  # (a name outside the grammar, read from a hand-written record, is skipped)
+            names = sorted(q for q in await self.known_queues() if valid_queue_name(q))
+        return await R.run(self.storage, names, dry_run)
 
     async def pause(self, queue: str = DEFAULT_QUEUE, create: bool = False) -> None:
         """Workers stop claiming from ``queue`` (running tasks finish); submit still works.

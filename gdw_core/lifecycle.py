@@ -37,6 +37,24 @@ INDEX: dict[TaskStatus, str] = {
     S.BLOCKED: "b",  # score: created-at
 }
 
+#: what each index's score is made of, named by the task-record field it comes from: "pri" the
+#: priority, then FIFO (the Lua prelude's pending_score), "run" the run-at time, "dl" the lease
+#: deadline (lease_score), "fa" the finished-at time, "cr" the created-at time. The scripts score a
+#: task this way when they move it; a repair (gdw_core.repair) re-indexes a task from its record
+#: by this table.
+INDEX_SCORE: dict[TaskStatus, str] = {
+    S.SCHEDULED: "run",
+    S.PENDING: "pri",
+    S.CLAIMED: "dl",
+    S.RUNNING: "dl",
+    S.RETRYING: "run",
+    S.THROTTLED: "run",
+    S.COMPLETED: "fa",
+    S.FAILED: "fa",
+    S.CANCELLED: "fa",
+    S.BLOCKED: "cr",
+}
+
 #: which retention (count and TTL of :class:`gdw_core.storage.protocol.Retention`) a finished status
 #: falls under: "completed" -> completed_count / completed_ttl, "failed" -> failed_count / failed_ttl
 RETENTION_CLASS: dict[TaskStatus, str] = {
@@ -149,6 +167,8 @@ def lua_tables() -> str:
     lines.append(f"local ALLOWED = {{{allowed}}}")
     index = ", ".join(f"{s.value} = {json.dumps(suffix)}" for s, suffix in INDEX.items())
     lines.append(f"local INDEX = {{{index}}}")
+    score = ", ".join(f"{s.value} = {json.dumps(field)}" for s, field in INDEX_SCORE.items())
+    lines.append(f"local INDEX_SCORE = {{{score}}}")
     lines.append(f"local TERMINAL = {_lua_set(TERMINAL)}")
     lines.append(f"local LEASED = {_lua_set(LEASED)}")
     lines.append(f"local WAITING = {_lua_set(WAITING)}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from gdw_core import bulk as B
 from gdw_core import codec, lifecycle
+from gdw_core import repair as R
 from gdw_core.clock import Clock, SystemClock
 from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
 from gdw_core.events import Event
@@ -730,6 +731,11 @@ class MemoryStorage:
             return B.Item(task_id, False, f"it is {rec.status}")
         self._drop(task_id)
         return B.Item(task_id, True, "purged")
+
+    async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+        """Nothing to repair: an in-memory index holds what the storage put there, never a key of
+        another type, and every move updates a task's status and its index in one step."""
+        return R.QueueRepair(queue, dry_run)
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         if paused:

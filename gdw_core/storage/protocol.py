@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from gdw_core import bulk as B
+from gdw_core import repair as R
 from gdw_core.events import Event
 from gdw_core.flow.limit import LimitSpec, LimitUse
 from gdw_core.record import AttemptError, TaskRecord
@@ -239,6 +240,13 @@ class Storage(Protocol):
         tasks, each re-checked against the filter and acted on alone (an unreadable one is
         skipped with its reason). A fresh :class:`~gdw_core.B.Cursor` starts the walk (the
         storage snapshots its end); the returned ``next`` continues it, None when done."""
+        ...
+
+    async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+        """Put ``queue``'s status indexes right (see :mod:`gdw_core.repair`): an index that is not
+        a sorted set is moved aside, every task record is put back in the index of its status and
+        taken out of any other, an unreadable record is reported with its reason and left alone.
+        ``dry_run`` says what would change and changes nothing. A second repair changes nothing."""
         ...
 
     async def set_paused(self, queue: str, paused: bool) -> None: ...

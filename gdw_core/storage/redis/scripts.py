@@ -55,6 +55,7 @@ NAMES = (
     "workflow_submit",
     "limit_set",
     "limit_rm",
+    "repair",
 )
 
 

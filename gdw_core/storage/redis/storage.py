@@ -31,6 +31,7 @@ from gdw_core.storage.redis.gathering import Gathering
 from gdw_core.storage.redis.lane import FastLane, as_error
 from gdw_core.storage.redis.limits import RedisLimits
 from gdw_core.storage.redis.reader import RedisReader
+from gdw_core.storage.redis.repair import RedisRepair
 from gdw_core.storage.redis.scripts import Call
 from gdw_core.storage.redis.workflow import RedisWorkflow
 from gdw_core.workerinfo import WorkerInfo
@@ -44,7 +45,7 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
-class RedisStorage(RedisWorkflow, RedisBulk, RedisReader, RedisLimits):
+class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimits):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,9 +22,9 @@
 -- fd parents ('one' | 'list'), opf on parent failure, cby the parent that cancelled it, wait
 -- parents not yet satisfied, wf workflow id. Blocked nodes are indexed in b (score: created).
 
--- ALLOWED (the transition table), INDEX, TERMINAL, LEASED, RETENTION_CLASS, RELEASE_TO,
--- RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and sent in
--- front of this text (scripts.py); they are never written here by hand.
+-- ALLOWED (the transition table), INDEX, INDEX_SCORE, TERMINAL, LEASED, RETENTION_CLASS,
+-- RELEASE_TO, RECOVER_TO and DETAIL are generated from gdw_core.lifecycle / gdw_core.status and
+-- sent in front of this text (scripts.py); they are never written here by hand.
 -- Per-call state, set by begin_call (end of this file) before each script runs: the script may be
 -- an EVALSHA body or a function of the library that keeps these helpers loaded (scripts.py).
 local FINISHED = 0  -- tasks finished so far by this script call
