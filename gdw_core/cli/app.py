@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click (no public alias)
 from typer.core import TyperGroup
 
-from gdw_core.cli import bulk, limits, metrics, operate, options, overview, recurring, submit, tasks, worker
+from gdw_core.cli import bulk, limits, metrics, operate, options, overview, recurring, repair, submit, tasks, worker
 from gdw_core.cli.exitcodes import EPILOG, CliError, ExitCode
 from gdw_core.cli.output import clean
 
@@ -76,6 +76,7 @@ app.command(epilog=EPILOG)(bulk.purge)
 app.command(epilog=EPILOG)(operate.pause)
 app.command(epilog=EPILOG)(operate.resume)
 app.command(epilog=EPILOG)(operate.shutdown)
+app.command(epilog=EPILOG)(repair.repair)
 app.command(epilog=EPILOG)(overview.workers)
 app.command(epilog=EPILOG)(overview.stats)
 app.command(epilog=EPILOG)(metrics.metrics)

@@ -1,0 +1,110 @@
+"""``gdw repair``: put a queue's status indexes right after one was overwritten with a key of another
+type (gdw_core.repair). It prints, per queue, what it moved aside and where to, how many tasks it put
+back in which index, and the records it could not read; ``--dry-run`` says the same and changes
+nothing. Exit 0 when every queue was repaired (or needed nothing), 1 when a record could not be read
+(it is left as it is) or a queue's repair stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import typer
+
+from gdw_core import repair as R
+from gdw_core.cli import output
+from gdw_core.cli.connection import producer, resolve_url
+from gdw_core.cli.exitcodes import ExitCode, usage
+from gdw_core.cli.options import Json, Redis
+from gdw_core.cli.running import run, warn
+from gdw_core.limits import check_queue_name
+from gdw_core.status import TaskStatus
+
+Queues = Annotated[
+    list[str] | None,
+    typer.Option("--queue", help="Repair this queue (repeat for several; default: every queue).", show_default=False),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would change; change nothing.")]
+
+#: unreadable records listed per queue in the human output (--json lists up to gdw_core.repair's)
+SHOWN = 10
+
+
+def repair(queue: Queues = None, dry_run: DryRun = False, json_out: Json = False, redis: Redis = None) -> None:
+    """Repair queues whose status index was overwritten with a key of another type.
+
+    Each such index is moved aside (renamed, kept for forensics) and every task is put back in the
+    index of its status, so workers claim, recover, list and purge it again. Tasks already indexed
+    right are left alone: running it twice changes nothing. Records that cannot be read are listed
+    and left as they are."""
+    url = resolve_url(redis)
+    names = list(dict.fromkeys(queue or []))
+    for name in names:
+        try:
+            check_queue_name(name)
+        except ValueError as exc:
+            raise usage(f"--queue: {exc}") from None
+    run(_repair(url, names, dry_run, json_out), url)
+
+
+async def _repair(url: str, names: list[str], dry_run: bool, json_out: bool) -> int:
+    async with producer(url) as queue:
+        if names:
+            known = await queue.control.known_queues()
+            for name in names:
+                if name not in known:
+                    warn(f"no queue named {name!r} is known (no tasks listed, not paused, no worker serves it); "
+                         "looking at its keys anyway")  # fmt: skip
+        report = await queue.control.repair(names or None, dry_run)
+    if json_out:
+        output.print_json(report.to_dict())
+    else:
+        _print(report)
+    failed = bool(report.failed_queues) or (not dry_run and report.garbage_count > 0)
+    return int(ExitCode.TASK_FAILED if failed else ExitCode.OK)
+
+
+def _counts(counts: Mapping[TaskStatus, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def _print(report: R.Report) -> None:
+    console = output.make_console()
+
+    def say(text: str) -> None:
+        console.print(text, markup=False)
+
+    would = "would be " if report.dry_run else ""
+    for q in report.queues:
+        name = output.clean(q.queue)
+        if not q.changed and not q.garbage_count:
+            say(f"queue {name!r}: nothing to repair ({q.records} task record(s) looked at)")
+            continue
+        say(f"queue {name!r} ({q.records} task record(s) looked at):")
+        for m in q.moved_aside:
+            say(f"  its {m.status} index (a {output.clean(m.kind)}, not a sorted set) {would}moved aside to "
+                f"{output.clean(m.to)}")  # fmt: skip
+        if q.reindexed:
+            say(f"  {sum(q.reindexed.values())} task(s) {would}put back in the index of their status: "
+                f"{_counts(q.reindexed)}")  # fmt: skip
+        if q.unlisted:
+            say(f"  {sum(q.unlisted.values())} task(s) {would}taken out of an index of another status: "
+                f"{_counts(q.unlisted)}")  # fmt: skip
+        if q.garbage_count:
+            say(f"  {q.garbage_count} record(s) cannot be read and are left as they are:")
+            for g in q.garbage[:SHOWN]:
+                say(f"    {output.clean(g.task_id)}: {output.clean(g.reason)}")
+            if q.garbage_count > SHOWN:
+                say(f"    ... and {q.garbage_count - SHOWN} more (--json lists up to {R.GARBAGE_LISTED})")
+    for queue_name, why in report.failed_queues.items():
+        say(f"queue {output.clean(queue_name)!r} not repaired: {output.clean(why)}")
+    moved = sum(len(q.moved_aside) for q in report.queues)
+    put = sum(sum(q.reindexed.values()) for q in report.queues)
+    if report.garbage_count:
+        say("records that cannot be read are left as they are: look at each (gdw status ID), fix or delete it "
+            "by hand, then run gdw repair again")  # fmt: skip
+    if report.dry_run:
+        say("dry run: nothing changed")
+    elif report.changed:
+        kept = f"; {moved} key(s) moved aside, kept for forensics (delete them when done)" if moved else ""
+        say(f"repaired: {put} task(s) put back in their index{kept}")
