@@ -329,9 +329,10 @@ def dead_worker_lines(workers: Iterable[WorkerInfo], now: float, shown: int = 10
 
 def failing_queue_lines(workers: Iterable[WorkerInfo]) -> list[str]:
     """For each worker that is not dead or stopped and reports a queue it cannot claim from (a
-    key of that queue holds garbage): which queue, and the error."""
+    key of that queue holds garbage): which queue, the error, and the command that repairs it."""
     return [
         f"worker {clean(w.id)} cannot claim from queue {clean(queue)!r}: {clean(why)}"
+        + ("" if "gdw repair" in why else f" (gdw repair --queue {clean(queue)})")
         for w in workers
         if w.state not in ("dead", "stopped")
         for queue, why in sorted(w.failing.items())

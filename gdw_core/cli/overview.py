@@ -105,5 +105,7 @@ async def _stats(url: str, json_out: bool) -> int:
         console.print(line, markup=False)
         if failing:
             names = ", ".join(repr(output.clean(q)) for q in failing)
-            console.print(f"claims failing on queue(s) {names} (see gdw workers)", markup=False)
+            console.print(
+                f"claims failing on queue(s) {names} (see gdw workers; gdw repair fixes a garbage index)", markup=False
+            )
         return 0

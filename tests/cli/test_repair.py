@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gdw_core import TaskRecord, TaskStatus
+from gdw_core import TaskRecord, TaskStatus, WorkerInfo
+from gdw_core.cli import output
 from gdw_core.cli.app import app
 from gdw_core.storage.redis import RedisStorage
 from tests.support.redis_server import RedisServer
@@ -117,3 +118,10 @@ def test_an_unreadable_record_is_listed_and_exits_1(
 def test_a_bad_queue_name_is_a_usage_error(runner: CliRunner, redis_url: str) -> None:
     got = gdw(runner, redis_url, "--queue", "br{ace}s")
     assert got.exit_code == 2 and "--queue" in got.output
+
+
+def test_a_failing_queue_line_names_the_repair() -> None:
+    w = WorkerInfo("w1", "h", 1, ["images"], 4, failing={"images": "WRONGTYPE Operation against a key"})
+    assert output.failing_queue_lines([w]) == [
+        "worker w1 cannot claim from queue 'images': WRONGTYPE Operation against a key (gdw repair --queue images)"
+    ]

@@ -7,6 +7,7 @@ run changes nothing; a second repair changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from gdw_core.control import Controller
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.memory import MemoryStorage
-from gdw_core.storage.protocol import Ack
+from gdw_core.storage.protocol import Ack, Start
 from gdw_core.storage.redis import RedisStorage
 from tests.support.redis_server import RedisServer
 
@@ -247,3 +248,24 @@ async def test_every_known_queue_is_repaired_when_none_is_named(
         "default": {S.PENDING: 1},
         "other": {S.PENDING: 1},
     }
+
+
+async def test_the_errors_of_a_stuck_queue_name_the_repair(
+    redis_storage: RedisStorage, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gdw's own WRONGTYPE (a batch moving into a garbage index) and the worker's log line of a
+    queue it cannot claim from tell the operator to run gdw repair, not to delete the key."""
+    s = redis_storage
+    await s.enqueue([rec("x"), rec("z"), rec("y", queue="other")])
+    [lease] = await s.claim("w", ["default"], 1, 30.0, 0.0)
+    break_index(redis_server, s, S.RUNNING)
+    with caplog.at_level(logging.ERROR, logger="gdw.redis"):
+        assert await s.start([Start(lease.task.id, lease.token)]) == [False]
+    [line] = [r.getMessage() for r in caplog.records if "start of 1 task(s)" in r.getMessage()]
+    assert "run gdw repair --queue default" in line and "deleted" not in line
+    break_index(redis_server, s, S.PENDING)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="gdw.redis"):
+        assert [lz.task.id for lz in await s.claim("w", ["default", "other"], 5, 30.0, 0.0)] == ["y"]
+    [line] = [r.getMessage() for r in caplog.records if "claims from queue 'default' fail" in r.getMessage()]
+    assert "gdw repair --queue default" in line

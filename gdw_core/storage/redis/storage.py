@@ -294,7 +294,12 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
 
     def _claim_failed(self, queue: str, exc: ResponseError) -> None:
         if queue not in self._failing:
-            log.error("claims from queue %r fail (the other queues are claimed meanwhile): %s", queue, exc)
+            hint = (
+                ""
+                if "gdw repair" in str(exc)
+                else f"; if a key of the queue has the wrong type: gdw repair --queue {queue}"
+            )
+            log.error("claims from queue %r fail (the other queues are claimed meanwhile): %s%s", queue, exc, hint)
         self._failing[queue] = str(exc)[:300]
 
     def _claimed_again(self, queue: str) -> None:

@@ -291,7 +291,7 @@ local function ix_not_zset(k)
   if kind ~= 'zset' and kind ~= 'none' then
     if IX_KN > 0 then ix_flush() end  -- what was moved before is sent
     error('WRONGTYPE gdw: the index ' .. k .. ' is a ' .. kind .. ', not a sorted set (written by hand?); '
-      .. 'its tasks cannot move until it is deleted', 0)
+      .. 'its tasks cannot move into it: run gdw repair --queue ' .. Q .. ' (moves it aside, re-indexes the tasks)', 0)
   end
 end
 
