@@ -59,16 +59,7 @@ class SentinelGroup:
         self.master.start()
         self.replica = RedisServer("--replicaof", "127.0.0.1", str(self.master.port)).start()
         for i in range(3):
-            port = free_port()
-            conf = self.tmp / f"sentinel-{i}.conf"
-            conf.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {self.tmp}\nlogfile {self.tmp}/sentinel-{i}.log\n"
-                f"sentinel monitor {SERVICE} 127.0.0.1 {self.master.port} 2\n"
-                f"sentinel down-after-milliseconds {SERVICE} 1000\n"
-                f"sentinel failover-timeout {SERVICE} 10000\n"
-            )
-            proc = subprocess.Popen(["redis-sentinel", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.sentinels.append((port, proc))
+            self.sentinels.append(start_sentinel(self.tmp, f"sentinel-{i}", self.master.port, quorum=2))
         self.wait_settled()
         return self
 
@@ -106,6 +97,20 @@ class SentinelGroup:
                 proc.kill()
         for server in self.servers():
             server.stop()
+
+
+def start_sentinel(tmp: Path, name: str, master_port: int, quorum: int) -> tuple[int, subprocess.Popen[bytes]]:
+    """A redis-sentinel process watching the master on ``master_port`` as SERVICE: (port, process)."""
+    port = free_port()
+    conf = tmp / f"{name}.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp}\nlogfile {tmp}/{name}.log\n"
+        f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} {quorum}\n"
+        f"sentinel down-after-milliseconds {SERVICE} 1000\n"
+        f"sentinel failover-timeout {SERVICE} 10000\n"
+    )
+    proc = subprocess.Popen(["redis-sentinel", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return port, proc
 
 
 def spawn_gdw_worker(

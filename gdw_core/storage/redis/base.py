@@ -16,6 +16,7 @@ from gdw_core.storage.redis.connection import make_client
 from gdw_core.storage.redis.keys import Keys
 from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.scripts import Call, Scripts
+from gdw_core.storage.redis.sentinel import SwitchListener
 from gdw_core.storage.redis.shielded import Shielded
 
 log = logging.getLogger("gdw.redis")
@@ -52,6 +53,8 @@ class RedisBase:
         self._client: Any = None
         #: a second fast-lane connection for "wait for work, then claim" (BLPOP + claim pipelined)
         self._blocking: FastLane | None = None
+        #: Sentinel only: moves the client's connections when the sentinels announce a new master
+        self.switches: SwitchListener | None = None
         self._scripts = Scripts(address.cluster)
         self._down = False
         self._common: dict[str, tuple[Any, ...]] = {}
@@ -79,6 +82,9 @@ class RedisBase:
             if self.cluster:
                 await self._client.initialize()
             await self._client.ping()  # refused credentials / not Redis: a clear error now
+            if self._address.sentinel is not None:
+                self.switches = SwitchListener(self._client.connection_pool)
+                self.switches.start()
             # scripts are loaded lazily, on the first NOSCRIPT (a read-only user can open and read)
             if self.fast_lane and not self.cluster and not self._address.url.startswith("rediss"):
                 lane = FastLane(self._address.url)
@@ -87,6 +93,9 @@ class RedisBase:
                 self._blocking = FastLane(self._address.url)
 
     async def _disconnect(self) -> None:
+        if self.switches is not None:
+            switches, self.switches = self.switches, None
+            await switches.stop()
         if self._scripts.lane is not None:
             lane, self._scripts.lane = self._scripts.lane, None
             await lane.close()

@@ -3,9 +3,10 @@ retry and backoff, and the translation of redis-py errors into gdw's (StorageUna
 address — unreachable, failing over, cluster down, not a Redis server at all — and out-of-memory
 as a clear GdwError). Reconnects are logged once per outage.
 
-Sentinel failover: a connection that meets READONLY (its server was demoted) is dropped and the
-next one asks the sentinels for the new master; callers see StorageUnavailable meanwhile and
-retry, as for any outage."""
+Sentinel failover (:mod:`gdw_core.storage.redis.sentinel`): connections follow the sentinels'
+announcement of a switch, and one that meets READONLY (its server was demoted) is dropped; the next
+one asks the sentinels for the new master. Callers see StorageUnavailable meanwhile and retry, as
+for any outage."""
 
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from hiredis import ProtocolError as HiredisProtocolError
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
-from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
     AuthenticationError,
@@ -38,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gdw_core.errors import GdwError, StorageUnavailable
 from gdw_core.storage.redis.address import RedisAddress
+from gdw_core.storage.redis.sentinel import sentinel_client
 
 log = logging.getLogger("gdw.redis")
 
@@ -84,48 +85,6 @@ def _check_tls_files(url_options: dict[str, Any], options: dict[str, Any]) -> No
             raise GdwError(f"TLS option {name}: file {path!r} does not exist or is not a file")
 
 
-class _FollowsMaster(SentinelManagedConnection):
-    """A Sentinel-managed master connection that asks the sentinels again whenever it reconnects.
-    redis-py (8.1) reconnects a dropped connection, inside a command's retries, to the address it
-    had: after a failover that is the dead or demoted master."""
-
-    _resolving = False
-
-    async def connect_to(self, address: Any) -> None:
-        self._resolving = True
-        try:
-            await super().connect_to(address)  # type: ignore[no-untyped-call]
-        finally:
-            self._resolving = False
-
-    async def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
-        if self.is_connected or self._resolving or not self.connection_pool.is_master:
-            await super().connect_check_health(check_health=check_health, retry_socket_connect=retry_socket_connect)
-            return
-        # SentinelManagedConnection.connect: the master's address, asked anew
-        await self.connect()  # type: ignore[no-untyped-call]
-
-
-class _FollowsMasterTls(_FollowsMaster, SSLConnection):
-    pass
-
-
-def _sentinel_client(address: RedisAddress, kwargs: dict[str, Any]) -> Any:
-    assert address.sentinel is not None
-    master: dict[str, Any] = dict(parse_url(address.url))  # the master's credentials, db and TLS options
-    for key in ("host", "port"):
-        master.pop(key, None)
-    tls = master.pop("connection_class", None) is SSLConnection
-    master["connection_class"] = _FollowsMasterTls if tls else _FollowsMaster
-    kwargs.pop("max_connections", None)
-    sentinel_kwargs = {k: v for k, v in kwargs.items() if k.startswith("socket_")}
-    sentinel_kwargs["decode_responses"] = True
-    for key, value in address.sentinel.options.items():
-        sentinel_kwargs[key.removeprefix("sentinel_")] = value
-    manager = Sentinel(list(address.sentinel.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call, unused-ignore]
-    return manager.master_for(address.sentinel.service, **{**kwargs, **master})
-
-
 def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
     """A redis-py asyncio client for ``address``; ``options`` override the defaults."""
     if address.url.startswith("rediss"):
@@ -142,7 +101,7 @@ def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
     }
     kwargs.update(options)
     if address.sentinel is not None:
-        return _sentinel_client(address, kwargs)
+        return sentinel_client(address, kwargs)
     if address.cluster:
         kwargs.pop("health_check_interval", None)
         if len(address.seeds) > 1:  # the URL's host is the first seed; the others are startup nodes too
