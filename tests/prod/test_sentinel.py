@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,3 +269,57 @@ async def test_the_sentinel_with_the_newest_configuration_names_the_master(group
         lone[1].terminate()
         lone[1].wait(10)
         other.stop()
+
+
+async def test_a_sentinel_user_that_cannot_listen_is_warned_about_and_the_documented_one_listens(
+    group: SentinelGroup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis 7 gives a new ACL user no channel: a sentinel user made without one cannot listen to
+    the failover events. gdw says so once, naming what a planned failover may cost, and works. A
+    user with the rules docs/deployment.md gives (SENTINEL_USER_RULES) listens, with no warning."""
+    for i in range(3):
+        assert group.sentinel_cli("acl", "setuser", "app", "on", ">pw", "+@all", "resetchannels", index=i) == "OK"
+    hosts = ",".join(f"127.0.0.1:{port}" for port, _ in group.sentinels)
+    storage = RedisStorage.from_url(f"redis+sentinel://{hosts}/{SERVICE}/0?sentinel_username=app&sentinel_password=pw")
+    with caplog.at_level("WARNING", logger="gdw.redis"):
+        await storage.open()
+        try:
+            await storage.client.set("k", "v")
+            deadline = time.monotonic() + 10
+            while not any("listen to its failover events" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "no warning"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # the listeners try again meanwhile: still one warning
+            warnings = [r for r in caplog.records if "listen to its failover events" in r.getMessage()]
+            assert len(warnings) == 1 and "no permissions" in warnings[0].getMessage()
+            assert "pw" not in warnings[0].getMessage()
+            assert await storage.client.get("k") == "v"
+        finally:
+            await storage.close()
+    # the sentinel user of docs/deployment.md can find the master and listen: no warning
+    caplog.clear()
+    for i in range(3):
+        rules = SENTINEL_USER_RULES.split()
+        assert group.sentinel_cli("acl", "setuser", "watcher", "on", ">pw", *rules, index=i) == "OK"
+    storage = RedisStorage.from_url(
+        f"redis+sentinel://{hosts}/{SERVICE}/0?sentinel_username=watcher&sentinel_password=pw"
+    )
+    with caplog.at_level("DEBUG", logger="gdw.redis"):
+        await storage.open()
+        try:
+            assert storage.switches is not None
+            deadline = time.monotonic() + 10
+            while len(storage.switches.subscribed) < 3:
+                assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+                await asyncio.sleep(0.05)
+            await storage.client.set("k", "w")
+            assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+        finally:
+            await storage.close()
+
+
+#: the sentinel user's rules in docs/deployment.md (the test keeps them true)
+SENTINEL_USER_RULES = (
+    "resetchannels &+switch-master &+failover-* &-failover-abort-* -@all +auth +hello +ping "
+    "+subscribe +sentinel|master +sentinel|get-master-addr-by-name"
+)

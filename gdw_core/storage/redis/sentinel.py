@@ -36,6 +36,7 @@ from typing import Any
 
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+from redis.exceptions import AuthenticationError, NoPermissionError
 
 from gdw_core.storage.redis.address import RedisAddress
 
@@ -172,6 +173,7 @@ class SwitchListener:
         pool.gdw_gate = self.gate
         self._tasks: list[asyncio.Task[None]] = []
         self._limit: asyncio.TimerHandle | None = None
+        self._refused = False  # a sentinel refused the subscription (warned once)
         #: the subscriptions that are up (a test waits for them before it fails over)
         self.subscribed: set[int] = set()
 
@@ -202,7 +204,15 @@ class SwitchListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a sentinel down or restarting: subscribe again, with backoff
-                if index in self.subscribed:
+                if isinstance(exc, NoPermissionError | AuthenticationError) and not self._refused:
+                    self._refused = True
+                    log.warning(
+                        "Sentinel refused to let gdw listen to its failover events (%s): a planned failover may "
+                        "lose the writes the old master takes before it is demoted; let the sentinel user "
+                        "subscribe (docs/deployment.md)",
+                        exc,
+                    )
+                elif index in self.subscribed:
                     log.debug("sentinel %s: failover listener lost (%s); subscribing again", index, exc)
                 self.subscribed.discard(index)
                 await asyncio.sleep(pause)
