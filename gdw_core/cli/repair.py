@@ -14,7 +14,7 @@ import typer
 from gdw_core import repair as R
 from gdw_core.cli import output
 from gdw_core.cli.connection import producer, resolve_url
-from gdw_core.cli.exitcodes import ExitCode, usage
+from gdw_core.cli.exitcodes import CliError, ExitCode, usage
 from gdw_core.cli.options import Json, Redis
 from gdw_core.cli.running import run, warn
 from gdw_core.limits import check_queue_name
@@ -47,6 +47,10 @@ def repair(queue: Queues = None, dry_run: DryRun = False, json_out: Json = False
     run(_repair(url, names, dry_run, json_out), url)
 
 
+#: failures that are the user's permissions, not the queue's keys
+_REFUSALS = ("NoPermissionError", "AuthenticationError", "AuthorizationError")
+
+
 async def _repair(url: str, names: list[str], dry_run: bool, json_out: bool) -> int:
     async with producer(url) as queue:
         if names:
@@ -56,6 +60,10 @@ async def _repair(url: str, names: list[str], dry_run: bool, json_out: bool) -> 
                     warn(f"no queue named {name!r} is known (no tasks listed, not paused, no worker serves it); "
                          "looking at its keys anyway")  # fmt: skip
         report = await queue.control.repair(names or None, dry_run)
+    refused = [(q, why) for q, why in report.failed_queues.items() if why.startswith(_REFUSALS)]
+    if refused and not report.queues and len(refused) == len(report.failed_queues):
+        q, why = refused[0]  # (e.g. a read-only user: no scripts) every queue alike: one line, as other commands
+        raise CliError(f"cannot repair queue {q}: Redis refused the command: {why}; nothing done", ExitCode.UNREACHABLE)
     if json_out:
         output.print_json(report.to_dict())
     else:

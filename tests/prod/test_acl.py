@@ -116,6 +116,12 @@ async def test_a_producer_submits_and_a_worker_runs_with_their_own_users(
         code, out = gdw(acl_server, "gdw-producer", "shutdown")
         assert code == 3 and one_clear_line(out) and "permission" in out.lower(), out
         assert as_user(acl_server, "gdw-producer", "flushdb").startswith("NOPERM")
+        # an operator with the worker's rules repairs a queue whose index was overwritten by hand
+        assert acl_server.cli("set", "gdw:{default}:p", "garbage") == "OK"
+        code, out = gdw(acl_server, "gdw-worker", "repair", "--queue", "default")
+        assert code == 0 and "Traceback" not in out, out
+        assert acl_server.cli("type", "gdw:{default}:p") in ("zset", "none")
+        assert any(k.startswith("gdw:{default}:quarantine:") for k in acl_server.cli("keys", "*").split())
         assert as_user(acl_server, "gdw-producer", "set", "other-app:key", "1").startswith("NOPERM")
     finally:
         stop(worker)
@@ -153,6 +159,7 @@ async def test_a_read_only_monitor_reads_everything_and_acts_on_nothing(
             ["pause", "idle"],
             ["retry", done],
             ["purge", "--state", "completed", "--yes"],
+            ["repair", "--queue", "idle"],
         ):
             code, out = gdw(acl_server, "gdw-monitor", *args)
             assert code == 3 and one_clear_line(out) and "permission" in out.lower(), (args, out)
