@@ -59,7 +59,7 @@ class WorkerInfo:
 
 
 def failing_queues(workers: Iterable[WorkerInfo]) -> dict[str, str]:
-    """The queues these workers cannot claim from (a key of the queue holds garbage), each with
+    """The queues whose claims or outcomes fail for these workers (a key of the queue holds garbage), each with
     the first error reported: pass the live workers (a dead one's report is old news)."""
     out: dict[str, str] = {}
     for w in workers:

@@ -328,10 +328,11 @@ def dead_worker_lines(workers: Iterable[WorkerInfo], now: float, shown: int = 10
 
 
 def failing_queue_lines(workers: Iterable[WorkerInfo]) -> list[str]:
-    """For each worker that is not dead or stopped and reports a queue it cannot claim from (a
-    key of that queue holds garbage): which queue, the error, and the command that repairs it."""
+    """For each worker that is not dead or stopped and reports a queue whose claims or outcomes
+    fail (a key of that queue holds garbage): which queue, what fails and why, and the command
+    that repairs it."""
     return [
-        f"worker {clean(w.id)} cannot claim from queue {clean(queue)!r}: {clean(why)}"
+        f"worker {clean(w.id)}: queue {clean(queue)!r}: {clean(why)}"
         + ("" if "gdw repair" in why else f" (gdw repair --queue {clean(queue)})")
         for w in workers
         if w.state not in ("dead", "stopped")

@@ -72,7 +72,7 @@ async def _stats(url: str, json_out: bool) -> int:
         claimed = sum(w.claimed for w in alive)
         ratio = busy / slots if slots else 0.0
         dead = sum(1 for w in found if w.state == "dead")
-        failing = sorted(failing_queues(alive))  # queues a live worker cannot claim from
+        failing = sorted(failing_queues(alive))  # queues whose claims or outcomes fail for a live worker
         doc: dict[str, Any] = {
             "counts": totals,
             "queues": [
@@ -106,6 +106,8 @@ async def _stats(url: str, json_out: bool) -> int:
         if failing:
             names = ", ".join(repr(output.clean(q)) for q in failing)
             console.print(
-                f"claims failing on queue(s) {names} (see gdw workers; gdw repair fixes a garbage index)", markup=False
+                f"failing queue(s) {names}: claims or completions fail (see gdw workers; gdw repair fixes a garbage "
+                "index)",
+                markup=False,
             )
         return 0

@@ -331,9 +331,9 @@ class MemoryStorage:
             return None
         return rec
 
-    async def start(self, marks: Sequence[Start]) -> list[bool]:
+    async def start(self, marks: Sequence[Start]) -> list[bool | None]:
         now = self.clock.now()
-        out: list[bool] = []
+        out: list[bool | None] = []
         for mark in marks:
             try:
                 rec = self._held(mark.task_id, mark.token)
@@ -352,9 +352,9 @@ class MemoryStorage:
                 out.append(False)
         return out
 
-    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+    async def complete(self, acks: Sequence[Ack]) -> list[bool | None]:
         now = self.clock.now()
-        out: list[bool] = []
+        out: list[bool | None] = []
         leases, tasks = self._leases, self._tasks
         for ack in acks:
             try:

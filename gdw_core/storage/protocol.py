@@ -126,9 +126,9 @@ class Storage(Protocol):
 
     @property
     def failing_queues(self) -> Mapping[str, str]:
-        """Queues whose claims fail now, as this storage object saw them (queue -> the error):
-        a queue whose keys hold garbage is skipped by claims, and the worker reports it in its
-        heartbeat."""
+        """Queues whose claims or outcomes fail now, as this storage object saw them (queue -> what
+        fails and the error): a queue whose keys hold garbage is skipped by claims, its outcomes are
+        kept and sent again, and the worker reports it in its heartbeat."""
         ...
 
     async def open(self) -> None: ...
@@ -157,14 +157,17 @@ class Storage(Protocol):
         its reason (InvalidPayload) and never handed out; it never stops the rest of the batch."""
         ...
 
-    async def start(self, marks: Sequence[Start]) -> list[bool]:
+    async def start(self, marks: Sequence[Start]) -> list[bool | None]:
         """``claimed -> running`` for each mark whose token is current (False: stale / not claimed).
-        Sets the started time (now - started_ago) and, when given, the effective max_retries."""
+        Sets the started time (now - started_ago) and, when given, the effective max_retries.
+        None: not written now (its queue's keys refuse the move, see ``failing_queues``, or the
+        server refused that queue's call): nothing of it changed, send it again."""
         ...
 
-    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
-        """``claimed|running -> completed`` per ack; False where the token is stale. One ack that
-        cannot be recorded never stops the others in the batch."""
+    async def complete(self, acks: Sequence[Ack]) -> list[bool | None]:
+        """``claimed|running -> completed`` per ack; False where the token is stale, None where it
+        was not written now (as for :meth:`start`: send it again). One ack that cannot be recorded
+        never stops the others in the batch."""
         ...
 
     async def fail(self, task_id: str, token: int, error: AttemptError, retry_delay: float | None) -> TaskStatus | None:

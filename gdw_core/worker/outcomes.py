@@ -4,7 +4,10 @@ Modelled on asynq's syncer: nothing is silently dropped. Every write is retried 
 its task's lease deadline (the heartbeat keeps that lease alive meanwhile: :meth:`held`); a write
 the storage refuses for one item (stale token, unreadable record) is dropped with a log line and
 never blocks the others; after the deadline an unsent outcome is abandoned with a log line (its
-lease then expires and the task is recovered: at-least-once).
+lease then expires and the task is recovered: at-least-once). A completion the storage could not
+write because its queue's own keys refuse it (None: an index of the wrong type, reported in the
+worker's heartbeat) is kept with a fresh deadline each time, so a task that finished is not run
+again while an operator repairs the queue.
 
 Marks and acks go together in one pipelined pass (``start`` and ``complete`` concurrently); a task
 that finishes before its mark was sent drops the mark and acks with ``started_ago`` (unless the mark
@@ -34,6 +37,10 @@ log = logging.getLogger("gdw.worker")
 # dataclass instance, and a task that finishes before its mark is sent never needs more.
 _Mark = tuple[int, float, int | None]
 _Ack = tuple[str, int, Any, float, float]
+
+
+class _NotWritten(Exception):
+    """Some outcomes of a pass were not written (kept, sent again after a backoff)."""
 
 
 @dataclass(slots=True)
@@ -201,11 +208,15 @@ class OutcomeWriter:
             for tid in [*marks, *(a[0] for a in acks)]:
                 inflight.pop(tid, None)
         ok = True
-        if isinstance(mark_res, BaseException):
+        if isinstance(mark_res, _NotWritten):  # those not written are queued again already (logged by the storage)
+            ok = False
+        elif isinstance(mark_res, BaseException):
             ok = False
             self._requeue(marks, [])  # an ack queued meanwhile goes after its mark (same pass, in order)
             await self._storage_error("start", mark_res)
-        if isinstance(ack_res, BaseException):
+        if isinstance(ack_res, _NotWritten):
+            ok = False
+        elif isinstance(ack_res, BaseException):
             ok = False
             self._requeue({}, acks)
             await self._storage_error("complete", ack_res)
@@ -240,9 +251,15 @@ class OutcomeWriter:
         now = time.monotonic()
         starts = [Start(tid, tok, now - at if now > at else 0.0, mx) for tid, (tok, at, mx) in marks.items()]
         results = await self.storage.start(starts)
-        for task_id, ok in zip(marks, results, strict=False):
-            if not ok:
+        again: dict[str, _Mark] = {}
+        for (task_id, mark), ok in zip(marks.items(), results, strict=False):
+            if ok is None:  # not written (its queue's keys refuse it now): sent again, in its lease
+                again[task_id] = mark
+            elif not ok:
                 self._refused(task_id, "start mark")
+        if again:
+            self._requeue(again, [])
+            raise _NotWritten(f"{len(again)} start mark(s) not written yet")
 
     async def _send_acks(self, acks: list[_Ack]) -> None:
         if not acks:
@@ -250,9 +267,17 @@ class OutcomeWriter:
         now = time.monotonic()
         batch = [Ack(tid, tok, res, now - at if now > at else 0.0) for tid, tok, res, at, _ in acks]
         results = await self.storage.complete(batch)
+        again: list[_Ack] = []
         for ack, ok in zip(acks, results, strict=False):
-            if not ok:
+            if ok is None:  # not written (its queue's keys refuse it now): kept until it lands, its
+                # lease kept alive by the heartbeat (the worker reports the queue failing meanwhile:
+                # an operator's `gdw repair` lets it land); run again elsewhere it must not be
+                again.append((ack[0], ack[1], ack[2], ack[3], now + self.lease))
+            elif not ok:
                 self._refused(ack[0], "completion")
+        if again:
+            self._acks[:0] = again
+            raise _NotWritten(f"{len(again)} completion(s) not written yet")
 
     async def _send_op(self, op: _Op) -> None:
         if op.kind == "fail":

@@ -270,7 +270,7 @@ def wait_cell(charts: QueueCharts | None, now: float) -> Text:
 
 
 def queue_state(paused: bool, failing: bool) -> Text:
-    """A queue's state cell: claims failing (its keys hold garbage) first, then paused."""
+    """A queue's state cell: failing (claims or outcomes: its keys hold garbage) first, then paused."""
     if failing:
         return Text("FAILING", style="bold red reverse")
     return Text("PAUSED", style="bold yellow reverse") if paused else Text("active", style="green")

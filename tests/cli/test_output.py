@@ -190,7 +190,7 @@ def test_workers_say_which_queue_they_cannot_claim_from() -> None:
     live = WorkerInfo("w-1", "h", 1, ["broken", "default"], 4, failing={"broken": why})
     gone = WorkerInfo("w-2", "h", 2, ["broken"], 4, state="dead", failing={"broken": why})
     lines = output.failing_queue_lines([live, gone])
-    assert len(lines) == 1 and lines[0].startswith("worker w-1 cannot claim from queue 'broken': WRONGTYPE")
+    assert len(lines) == 1 and lines[0].startswith("worker w-1: queue 'broken': WRONGTYPE")
     assert "\x1b" not in lines[0]
     # the heartbeat's JSON round trip keeps it; a hand-written record with garbage there reads as none
     assert WorkerInfo.from_dict(live.to_dict()).failing == {"broken": why}

@@ -123,5 +123,5 @@ def test_a_bad_queue_name_is_a_usage_error(runner: CliRunner, redis_url: str) ->
 def test_a_failing_queue_line_names_the_repair() -> None:
     w = WorkerInfo("w1", "h", 1, ["images"], 4, failing={"images": "WRONGTYPE Operation against a key"})
     assert output.failing_queue_lines([w]) == [
-        "worker w1 cannot claim from queue 'images': WRONGTYPE Operation against a key (gdw repair --queue images)"
+        "worker w1: queue 'images': WRONGTYPE Operation against a key (gdw repair --queue images)"
     ]

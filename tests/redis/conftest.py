@@ -40,6 +40,13 @@ def sync_add(a, b):
 
 async def boom():
     raise ValueError("boom")
+
+
+def counted(n):
+    """Leaves a line in runs.log (the worker's directory) each time it runs."""
+    with open("runs.log", "a") as f:
+        f.write(f"{n}\\n")
+    return n
 '''
 
 

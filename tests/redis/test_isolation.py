@@ -297,8 +297,8 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
             assert done.returncode == 0, done.stderr
             return done.stdout
 
-        assert "cannot claim from queue 'broken': " in gdw("workers")
-        assert "claims failing on queue(s) 'broken'" in gdw("stats")
+        assert ": queue 'broken': claims fail: " in gdw("workers")
+        assert "failing queue(s) 'broken'" in gdw("stats")
         flags = {q["name"]: q["claims_failing"] for q in json.loads(gdw("stats", "--json"))["queues"]}
         assert flags == {"broken": True, "default": False}, flags
     finally:
@@ -321,10 +321,13 @@ async def test_a_garbage_index_moves_nothing_and_loses_no_task(
     running, completed = s.keys.index("default", "running"), s.keys.index("default", "completed")
     for key, status, step in ((running, S.CLAIMED, "start"), (completed, S.RUNNING, "complete")):
         redis_server.cli("set", key, "garbage")
-        if step == "start":
-            assert await s.start([Start(i, tokens[i]) for i in ids]) == [False] * 5
+        if step == "start":  # None: not written now, send again (not False: refused for good)
+            assert await s.start([Start(i, tokens[i]) for i in ids]) == [None] * 5
         else:
-            assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [False] * 5
+            assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [None] * 5
+        assert "default" in s.failing_queues and s.failing_queues["default"].startswith(
+            "start marks fail: " if step == "start" else "completions fail: "
+        )
         for i in ids:
             got = await s.get(i)
             assert got is not None and got.status is status, (step, i, got and got.status)
@@ -334,6 +337,7 @@ async def test_a_garbage_index_moves_nothing_and_loses_no_task(
             assert await s.start([Start(i, tokens[i]) for i in ids]) == [True] * 5
         else:
             assert await s.complete([Ack(i, tokens[i], 1) for i in ids]) == [True] * 5
+        assert "default" not in s.failing_queues  # (a call of the queue landed again)
     assert (await s.counts("default"))[S.COMPLETED] == 5
 
 
@@ -449,3 +453,65 @@ async def test_a_bulk_retry_into_a_garbage_index_moves_nothing_there_and_the_oth
     assert a1 is not None and a1.status is S.FAILED
     assert redis_server.cli("zscore", s.keys.index("default", "failed"), "a1") != ""
     assert b1 is not None and b1.status is S.PENDING
+
+
+async def test_a_worker_keeps_what_it_finished_until_its_queue_takes_it_and_runs_nothing_twice(
+    redis_storage: RedisStorage, redis_server: RedisServer, task_dir: Path
+) -> None:
+    """A real worker on [broken, default] where the broken queue's completed index is a string
+    written by hand. The default queue completes; the broken queue's tasks run once each and stay
+    running (their completions kept, their leases alive) for many leases, not run again nor failed
+    as poison; the worker reports the queue (completions fail); once gdw repair moved the key
+    aside, every completion lands and nothing ran twice. (Before: each completion was dropped as
+    refused, every task ran max_retries + 1 times and ended failed.)"""
+    s = redis_storage
+    producer = TaskQueue(worker_count=0, storage=s)
+    redis_server.cli("set", s.keys.index("broken", "completed"), "not a zset")
+    broken = await producer.options(queue="broken").submit_many("proc_tasks:counted", [(i,) for i in range(6)])
+    good = await producer.submit_many("proc_tasks:counted", [(100 + i,) for i in range(20)])
+    lease = 1.0
+    worker = spawn_worker(redis_server.url, task_dir, concurrency=4, queues=["broken", "default"], lease=lease)
+    loop = asyncio.get_running_loop()
+    runs = task_dir / "runs.log"
+
+    def ran() -> list[int]:
+        return [int(x) for x in runs.read_text().split()] if runs.exists() else []
+
+    try:
+        deadline = loop.time() + 60
+        while (await s.counts("default"))[S.COMPLETED] < 20 or len(ran()) < 26:
+            assert worker.poll() is None, "the worker exited"
+            assert loop.time() < deadline, (await s.counts("default"), ran())
+            await asyncio.sleep(0.05)
+        while not any("broken" in w.failing for w in await s.workers()):
+            assert loop.time() < deadline, "the worker did not report the queue"
+            await asyncio.sleep(0.1)
+        why = next(w.failing["broken"] for w in await s.workers() if "broken" in w.failing)
+        assert why.startswith("completions fail: ") and "WRONGTYPE" in why, why
+        await asyncio.sleep(6 * lease)  # six leases: nothing recovered, nothing run again
+        for task_id in broken:
+            got = await s.get(task_id)
+            assert got is not None and got.status in (S.CLAIMED, S.RUNNING), (task_id, got and got.status)
+        assert sorted(ran()) == sorted([*range(6), *range(100, 120)]), ran()
+
+        report = await producer.control.repair(["broken"])
+        assert [m.status for q in report.queues for m in q.moved_aside] == [S.COMPLETED]
+
+        async def statuses(ids: list[str]) -> list[S | None]:
+            return [r.status if (r := await s.get(t)) is not None else None for t in ids]
+
+        while set(await statuses(broken)) != {S.COMPLETED}:
+            assert loop.time() < deadline + 30, await statuses(broken)
+            await asyncio.sleep(0.05)
+        assert [await producer.result(t, timeout=5) for t in broken] == list(range(6))
+        assert sorted(ran()) == sorted([*range(6), *range(100, 120)]), "a task ran twice"
+        while any("broken" in w.failing for w in await s.workers()):  # the report clears
+            assert loop.time() < deadline + 30, "the queue is still reported failing"
+            await asyncio.sleep(0.1)
+        assert set(await statuses(good)) == {S.COMPLETED}
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
+    assert log_text.count("completions in queue 'broken' fail") == 1, log_text[-3000:]
+    assert "refused by the storage" not in log_text and "recovered" not in log_text, log_text[-3000:]

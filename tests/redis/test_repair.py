@@ -260,8 +260,8 @@ async def test_the_errors_of_a_stuck_queue_name_the_repair(
     [lease] = await s.claim("w", ["default"], 1, 30.0, 0.0)
     break_index(redis_server, s, S.RUNNING)
     with caplog.at_level(logging.ERROR, logger="gdw.redis"):
-        assert await s.start([Start(lease.task.id, lease.token)]) == [False]
-    [line] = [r.getMessage() for r in caplog.records if "start of 1 task(s)" in r.getMessage()]
+        assert await s.start([Start(lease.task.id, lease.token)]) == [None]  # (kept, sent again)
+    [line] = [r.getMessage() for r in caplog.records if "start marks in queue 'default' fail" in r.getMessage()]
     assert "run gdw repair --queue default" in line and "deleted" not in line
     break_index(redis_server, s, S.PENDING)
     caplog.clear()

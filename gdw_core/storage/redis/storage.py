@@ -45,6 +45,15 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
+#: what each batched script writes, as the log and the worker's report name it
+_OUTCOME = {"start": "start marks", "complete": "completions"}
+
+
+def _repair_hint(queue: str, exc: Exception) -> str:
+    """What to do, unless the error says it already (gdw's own WRONGTYPE names gdw repair)."""
+    return "" if "gdw repair" in str(exc) else f"; if a key of the queue has the wrong type: gdw repair --queue {queue}"
+
+
 class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimits):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
@@ -55,10 +64,15 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         #: queues whose claim script raised (a key of theirs holds garbage), with the error: logged
         #: once until the queue claims again; claims go on with the other queues meanwhile
         self._failing: dict[str, str] = {}
+        #: queues whose start marks or completions raised (their running or completed index holds
+        #: garbage): the outcomes are kept and sent again (None in their place) until they land
+        self._outcomes_failing: dict[str, str] = {}
 
     @property
     def failing_queues(self) -> Mapping[str, str]:
-        return self._failing
+        if not self._outcomes_failing:
+            return self._failing
+        return {**self._outcomes_failing, **self._failing}
 
     @classmethod
     def from_url(
@@ -294,13 +308,11 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
 
     def _claim_failed(self, queue: str, exc: ResponseError) -> None:
         if queue not in self._failing:
-            hint = (
-                ""
-                if "gdw repair" in str(exc)
-                else f"; if a key of the queue has the wrong type: gdw repair --queue {queue}"
-            )
-            log.error("claims from queue %r fail (the other queues are claimed meanwhile): %s%s", queue, exc, hint)
-        self._failing[queue] = str(exc)[:300]
+            log.error(
+                "claims from queue %r fail (the other queues are claimed meanwhile): %s%s",
+                queue, exc, _repair_hint(queue, exc),
+            )  # fmt: skip
+        self._failing[queue] = f"claims fail: {exc}"[:300]
 
     def _claimed_again(self, queue: str) -> None:
         if self._failing and self._failing.pop(queue, None) is not None:
@@ -344,11 +356,13 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
                 groups.setdefault(queue, []).append(i)
         return groups
 
-    async def _batched(self, script: str, task_ids: Sequence[str], args_of: Any) -> list[bool]:
+    async def _batched(self, script: str, task_ids: Sequence[str], args_of: Any) -> list[bool | None]:
         """One script call per queue (chunks of _ENQUEUE_CHUNK items) in one round trip; per item
-        True when the script returned 1. A queue whose call fails is logged and gives False for
-        its items only."""
-        out = [False] * len(task_ids)
+        True when the script returned 1, False when it refused the item (stale token, unreadable
+        record). A call that raised gives None for its items only: nothing of it was written, send
+        it again. When the error is the queue's own keys (an index of the wrong type, not the
+        server's state) the queue is reported failing until a call of it lands again."""
+        out: list[bool | None] = [False] * len(task_ids)
         for task_id in task_ids:
             if task_id not in self._where:
                 await self._locate(task_id)
@@ -363,14 +377,30 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
                 order.append((queue, part))
         for (queue, part), flags in zip(order, await self._scripts.run_each(self.client, calls), strict=True):
             if isinstance(flags, Exception):
-                log.error("%s of %d task(s) in queue %r failed: %s", script, len(part), queue, flags)
+                self._outcome_failed(queue, script, len(part), flags)
+                for i in part:
+                    out[i] = None
                 continue
+            if self._outcomes_failing and self._outcomes_failing.pop(queue, None) is not None:
+                log.warning("%s in queue %r land again", _OUTCOME[script], queue)
             for i, flag in zip(part, flags, strict=True):
                 out[i] = flag == 1
         return out
 
+    def _outcome_failed(self, queue: str, script: str, n: int, exc: Exception) -> None:
+        what = _OUTCOME[script]
+        if isinstance(exc, ResponseError) and about_the_server(exc):  # (a failover, out of memory)
+            log.warning("%s of %d task(s) in queue %r not written (%s); sending them again", what, n, queue, exc)
+            return
+        if queue not in self._outcomes_failing:
+            log.error(
+                "%s in queue %r fail: %s%s (the worker keeps them and sends them again until they land)",
+                what, queue, exc, _repair_hint(queue, exc),
+            )  # fmt: skip
+        self._outcomes_failing[queue] = f"{what} fail: {exc}"[:300]
+
     @guarded
-    async def start(self, marks: Sequence[Start]) -> list[bool]:
+    async def start(self, marks: Sequence[Start]) -> list[bool | None]:
         if not marks:
             return []
 
@@ -382,7 +412,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         return await self._batched("start", [m.task_id for m in marks], args_of)
 
     @guarded
-    async def complete(self, acks: Sequence[Ack]) -> list[bool]:
+    async def complete(self, acks: Sequence[Ack]) -> list[bool | None]:
         if not acks:
             return []
         encoded: list[str | None] = []
@@ -406,7 +436,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
             return (ack.task_id, int(ack.token), encoded[good[j]], repr(float(ack.started_ago)))
 
         flags = await self._batched("complete", [acks[i].task_id for i in good], args_of)
-        out = [False] * len(acks)
+        out: list[bool | None] = [False] * len(acks)
         for j, i in enumerate(good):
             out[i] = flags[j]
         return out
