@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gdw_core.storage.protocol import QueueInfo
 
 
 @dataclass(slots=True)
@@ -58,13 +61,18 @@ class WorkerInfo:
         )
 
 
-def failing_queues(workers: Iterable[WorkerInfo]) -> dict[str, str]:
-    """The queues whose claims or outcomes fail for these workers (a key of the queue holds garbage), each with
-    the first error reported: pass the live workers (a dead one's report is old news)."""
+def failing_queues(workers: Iterable[WorkerInfo], queues: Iterable[QueueInfo] = ()) -> dict[str, str]:
+    """The queues that need an operator, each with the first reason: those whose claims or
+    outcomes fail for these workers (pass the live ones: a dead one's report is old news), and
+    those with a status index that cannot be read (``queues``: its count shows 0; a key of the
+    queue holds garbage, which gdw repair puts right)."""
     out: dict[str, str] = {}
     for w in workers:
         for queue, why in w.failing.items():
             out.setdefault(queue, why)
+    for q in queues:
+        for status, why in sorted(q.unreadable.items()):
+            out.setdefault(q.name, f"its {status} index cannot be read: {why}")
     return out
 
 

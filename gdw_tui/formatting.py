@@ -13,6 +13,7 @@ from gdw_core import display, workerinfo
 from gdw_core.lifecycle import worker_state
 from gdw_core.record import TaskRecord
 from gdw_core.status import TaskStatus
+from gdw_core.storage.protocol import QueueInfo
 from gdw_core.workerinfo import WorkerInfo
 from gdw_tui import safe
 
@@ -201,9 +202,10 @@ def worker_is_live(w: WorkerInfo, now: float) -> bool:
     return worker_state_of(w, now) in ("running", "draining")
 
 
-def failing_queues(workers: Sequence[WorkerInfo], now: float) -> dict[str, str]:
-    """Queues whose claims fail on a live worker (a key of theirs holds garbage), with an error."""
-    return workerinfo.failing_queues(w for w in workers if worker_is_live(w, now))
+def failing_queues(workers: Sequence[WorkerInfo], now: float, queues: Sequence[QueueInfo] = ()) -> dict[str, str]:
+    """Queues whose claims or outcomes fail on a live worker, or with an index that cannot be read
+    (a key of theirs holds garbage), with a reason."""
+    return workerinfo.failing_queues((w for w in workers if worker_is_live(w, now)), queues)
 
 
 def worker_state_text(w: WorkerInfo, now: float) -> Text:

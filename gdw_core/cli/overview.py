@@ -72,7 +72,7 @@ async def _stats(url: str, json_out: bool) -> int:
         claimed = sum(w.claimed for w in alive)
         ratio = busy / slots if slots else 0.0
         dead = sum(1 for w in found if w.state == "dead")
-        failing = sorted(failing_queues(alive))  # queues whose claims or outcomes fail for a live worker
+        failing = sorted(failing_queues(alive, queues))  # claims or outcomes fail, or an index is unreadable
         doc: dict[str, Any] = {
             "counts": totals,
             "queues": [
@@ -81,6 +81,7 @@ async def _stats(url: str, json_out: bool) -> int:
                     "paused": q.paused,
                     "claims_failing": q.name in failing,
                     "counts": dict(q.counts),
+                    "unreadable": dict(q.unreadable),
                     "oldest_pending_at": q.oldest_pending_at,
                 }
                 for q in queues
@@ -103,11 +104,18 @@ async def _stats(url: str, json_out: bool) -> int:
         if dead:
             line += f"; {dead} dead (see gdw workers)"
         console.print(line, markup=False)
+        for q in queues:
+            for status, why in sorted(q.unreadable.items()):
+                console.print(
+                    f"queue {output.clean(q.name)!r}: its {status} index cannot be read ({output.clean(why)}): "
+                    f"counted as 0; gdw repair --queue {output.clean(q.name)} puts its tasks back",
+                    markup=False,
+                )
         if failing:
             names = ", ".join(repr(output.clean(q)) for q in failing)
             console.print(
-                f"failing queue(s) {names}: claims or completions fail (see gdw workers; gdw repair fixes a garbage "
-                "index)",
+                f"failing queue(s) {names}: claims or completions fail, or an index cannot be read (see gdw workers; "
+                "gdw repair fixes a garbage index)",
                 markup=False,
             )
         return 0

@@ -15,7 +15,7 @@ Contract (checked by ``tests/contract``, which runs against every backend):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from gdw_core import bulk as B
@@ -103,6 +103,9 @@ class QueueInfo:
     paused: bool
     counts: dict[str, int]
     oldest_pending_at: float | None = None  # created/run-at time of the oldest pending task
+    #: status -> why its index cannot be read (a key of another type written by hand): its count
+    #: shows 0 although tasks may be in that status (gdw repair puts them back)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

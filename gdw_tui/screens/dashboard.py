@@ -232,7 +232,7 @@ class DashboardScreen(Picking):
             return
         now = snap.now
         dead = {w.id for w in snap.workers if fmt.worker_is_stale(w, now)}
-        failing = fmt.failing_queues(snap.workers, snap.now)
+        failing = fmt.failing_queues(snap.workers, snap.now, snap.queues)
         self.query_one("#queues", QueuesTable).show(snap.queues, now, snap.waits, self.history.queues, failing)
         self.query_one("#throughput", ThroughputPanel).show(self.history.throughput, now)
         workers = self.query_one("#workers", WorkersTable)

@@ -74,7 +74,7 @@ def summary_text(snap: Snapshot, read_only: bool) -> Text:
     out.append(f"{sum(w.busy for w in live)}/{sum(w.concurrency for w in live)} busy  ")
     if dead:
         out.append(f"{len(dead)} dead  ", style="bold red")
-    failing = fmt.failing_queues(snap.workers, snap.now)  # an alarm: before what may be cut at 80 columns
+    failing = fmt.failing_queues(snap.workers, snap.now, snap.queues)  # an alarm: before what may be cut at 80 columns
     if failing:
         out.append("FAILING: " + ", ".join(safe.clean(q) for q in sorted(failing)), style="bold red reverse")
         out.append("  ")

@@ -20,7 +20,7 @@ from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Start
 from gdw_core.storage.redis import RedisStorage
-from gdw_core.workerinfo import WorkerInfo
+from gdw_core.workerinfo import WorkerInfo, failing_queues
 from tests.redis.conftest import spawn_worker
 from tests.support.redis_server import RedisServer
 
@@ -515,3 +515,40 @@ async def test_a_worker_keeps_what_it_finished_until_its_queue_takes_it_and_runs
     log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
     assert log_text.count("completions in queue 'broken' fail") == 1, log_text[-3000:]
     assert "refused by the storage" not in log_text and "recovered" not in log_text, log_text[-3000:]
+
+
+async def test_an_index_that_cannot_be_read_is_reported_not_counted_as_empty(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """A queue's completed index overwritten by hand counts 0, and the queue's view says which
+    index cannot be read and why; gdw stats prints it (and --json has it), the failing roll-up
+    names the queue with no worker running, and after gdw repair all of it is gone."""
+    s = redis_storage
+    await s.enqueue([rec(f"g{i}") for i in range(3)])
+    await s.enqueue([rec(f"b{i}", queue="broken") for i in range(2)])
+    redis_server.cli("set", s.keys.index("broken", "completed"), "not a zset")
+    queues = {q.name: q for q in await s.queues()}
+    assert set(queues["broken"].unreadable) == {"completed"}, queues["broken"]
+    assert "WRONGTYPE" in queues["broken"].unreadable["completed"]
+    assert queues["broken"].counts["pending"] == 2 and queues["default"].unreadable == {}
+    assert set(failing_queues([], queues.values())) == {"broken"}
+
+    def gdw(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "gdw_core.cli", *args, "--redis", redis_server.url],
+            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    out = gdw("stats")
+    assert "queue 'broken': its completed index cannot be read (WRONGTYPE" in out, out
+    assert "gdw repair --queue broken" in out and "failing queue(s) 'broken'" in out, out
+    doc = {q["name"]: q for q in json.loads(gdw("stats", "--json"))["queues"]}
+    assert set(doc["broken"]["unreadable"]) == {"completed"} and doc["default"]["unreadable"] == {}
+    assert doc["broken"]["claims_failing"] is True and doc["default"]["claims_failing"] is False
+
+    gdw("repair", "--queue", "broken")
+    queues = {q.name: q for q in await s.queues()}
+    assert queues["broken"].unreadable == {} and not failing_queues([], queues.values())
+    assert "cannot be read" not in gdw("stats")

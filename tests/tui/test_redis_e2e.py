@@ -140,3 +140,42 @@ async def test_a_queue_whose_claims_fail_is_shown_failing(server: RedisServer) -
         worker.terminate()
         worker.wait(30)
         await setup.shutdown()
+
+
+async def test_an_index_that_cannot_be_read_is_shown_failing_with_no_worker(server: RedisServer) -> None:
+    """No worker runs, so none reports anything: the completed index of 'broken' is a string
+    written by hand, which counts as 0. The dashboard does not show that 0 as the truth: its
+    status line says FAILING: broken and the queue's state cell FAILING; after gdw repair both go
+    and the completed count is back."""
+    from gdw_core.storage.redis import RedisStorage
+    from gdw_tui.widgets.tables import QueuesTable
+
+    from .conftest import shown
+
+    setup = TaskQueue(worker_count=0, storage=RedisStorage.from_url(server.url))
+    await setup.open_storage()
+    assert isinstance(setup.storage, RedisStorage)
+    await setup.options(queue="broken").submit("demo_tasks:fast", "x")
+    await setup.submit("demo_tasks:fast", "on the default queue")
+    completed = setup.storage.keys.index("broken", "completed")
+    server.cli("set", completed, "not a zset")
+
+    async def look(expect_failing: bool) -> None:
+        app = GdwApp(TaskQueue(worker_count=0, storage=RedisStorage.from_url(server.url)))
+        async with app.run_test(size=(240, 50)) as pilot:
+            screen = dashboard(app)
+            summary = screen.query_one("#summary")
+            table = screen.query_one("#queues", QueuesTable)
+            await until(pilot, lambda: "broken" in table.rows and "default" in table.rows, 800)
+            if expect_failing:
+                await until(pilot, lambda: "FAILING: broken" in shown(summary, 400), 800)
+                cells = [c if isinstance(c, str) else c.plain for c in table.get_row("broken")]
+                assert "FAILING" in cells, cells
+            else:
+                assert "FAILING" not in shown(summary, 400)
+
+    await look(True)
+    report = await setup.control.repair(["broken"])
+    assert [m.status for q in report.queues for m in q.moved_aside] == [TaskStatus.COMPLETED]
+    await look(False)
+    await setup.shutdown()

@@ -113,13 +113,23 @@ class RedisReader(RedisBase):
             return _malformed(task_id, queue, {}, InvalidPayload(f"task {task_id}: the key is not a task hash ({exc})"))
         return h
 
-    async def _counts_of(self, queues: list[str]) -> list[dict[TaskStatus, int]]:
+    async def _counts_of(
+        self, queues: list[str], unreadable: dict[str, dict[str, str]] | None = None
+    ) -> list[dict[TaskStatus, int]]:
+        """Each queue's count per status (ZCARD of its index). An index that cannot be read (a key
+        of another type) counts 0, and when ``unreadable`` is given it gets queue -> status -> why."""
         pipe = self.client.pipeline(transaction=False)
         for q in queues:
             for status in TaskStatus:
                 pipe.zcard(self.keys.index(q, status.value))
-        flat = [_number(v) for v in await pipe.execute(raise_on_error=False)] if queues else []
+        replies = await pipe.execute(raise_on_error=False) if queues else []
         n = len(TaskStatus)
+        if unreadable is not None:
+            for j, reply in enumerate(replies):
+                if isinstance(reply, Exception):
+                    status = list(TaskStatus)[j % n]
+                    unreadable.setdefault(queues[j // n], {})[status.value] = str(reply)[:300]
+        flat = [_number(v) for v in replies]
         return [dict(zip(TaskStatus, flat[i * n : (i + 1) * n], strict=True)) for i in range(len(queues))]
 
     @guarded
@@ -254,7 +264,8 @@ class RedisReader(RedisBase):
         queues = sorted(names)
         if not queues:
             return []
-        counts = await self._counts_of(queues)
+        unreadable: dict[str, dict[str, str]] = {}
+        counts = await self._counts_of(queues, unreadable)
         pipe = self.client.pipeline(transaction=False)
         for q in queues:
             pipe.exists(self.keys.prefix(q) + "paused")
@@ -272,7 +283,8 @@ class RedisReader(RedisBase):
                 oldest = float(run) if isinstance(run, str) and run else None
             except ValueError:
                 oldest = None
-            out.append(QueueInfo(q, bool(flat[2 * i]), {str(k): v for k, v in counts[i].items()}, oldest))
+            counted = {str(k): v for k, v in counts[i].items()}
+            out.append(QueueInfo(q, bool(flat[2 * i]), counted, oldest, unreadable.get(q, {})))
         return out
 
     @guarded
