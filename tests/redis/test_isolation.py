@@ -4,6 +4,7 @@ fails alone, with its reason, or is skipped; the good tasks proceed and nothing 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,16 @@ def rec(task_id: str, **kw: object) -> TaskRecord:
 
 
 GOOD = [f"good{i}" for i in range(8)]
+
+
+def gdw_cli(url: str, *args: str) -> str:
+    """``gdw ARGS --redis URL`` as its own process; its output (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gdw_core.cli", *args, "--redis", url],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def poison_pending(s: RedisStorage, server: RedisServer) -> dict[str, str]:
@@ -289,14 +300,7 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
         assert set(infos[0].failing) == {"broken"} and "WRONGTYPE" in infos[0].failing["broken"], infos
 
         # ... and the CLI says so: gdw workers names the queue and the error, gdw stats marks it
-        def gdw(*args: str) -> str:
-            done = subprocess.run(
-                [sys.executable, "-m", "gdw_core.cli", *args, "--redis", redis_server.url],
-                capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
-            return done.stdout
-
+        gdw = functools.partial(gdw_cli, redis_server.url)
         assert ": queue 'broken': claims fail: " in gdw("workers")
         assert "failing queue(s) 'broken'" in gdw("stats")
         flags = {q["name"]: q["claims_failing"] for q in json.loads(gdw("stats", "--json"))["queues"]}
@@ -533,14 +537,7 @@ async def test_an_index_that_cannot_be_read_is_reported_not_counted_as_empty(
     assert queues["broken"].counts["pending"] == 2 and queues["default"].unreadable == {}
     assert set(failing_queues([], queues.values())) == {"broken"}
 
-    def gdw(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "gdw_core.cli", *args, "--redis", redis_server.url],
-            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
+    gdw = functools.partial(gdw_cli, redis_server.url)
     out = gdw("stats")
     assert "queue 'broken': its completed index cannot be read (WRONGTYPE" in out, out
     assert "gdw repair --queue broken" in out and "failing queue(s) 'broken'" in out, out
