@@ -100,6 +100,16 @@ class StorageUnavailable(GdwError, ConnectionError):
     """The storage (Redis) cannot be reached; says which address."""
 
 
+class QueueRefused(GdwError):
+    """A queue's own keys refused a worker's write (one of them holds a key of another type): nothing
+    of it was written. The worker keeps the outcome and sends it again until it lands (once the
+    queue is repaired: ``gdw repair --queue QUEUE``)."""
+
+    def __init__(self, queue: str, message: str) -> None:
+        super().__init__(message)
+        self.queue = queue
+
+
 class Retry(Exception):
     """Raise inside a task to ask for another attempt, optionally after ``delay`` seconds.
 

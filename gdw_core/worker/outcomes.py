@@ -4,10 +4,11 @@ Modelled on asynq's syncer: nothing is silently dropped. Every write is retried 
 its task's lease deadline (the heartbeat keeps that lease alive meanwhile: :meth:`held`); a write
 the storage refuses for one item (stale token, unreadable record) is dropped with a log line and
 never blocks the others; after the deadline an unsent outcome is abandoned with a log line (its
-lease then expires and the task is recovered: at-least-once). A completion the storage could not
-write because its queue's own keys refuse it (None: an index of the wrong type, reported in the
-worker's heartbeat) is kept with a fresh deadline each time, so a task that finished is not run
-again while an operator repairs the queue.
+lease then expires and the task is recovered: at-least-once). An outcome the storage could not
+write because its queue's own keys refuse it (a start mark or completion answered None, a failure,
+cancellation or release raising QueueRefused: an index of the wrong type, reported in the worker's
+heartbeat) is kept with a fresh deadline each time, so a task that ended is not run again while an
+operator repairs the queue.
 
 Marks and acks go together in one pipelined pass (``start`` and ``complete`` concurrently); a task
 that finishes before its mark was sent drops the mark and acks with ``started_ago`` (unless the mark
@@ -25,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gdw_core.errors import QueueRefused
 from gdw_core.record import AttemptError
 from gdw_core.storage.protocol import Ack, Lease, Start, Storage
 
@@ -234,7 +236,11 @@ class OutcomeWriter:
             for op in ops:
                 self._inflight.pop(op.task_id, None)
         for op, res in zip(ops, results, strict=True):
-            if isinstance(res, BaseException):
+            if isinstance(res, QueueRefused):  # its queue's keys refuse it now (logged by the storage):
+                ok = False  # kept with a fresh deadline, like a completion, until it lands
+                op.deadline = self._deadline()
+                self._ops.append(op)
+            elif isinstance(res, BaseException):
                 ok = False
                 self._ops.append(op)
                 await self._storage_error(op.kind, res)

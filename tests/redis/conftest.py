@@ -47,6 +47,12 @@ def counted(n):
     with open("runs.log", "a") as f:
         f.write(f"{n}\\n")
     return n
+
+
+def counted_boom(n):
+    """As counted, then fails."""
+    counted(n)
+    raise ValueError(f"boom {n}")
 '''
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from gdw_core import TaskQueue
-from gdw_core.errors import GdwError
+from gdw_core import RetryPolicy, TaskQueue
+from gdw_core.errors import GdwError, QueueRefused
 from gdw_core.record import AttemptError, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack, Start
@@ -33,6 +33,12 @@ def rec(task_id: str, **kw: object) -> TaskRecord:
 
 
 GOOD = [f"good{i}" for i in range(8)]
+
+
+def hash_of(server: RedisServer, key: str) -> dict[str, str]:
+    """A hash's fields, as redis-cli reads them."""
+    lines = server.cli("hgetall", key).split("\n")
+    return dict(zip(lines[::2], lines[1::2], strict=True))
 
 
 def gdw_cli(url: str, *args: str) -> str:
@@ -376,11 +382,19 @@ async def test_a_single_move_into_a_garbage_index_writes_nothing(
     [lease] = await s.claim("w", ["default"], 1, 30.0, 0)
     redis_server.cli("set", s.keys.index("default", "failed"), "garbage")
     redis_server.cli("set", s.keys.index("default", "retrying"), "garbage")
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        await s.fail(lease.task.id, lease.token, AttemptError(1, "E", "m", "", 0.0), None)
+    before = hash_of(redis_server, s.keys.task("default", lease.task.id))
+    for delay in (None, 1.0, None):  # a worker's failure is sent again until it lands: each time nothing is written
+        with pytest.raises(QueueRefused, match="WRONGTYPE"):
+            await s.fail(lease.task.id, lease.token, AttemptError(1, "E", "m", "", 0.0), delay)
+    assert hash_of(redis_server, s.keys.task("default", lease.task.id)) == before  # (no error added, lease kept)
     got = await s.get(lease.task.id)
-    assert got is not None and got.status is S.CLAIMED
+    assert got is not None and got.status is S.CLAIMED and got.errors == []
     assert redis_server.cli("zscore", s.keys.index("default", "claimed"), lease.task.id) != ""
+    assert s.failing_queues["default"].startswith("failures fail: ")
+    redis_server.cli("del", s.keys.index("default", "failed"))
+    assert await s.fail(lease.task.id, lease.token, AttemptError(1, "E", "m", "", 0.0), None) is S.FAILED
+    got = await s.get(lease.task.id)
+    assert got is not None and len(got.errors) == 1 and "default" not in s.failing_queues
 
 
 async def test_an_error_about_the_server_is_not_blamed_on_a_queue(
@@ -420,9 +434,13 @@ async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
     await asyncio.sleep(0.2)  # exp's lease expired, sch is due
     for status in (S.PENDING, S.RETRYING):
         redis_server.cli("set", index(status), "garbage")
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        await s.release("rel", leases["rel"].token, None)
-    assert await s.recover_expired() == []  # (that queue's pass fails, logged; the others run)
+    records = {t: hash_of(redis_server, s.keys.task("default", t)) for t in ("rel", "exp")}
+    for _ in range(2):  # sent again (as a worker does): nothing written either time
+        with pytest.raises(QueueRefused, match="WRONGTYPE"):
+            await s.release("rel", leases["rel"].token, AttemptError(1, "Interrupted", "stop", "", 0.0))
+        assert await s.recover_expired() == []  # (that queue's pass fails, logged; the others run)
+    # (no attempt given back twice, no error added, no lease deadline taken away)
+    assert {t: hash_of(redis_server, s.keys.task("default", t)) for t in ("rel", "exp")} == records
     await s.promote_due()
     for task_id, status in (("rel", S.CLAIMED), ("exp", S.CLAIMED), ("sch", S.SCHEDULED)):
         got = await s.get(task_id)
@@ -459,20 +477,29 @@ async def test_a_bulk_retry_into_a_garbage_index_moves_nothing_there_and_the_oth
     assert b1 is not None and b1.status is S.PENDING
 
 
+@pytest.mark.parametrize(
+    ("index", "task", "ends", "what"),
+    [
+        (S.COMPLETED, "proc_tasks:counted", S.COMPLETED, "completions"),
+        (S.FAILED, "proc_tasks:counted_boom", S.FAILED, "failures"),
+    ],
+)
 async def test_a_worker_keeps_what_it_finished_until_its_queue_takes_it_and_runs_nothing_twice(
-    redis_storage: RedisStorage, redis_server: RedisServer, task_dir: Path
+    redis_storage: RedisStorage, redis_server: RedisServer, task_dir: Path, index: S, task: str, ends: S, what: str
 ) -> None:
-    """A real worker on [broken, default] where the broken queue's completed index is a string
-    written by hand. The default queue completes; the broken queue's tasks run once each and stay
-    running (their completions kept, their leases alive) for many leases, not run again nor failed
-    as poison; the worker reports the queue (completions fail); once gdw repair moved the key
-    aside, every completion lands and nothing ran twice. (Before: each completion was dropped as
-    refused, every task ran max_retries + 1 times and ended failed.)"""
+    """A real worker on [broken, default] where the broken queue's completed (or failed) index is a
+    string written by hand. The default queue's tasks end; the broken queue's tasks run once each
+    and stay running (their outcomes kept, their leases alive) for many leases, neither run again
+    nor failed as poison; the worker reports the queue ("completions fail" / "failures fail"); once
+    gdw repair moved the key aside every outcome lands and nothing ran twice. (Before: each
+    completion was dropped as refused, every task ran max_retries + 1 times and ended failed; each
+    failure was abandoned after a lease, and its task run again.)"""
     s = redis_storage
     producer = TaskQueue(worker_count=0, storage=s)
-    redis_server.cli("set", s.keys.index("broken", "completed"), "not a zset")
-    broken = await producer.options(queue="broken").submit_many("proc_tasks:counted", [(i,) for i in range(6)])
-    good = await producer.submit_many("proc_tasks:counted", [(100 + i,) for i in range(20)])
+    redis_server.cli("set", s.keys.index("broken", index.value), "not a zset")
+    once = producer.options(queue="broken", retry=RetryPolicy(max_retries=0))
+    broken = await once.submit_many(task, [(i,) for i in range(6)])
+    good = await producer.options(retry=RetryPolicy(max_retries=0)).submit_many(task, [(100 + i,) for i in range(20)])
     lease = 1.0
     worker = spawn_worker(redis_server.url, task_dir, concurrency=4, queues=["broken", "default"], lease=lease)
     loop = asyncio.get_running_loop()
@@ -481,9 +508,12 @@ async def test_a_worker_keeps_what_it_finished_until_its_queue_takes_it_and_runs
     def ran() -> list[int]:
         return [int(x) for x in runs.read_text().split()] if runs.exists() else []
 
+    async def statuses(ids: list[str]) -> list[S | None]:
+        return [r.status if (r := await s.get(t)) is not None else None for t in ids]
+
     try:
         deadline = loop.time() + 60
-        while (await s.counts("default"))[S.COMPLETED] < 20 or len(ran()) < 26:
+        while set(await statuses(good)) != {ends} or len(ran()) < 26:
             assert worker.poll() is None, "the worker exited"
             assert loop.time() < deadline, (await s.counts("default"), ran())
             await asyncio.sleep(0.05)
@@ -491,34 +521,33 @@ async def test_a_worker_keeps_what_it_finished_until_its_queue_takes_it_and_runs
             assert loop.time() < deadline, "the worker did not report the queue"
             await asyncio.sleep(0.1)
         why = next(w.failing["broken"] for w in await s.workers() if "broken" in w.failing)
-        assert why.startswith("completions fail: ") and "WRONGTYPE" in why, why
+        assert why.startswith(f"{what} fail: ") and "WRONGTYPE" in why, why
         await asyncio.sleep(6 * lease)  # six leases: nothing recovered, nothing run again
-        for task_id in broken:
-            got = await s.get(task_id)
-            assert got is not None and got.status in (S.CLAIMED, S.RUNNING), (task_id, got and got.status)
+        assert set(await statuses(broken)) <= {S.CLAIMED, S.RUNNING}, await statuses(broken)
         assert sorted(ran()) == sorted([*range(6), *range(100, 120)]), ran()
 
         report = await producer.control.repair(["broken"])
-        assert [m.status for q in report.queues for m in q.moved_aside] == [S.COMPLETED]
-
-        async def statuses(ids: list[str]) -> list[S | None]:
-            return [r.status if (r := await s.get(t)) is not None else None for t in ids]
-
-        while set(await statuses(broken)) != {S.COMPLETED}:
+        assert [m.status for q in report.queues for m in q.moved_aside] == [index]
+        while set(await statuses(broken)) != {ends}:
             assert loop.time() < deadline + 30, await statuses(broken)
             await asyncio.sleep(0.05)
-        assert [await producer.result(t, timeout=5) for t in broken] == list(range(6))
+        if ends is S.COMPLETED:
+            assert [await producer.result(t, timeout=5) for t in broken] == list(range(6))
+        else:
+            recs = [await s.get(t) for t in broken]
+            errors = [[(e.type, e.message) for e in r.errors] if r is not None else None for r in recs]
+            assert errors == [[("ValueError", f"boom {i}")] for i in range(6)], errors
         assert sorted(ran()) == sorted([*range(6), *range(100, 120)]), "a task ran twice"
         while any("broken" in w.failing for w in await s.workers()):  # the report clears
             assert loop.time() < deadline + 30, "the queue is still reported failing"
             await asyncio.sleep(0.1)
-        assert set(await statuses(good)) == {S.COMPLETED}
     finally:
         worker.terminate()
         worker.wait(30)
     log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
-    assert log_text.count("completions in queue 'broken' fail") == 1, log_text[-3000:]
+    assert log_text.count(f"{what} in queue 'broken' fail") == 1, log_text[-3000:]
     assert "refused by the storage" not in log_text and "recovered" not in log_text, log_text[-3000:]
+    assert "abandoned" not in log_text, log_text[-3000:]
 
 
 async def test_an_index_that_cannot_be_read_is_reported_not_counted_as_empty(

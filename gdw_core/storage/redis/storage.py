@@ -16,7 +16,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from gdw_core.codec import dumps
-from gdw_core.errors import InvalidPayload, QueueFull, TaskNotFound
+from gdw_core.errors import InvalidPayload, QueueFull, QueueRefused, TaskNotFound
 from gdw_core.failure import describe
 from gdw_core.lifecycle import STALE_BEATS, STALE_MIN, WORKER_HISTORY_MAX, WORKER_HISTORY_SECONDS
 from gdw_core.record import AttemptError, TaskRecord
@@ -46,7 +46,13 @@ _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
 #: what each batched script writes, as the log and the worker's report name it
-_OUTCOME = {"start": "start marks", "complete": "completions"}
+_OUTCOME = {
+    "start": "start marks",
+    "complete": "completions",
+    "fail": "failures",
+    "cancel_running": "cancellations",
+    "release": "releases",
+}
 
 
 def _repair_hint(queue: str, exc: Exception) -> str:
@@ -66,13 +72,16 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         self._failing: dict[str, str] = {}
         #: queues whose start marks or completions raised (their running or completed index holds
         #: garbage): the outcomes are kept and sent again (None in their place) until they land
-        self._outcomes_failing: dict[str, str] = {}
+        self._outcomes_failing: dict[tuple[str, str], str] = {}  # (queue, script) -> why
 
     @property
     def failing_queues(self) -> Mapping[str, str]:
         if not self._outcomes_failing:
             return self._failing
-        return {**self._outcomes_failing, **self._failing}
+        out: dict[str, str] = {}
+        for (queue, _), why in sorted(self._outcomes_failing.items()):
+            out.setdefault(queue, why)
+        return {**out, **self._failing}
 
     @classmethod
     def from_url(
@@ -381,23 +390,39 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
                 for i in part:
                     out[i] = None
                 continue
-            if self._outcomes_failing and self._outcomes_failing.pop(queue, None) is not None:
-                log.warning("%s in queue %r land again", _OUTCOME[script], queue)
+            self._outcome_landed(queue, script)
             for i, flag in zip(part, flags, strict=True):
                 out[i] = flag == 1
         return out
+
+    def _outcome_landed(self, queue: str, script: str) -> None:
+        if self._outcomes_failing and self._outcomes_failing.pop((queue, script), None) is not None:
+            log.warning("%s in queue %r land again", _OUTCOME[script], queue)
+
+    async def _outcome(self, script: str, queue: str, task_id: str, *args: Any) -> Any:
+        """A worker's single outcome (fail, cancel_running, release): an error that the queue's own
+        keys caused raises QueueRefused (the worker keeps it) and reports the queue failing."""
+        try:
+            reply = await self._run(script, queue, "t:" + task_id, task_id, *args)
+        except ResponseError as exc:
+            if about_the_server(exc):
+                raise
+            self._outcome_failed(queue, script, 1, exc)
+            raise QueueRefused(queue, f"{_OUTCOME[script]} in queue {queue!r} fail: {exc}") from exc
+        self._outcome_landed(queue, script)
+        return reply
 
     def _outcome_failed(self, queue: str, script: str, n: int, exc: Exception) -> None:
         what = _OUTCOME[script]
         if isinstance(exc, ResponseError) and about_the_server(exc):  # (a failover, out of memory)
             log.warning("%s of %d task(s) in queue %r not written (%s); sending them again", what, n, queue, exc)
             return
-        if queue not in self._outcomes_failing:
+        if (queue, script) not in self._outcomes_failing:
             log.error(
                 "%s in queue %r fail: %s%s (the worker keeps them and sends them again until they land)",
                 what, queue, exc, _repair_hint(queue, exc),
             )  # fmt: skip
-        self._outcomes_failing[queue] = f"{what} fail: {exc}"[:300]
+        self._outcomes_failing[queue, script] = f"{what} fail: {exc}"[:300]
 
     @guarded
     async def start(self, marks: Sequence[Start]) -> list[bool | None]:
@@ -446,7 +471,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
     ) -> TaskStatus | None:
         prefix, at = error_args(error)
         delay = "" if retry_delay is None else repr(float(retry_delay))
-        status = await self._run("fail", queue, "t:" + task_id, task_id, token, prefix, at, error.type, delay)
+        status = await self._outcome("fail", queue, task_id, token, prefix, at, error.type, delay)
         return TaskStatus(status) if status else None
 
     @guarded
@@ -462,7 +487,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         if queue is None:
             return False
         prefix, at = error_args(error)
-        done = await self._run("cancel_running", queue, "t:" + task_id, task_id, token, prefix, at, error.type)
+        done = await self._outcome("cancel_running", queue, task_id, token, prefix, at, error.type)
         return bool(done)
 
     @guarded
@@ -473,7 +498,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         # a release never spends the attempt: its note says so (counted=False)
         note = dataclasses.replace(error, counted=False) if error is not None else None
         prefix, at = error_args(note) if note is not None else ("", "")
-        return bool(await self._run("release", queue, "t:" + task_id, task_id, token, prefix, at))
+        return bool(await self._outcome("release", queue, task_id, token, prefix, at))
 
     @guarded
     async def progress(self, task_id: str, token: int, value: Any) -> bool:

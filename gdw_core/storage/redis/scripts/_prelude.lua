@@ -295,6 +295,14 @@ local function ix_not_zset(k)
   end
 end
 
+-- a script that writes a task's fields before its move (an error, the attempts, the lease) checks
+-- the index the task enters first: Redis keeps the writes a script made before it raised, so a
+-- move into an index of another type (written by hand) must raise before them, or every retry of
+-- the call would add its error again (or take another attempt off)
+local function may_enter(new)
+  ix_not_zset(P .. INDEX[new])
+end
+
 local function ix_note(k)
   if not IXON[k] then
     IXON[k] = true

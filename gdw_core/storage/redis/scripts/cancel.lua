@@ -16,6 +16,7 @@ end
 local st = f[1]
 if not st then return '' end
 if WAITING[st] then
+  may_enter('cancelled')  -- before any write
   redis.call('HSET', key, 'fa', fmt(t))
   move(id, st, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[2], f[3], f[4])
   return 'cancelled'

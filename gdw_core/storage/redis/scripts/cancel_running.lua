@@ -10,6 +10,7 @@ local f = held(key, ARGV[7])
 if not f then
   return 0
 end
+may_enter('cancelled')  -- before any write
 add_error(key, error_json(ARGV[8], ARGV[9], t))
 redis.call('HSET', key, 'fa', fmt(t))
 redis.call('HDEL', key, 'dl')

@@ -11,6 +11,8 @@ local f = held(key, ARGV[7])
 if not f then
   return ''
 end
+local cancel = ARGV[11] ~= '' and redis.call('HGET', key, 'creq') == '1'
+may_enter(ARGV[11] == '' and 'failed' or cancel and 'cancelled' or 'retrying')  -- before any write
 add_error(key, error_json(ARGV[8], ARGV[9], t))
 redis.call('HDEL', key, 'dl')
 if ARGV[11] == '' then
@@ -18,7 +20,7 @@ if ARGV[11] == '' then
   move(id, f[1], 'failed', t, ARGV[10], f[3], f[4], f[5])
   return 'failed'
 end
-if redis.call('HGET', key, 'creq') == '1' then
+if cancel then
   redis.call('HSET', key, 'fa', fmt(t))
   move(id, f[1], 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], f[5])
   return 'cancelled'

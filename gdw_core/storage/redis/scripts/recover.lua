@@ -22,6 +22,7 @@ for _, status in ipairs({'claimed', 'running'}) do
         if att ~= nil then what = 'max_retries' end
         invalid(id, status, 'the ' .. what .. ' field is not an integer', t, f[2], worker, f[4])
       else
+        may_enter(f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO)  -- before any write
         add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
           message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
         redis.call('HDEL', key, 'dl')

@@ -15,12 +15,14 @@ if not f then
   return 0
 end
 local att = math.max(0, (tonumber(f[5]) or 1) - 1)  -- attempts_after_release
+local cancel = redis.call('HGET', key, 'creq') == '1'
+may_enter(cancel and 'cancelled' or RELEASE_TO[f[1]])  -- before any write
 redis.call('HSET', key, 'att', att)
 if ARGV[8] ~= '' then
   add_error(key, error_json(ARGV[8], ARGV[9], t))
 end
 redis.call('HDEL', key, 'dl')
-if redis.call('HGET', key, 'creq') == '1' then
+if cancel then
   redis.call('HSET', key, 'fa', fmt(t))
   move(id, f[1], 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[3], f[4], att)
   return 1

@@ -10,6 +10,7 @@ local f = fields(key, 'st', 'pri', 'n', 'w', 'att')
 if not f then return 0 end
 if not f[1] then return -1 end
 if f[1] ~= 'scheduled' and f[1] ~= 'retrying' and f[1] ~= 'throttled' then return 0 end
+may_enter('pending')  -- before any write
 redis.call('HSET', key, 'run', fmt(t))
 move(id, f[1], 'pending', pending_score(num_field(f[2], 0) or 0), DETAIL.RETRY_NOW, f[3], f[4], f[5])
 wake()
