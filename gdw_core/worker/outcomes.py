@@ -225,6 +225,10 @@ class OutcomeWriter:
         if not ok:
             return False  # ops wait: their marks may not have landed
         ops, self._ops = self._ops, []
+        if self._marks:  # a task that started and ended while this pass's marks were on their way:
+            # its mark (queued since) goes first, in the next pass, and its outcome after it
+            ops, later = [o for o in ops if o.task_id not in self._marks], [o for o in ops if o.task_id in self._marks]
+            self._ops[:0] = later
         for op in ops:
             self._inflight[op.task_id] = op.token
         try:

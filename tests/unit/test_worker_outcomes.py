@@ -16,7 +16,7 @@ from gdw_core.registry import task
 from gdw_core.retry import RetryPolicy
 from gdw_core.status import TaskStatus as S
 from gdw_core.storage.memory import MemoryStorage
-from gdw_core.storage.protocol import Ack
+from gdw_core.storage.protocol import Ack, Start
 from gdw_core.workerinfo import WorkerInfo
 
 
@@ -218,3 +218,40 @@ async def test_one_unwritable_failure_is_abandoned_alone_at_its_lease_deadline()
                 break
             await asyncio.sleep(0.01)
         assert worker.outcomes.abandoned == 1 and bad not in worker.outcomes.held()
+
+
+class GatedStart(MemoryStorage):
+    """start() waits for ``gate`` (a pass's marks on their way while the task goes on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def start(self, marks: Sequence[Start]) -> list[bool | None]:
+        await self.gate.wait()
+        return await super().start(marks)
+
+
+async def test_an_outcome_never_overtakes_its_own_start_mark() -> None:
+    """A task that starts and fails while a pass's start marks are on their way: its mark was
+    queued after the pass took its marks, so its failure waits for the next pass, after the mark
+    (it was sent in the same pass, before its mark, which was then refused and dropped)."""
+    from gdw_core.worker.outcomes import OutcomeWriter
+
+    storage = GatedStart()
+    await storage.enqueue([TaskRecord(id=i, name="m:f") for i in ("a", "b")])
+    leases = {lease.task.id: lease for lease in await storage.claim("w", ["default"], 2, 30.0, 0)}
+    writer = OutcomeWriter(storage, "w", lease=30.0)
+    now = asyncio.get_running_loop().time()
+    writer.start(leases["a"], now, None)
+    first = asyncio.create_task(writer.flush_once())
+    await asyncio.sleep(0.01)  # pass one: a's mark is on its way
+    writer.start(leases["b"], now, None)
+    writer.fail(leases["b"], AttemptError(1, "ValueError", "boom", "", 0.0), None)
+    storage.gate.set()
+    assert await first
+    assert (await storage.get("b")).status is S.CLAIMED  # type: ignore[union-attr]  # b's failure waited
+    assert await writer.flush_once()  # pass two: b's mark, then its failure
+    b = await storage.get("b")
+    assert b is not None and b.status is S.FAILED and b.started_at is not None
+    assert writer.refused == 0 and writer.pending() == 0
