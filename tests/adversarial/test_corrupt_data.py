@@ -196,7 +196,7 @@ async def test_corrupt_data_in_every_key_fails_alone_while_good_tasks_complete_o
     # the workers stayed up, every view answers and the CLI exits 0
     assert all(w.alive() for w in scene.procs), scene.outputs()
     for w in scene.procs[1:]:  # the two serving the broken queue said so once, and went on
-        assert w.output().count("claims from queue 'wrongtype' fail") == 1, w.output()[-3000:]
+        assert w.output().count("claims in queue 'wrongtype' fail") == 1, w.output()[-3000:]
     await _check_reads(scene)
     stats = json.loads(_cli_ok(scene, "stats", "--json"))
     assert stats["counts"]["pending"] == 0

@@ -315,7 +315,7 @@ async def test_a_worker_process_serves_its_good_queues_past_a_broken_one(
         worker.terminate()
         worker.wait(30)
     log_text = "".join(p.read_text(errors="replace") for p in task_dir.glob("worker-*.log"))
-    assert log_text.count("claims from queue 'broken' fail") == 1, log_text[-3000:]
+    assert log_text.count("claims in queue 'broken' fail") == 1, log_text[-3000:]
 
 
 async def test_a_garbage_index_moves_nothing_and_loses_no_task(
@@ -416,7 +416,7 @@ async def test_an_error_about_the_server_is_not_blamed_on_a_queue(
 
 
 async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
-    redis_storage: RedisStorage, redis_server: RedisServer
+    redis_storage: RedisStorage, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The moves that do not batch (release, lease recovery, promotion) into an index that is a
     string: nothing moves, every task keeps its status and its place, and each moves once the key
@@ -441,6 +441,9 @@ async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
         assert await s.recover_expired() == []  # (that queue's pass fails, logged; the others run)
     # (no attempt given back twice, no error added, no lease deadline taken away)
     assert {t: hash_of(redis_server, s.keys.task("default", t)) for t in ("rel", "exp")} == records
+    # the periodic pass that fails is reported (first by name: lease recovery), logged once
+    assert s.failing_queues["default"].startswith("lease recovery fail: "), s.failing_queues
+    assert sum("lease recovery in queue 'default' fail" in r.getMessage() for r in caplog.records) == 1
     await s.promote_due()
     for task_id, status in (("rel", S.CLAIMED), ("exp", S.CLAIMED), ("sch", S.SCHEDULED)):
         got = await s.get(task_id)
@@ -450,6 +453,7 @@ async def test_release_recover_and_promote_into_a_garbage_index_move_nothing(
     assert await s.release("rel", leases["rel"].token, None)
     assert await s.recover_expired() == ["exp"]
     await s.promote_due()
+    assert "default" not in s.failing_queues  # each works again
     for task_id, statuses in (("rel", {S.PENDING}), ("exp", {S.RETRYING, S.PENDING}), ("sch", {S.PENDING})):
         got = await s.get(task_id)  # (exp's backoff may have passed: promoted on to pending)
         assert got is not None and got.status in statuses and placed(task_id, got.status), (task_id, got and got.status)

@@ -267,5 +267,5 @@ async def test_the_errors_of_a_stuck_queue_name_the_repair(
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="gdw.redis"):
         assert [lz.task.id for lz in await s.claim("w", ["default", "other"], 5, 30.0, 0.0)] == ["y"]
-    [line] = [r.getMessage() for r in caplog.records if "claims from queue 'default' fail" in r.getMessage()]
+    [line] = [r.getMessage() for r in caplog.records if "claims in queue 'default' fail" in r.getMessage()]
     assert "gdw repair --queue default" in line

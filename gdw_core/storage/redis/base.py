@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -12,7 +13,7 @@ from redis.exceptions import ResponseError
 from gdw_core.limits import DEFAULT_LIMITS, PayloadLimits, check_queue_name, read_limits, valid_queue_name
 from gdw_core.storage.protocol import Retention
 from gdw_core.storage.redis.address import RedisAddress
-from gdw_core.storage.redis.connection import make_client
+from gdw_core.storage.redis.connection import about_the_server, make_client
 from gdw_core.storage.redis.keys import Keys
 from gdw_core.storage.redis.lane import FastLane
 from gdw_core.storage.redis.scripts import Call, Scripts
@@ -62,6 +63,9 @@ class RedisBase:
         self._queue_cache: tuple[float, list[str]] = (0.0, [])
         self._where: dict[str, str] = {}  # task id -> queue, for calls that give only the id
         self._bad_names: set[str] = set()  # queue names in storage already logged as invalid
+        #: what of a queue fails now because of its own keys (a key of another type): (queue, what)
+        #: -> why; claims skip such a queue, outcomes are kept and sent again (docs/reliability.md)
+        self._troubles: dict[tuple[str, str], str] = {}
 
     @property
     def read_limits(self) -> PayloadLimits:
@@ -127,16 +131,49 @@ class RedisBase:
     async def _run_many(self, calls: list[Call]) -> list[Any]:
         return await self._scripts.run_many(self.client, calls)
 
-    async def _each_queue(self, what: str, queues: list[str], calls: list[Call]) -> list[tuple[str, Any]]:
+    async def _each_queue(
+        self, what: str, queues: list[str], calls: list[Call], watched: bool = False
+    ) -> list[tuple[str, Any]]:
         """One call per queue in one round trip; a queue whose call fails is logged and left out,
-        the others' results are returned as (queue, result)."""
+        the others' results are returned as (queue, result). ``watched`` (a periodic pass): a
+        queue whose own keys make it fail is logged once and reported (failing_queues) until it
+        works again."""
         out = []
         for queue, res in zip(queues, await self._scripts.run_each(self.client, calls), strict=True):
             if isinstance(res, Exception):
-                log.error("%s of queue %r failed (the other queues proceed): %s", what, queue, res)
+                if watched and isinstance(res, ResponseError) and not about_the_server(res):
+                    self._queue_fails(queue, what, res, "the other queues proceed")
+                else:
+                    log.error("%s of queue %r failed (the other queues proceed): %s", what, queue, res)
                 continue
+            if watched:
+                self._queue_works(queue, what)
             out.append((queue, res))
         return out
+
+    # -- what of a queue fails because of its own keys ------------------------------------------
+    @property
+    def failing_queues(self) -> Mapping[str, str]:
+        out: dict[str, str] = {}
+        for (queue, _), why in sorted(self._troubles.items()):
+            out.setdefault(queue, why)
+        return out
+
+    def _queue_fails(self, queue: str, what: str, exc: BaseException, meanwhile: str) -> None:
+        """``what`` ("claims", "completions", "lease recovery", ...) of ``queue`` fails because of
+        the queue's own keys: logged once (until it works again) and reported in failing_queues."""
+        if (queue, what) not in self._troubles:
+            hint = (
+                ""
+                if "gdw repair" in str(exc)
+                else f"; if a key of the queue has the wrong type: gdw repair --queue {queue}"
+            )
+            log.error("%s in queue %r fail (%s): %s%s", what, queue, meanwhile, exc, hint)
+        self._troubles[queue, what] = f"{what} fail: {exc}"[:300]
+
+    def _queue_works(self, queue: str, what: str) -> None:
+        if self._troubles and self._troubles.pop((queue, what), None) is not None:
+            log.warning("%s in queue %r work again", what, queue)
 
     # -- queues and task locations ------------------------------------------------------------
     async def _register_queue(self, queue: str) -> None:

@@ -55,11 +55,6 @@ _OUTCOME = {
 }
 
 
-def _repair_hint(queue: str, exc: Exception) -> str:
-    """What to do, unless the error says it already (gdw's own WRONGTYPE names gdw repair)."""
-    return "" if "gdw repair" in str(exc) else f"; if a key of the queue has the wrong type: gdw repair --queue {queue}"
-
-
 class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimits):
     """``RedisStorage.from_url("redis://localhost:6379/0")``; see :func:`parse_url` for URLs."""
 
@@ -67,21 +62,6 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         super().__init__(*args, **kwargs)
         #: concurrent single submits, sent together (gathering.py)
         self._gathering = Gathering(self._enqueue_flags)
-        #: queues whose claim script raised (a key of theirs holds garbage), with the error: logged
-        #: once until the queue claims again; claims go on with the other queues meanwhile
-        self._failing: dict[str, str] = {}
-        #: queues whose start marks or completions raised (their running or completed index holds
-        #: garbage): the outcomes are kept and sent again (None in their place) until they land
-        self._outcomes_failing: dict[tuple[str, str], str] = {}  # (queue, script) -> why
-
-    @property
-    def failing_queues(self) -> Mapping[str, str]:
-        if not self._outcomes_failing:
-            return self._failing
-        out: dict[str, str] = {}
-        for (queue, _), why in sorted(self._outcomes_failing.items()):
-            out.setdefault(queue, why)
-        return {**out, **self._failing}
 
     @classmethod
     def from_url(
@@ -316,16 +296,10 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
                 return leases
 
     def _claim_failed(self, queue: str, exc: ResponseError) -> None:
-        if queue not in self._failing:
-            log.error(
-                "claims from queue %r fail (the other queues are claimed meanwhile): %s%s",
-                queue, exc, _repair_hint(queue, exc),
-            )  # fmt: skip
-        self._failing[queue] = f"claims fail: {exc}"[:300]
+        self._queue_fails(queue, "claims", exc, "the other queues are claimed meanwhile")
 
     def _claimed_again(self, queue: str) -> None:
-        if self._failing and self._failing.pop(queue, None) is not None:
-            log.warning("claims from queue %r work again", queue)
+        self._queue_works(queue, "claims")
 
     async def _wait_then_claim(self, lane: FastLane, wake_keys: list[str], timeout: float, call: Call) -> Any:
         """BLPOP and the claim script pipelined on one connection: Redis runs the claim the moment
@@ -396,8 +370,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         return out
 
     def _outcome_landed(self, queue: str, script: str) -> None:
-        if self._outcomes_failing and self._outcomes_failing.pop((queue, script), None) is not None:
-            log.warning("%s in queue %r land again", _OUTCOME[script], queue)
+        self._queue_works(queue, _OUTCOME[script])
 
     async def _outcome(self, script: str, queue: str, task_id: str, *args: Any) -> Any:
         """A worker's single outcome (fail, cancel_running, release): an error that the queue's own
@@ -417,12 +390,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         if isinstance(exc, ResponseError) and about_the_server(exc):  # (a failover, out of memory)
             log.warning("%s of %d task(s) in queue %r not written (%s); sending them again", what, n, queue, exc)
             return
-        if (queue, script) not in self._outcomes_failing:
-            log.error(
-                "%s in queue %r fail: %s%s (the worker keeps them and sends them again until they land)",
-                what, queue, exc, _repair_hint(queue, exc),
-            )  # fmt: skip
-        self._outcomes_failing[queue, script] = f"{what} fail: {exc}"[:300]
+        self._queue_fails(queue, what, exc, "the worker keeps them and sends them again until they land")
 
     @guarded
     async def start(self, marks: Sequence[Start]) -> list[bool | None]:
@@ -570,21 +538,25 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
     async def promote_due(self, limit: int = 1000) -> float | None:
         queues = await self._all_queues()
         calls = [self._call("promote", q, "ds", limit) for q in queues]
-        due = [float(r) for _, r in await self._each_queue("promotion", queues, calls) if r]
+        due = [float(r) for _, r in await self._each_queue("promotion", queues, calls, watched=True) if r]
         return min(due) if due else None
 
     @guarded
     async def recover_expired(self, limit: int = 1000) -> list[str]:
         queues = await self._all_queues()
         calls = [self._call("recover", q, "r", limit) for q in queues]
-        return [task_id for _, ids in await self._each_queue("lease recovery", queues, calls) for task_id in ids]
+        return [
+            task_id
+            for _, ids in await self._each_queue("lease recovery", queues, calls, watched=True)
+            for task_id in ids
+        ]
 
     @guarded
     async def purge_expired(self) -> int:
         r = self.retention
         queues = await self._all_queues()
         calls = [self._call("purge", q, "c", r.completed_ttl, r.failed_ttl, 10_000) for q in queues]
-        return sum(int(n) for _, n in await self._each_queue("purge", queues, calls))
+        return sum(int(n) for _, n in await self._each_queue("purge", queues, calls, watched=True))
 
     @guarded
     async def fire_recurring(self, limit: int = 100) -> list[str]:
