@@ -31,3 +31,57 @@ async def test_garbage_children_do_not_stop_the_batch(redis_server: RedisServer)
         assert (await get(s, not_a_hash.id)).name == "?"  # shown as unreadable, alone
     finally:
         await s.close()
+
+
+async def test_a_child_whose_index_is_garbage_waits_and_is_released_by_the_repair(redis_server: RedisServer) -> None:
+    """The queue's pending index is overwritten by hand while a parent runs: the parent's
+    completion lands (its child cannot be released into that index, and is not touched: its
+    counter stays), nothing of the child is lost, and gdw repair moves the key aside and settles
+    the blocked child: it is pending and claimable with its parent's result."""
+    from gdw_core import repair as R
+
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        a = node()
+        child = node(a.id, takes="one", feeds=1)
+        await s.enqueue_workflow([a, child])
+        la = await claim(s, a.id)
+        pending = s.keys.index("default", "pending")
+        redis_server.cli("set", pending, "garbage")
+        for _ in range(2):  # (sent again, as a worker does: the same answer)
+            assert await s.complete([Ack(a.id, la.token, 7)]) in ([True], [False])
+        assert await status(s, a.id) is S.COMPLETED
+        assert await status(s, child.id) is S.BLOCKED
+        report = await R.run(s, ["default"])
+        assert not report.failed_queues and [m.status for q in report.queues for m in q.moved_aside] == [S.PENDING]
+        assert await status(s, child.id) is S.PENDING
+        assert (await claim(s, child.id)).task.args == [7]
+    finally:
+        await s.close()
+
+
+async def test_a_child_that_cannot_be_cancelled_into_a_garbage_index_is_settled_by_the_repair(
+    redis_server: RedisServer,
+) -> None:
+    """The parent fails while the queue's cancelled index is a string: the failure lands, the
+    child stays blocked (untouched), and gdw repair cancels it as its parent's failure says."""
+    from gdw_core import repair as R
+    from gdw_core.record import AttemptError
+
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        a = node()
+        child = node(a.id)
+        await s.enqueue_workflow([a, child])
+        la = await claim(s, a.id)
+        redis_server.cli("set", s.keys.index("default", "cancelled"), "garbage")
+        assert await s.fail(a.id, la.token, AttemptError(1, "E", "m", "", 0.0), None) is S.FAILED
+        assert await status(s, child.id) is S.BLOCKED
+        await R.run(s, ["default"])
+        assert await status(s, child.id) is S.CANCELLED
+    finally:
+        await s.close()

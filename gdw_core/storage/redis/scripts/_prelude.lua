@@ -303,6 +303,14 @@ local function may_enter(new)
   ix_not_zset(P .. INDEX[new])
 end
 
+-- whether a task can move into the index of `new` now (false: a key of another type is there);
+-- for a move made on the side of another task's (a workflow child released by its parent's
+-- completion), which is then left undone instead of failing the call: gdw repair settles it
+local function enterable(new)
+  local kind = redis.call('TYPE', P .. INDEX[new]).ok
+  return kind == 'zset' or kind == 'none'
+end
+
 local function ix_note(k)
   if not IXON[k] then
     IXON[k] = true

@@ -105,11 +105,12 @@ local function wf_settle(id, t)
       eff = row and (row[opf] or row.cancel)
     end
     if eff == 'cancel' then
-      wf_cancel(id, e[2], pst, t)
+      if enterable('cancelled') then wf_cancel(id, e[2], pst, t) end  -- (else: blocked until gdw repair)
       return
     end
     if eff ~= 'sat' then waiting = waiting + 1 end
   end
+  if waiting == 0 and not enterable('pending') then return end  -- blocked as it was, until gdw repair
   redis.call('HSET', key, 'wait', waiting)
   if waiting == 0 then wf_release(id, t) end
 end
@@ -123,9 +124,12 @@ local function wf_child(id, parent, old, new, t)
   if TERMINAL[new] then
     if f[1] ~= 'blocked' then return end
     local row = PARENT_EFFECT[new]
+    -- a child that cannot enter the index it would go to (a key of another type written there) is
+    -- left as it is, its counter too: the parent's own move stands, and gdw repair settles the
+    -- child (counts its parents afresh) once the key is moved aside
     if (row[opf] or row.cancel) == 'cancel' then
-      wf_cancel(id, parent, new, t)
-    else
+      if enterable('cancelled') then wf_cancel(id, parent, new, t) end
+    elseif enterable('pending') then
       local w = redis.pcall('HINCRBY', key, 'wait', -1)
       if type(w) ~= 'number' then
         wf_settle(id, t)  -- a garbage counter: count the parents afresh (it fails alone, never the ack)
@@ -137,6 +141,7 @@ local function wf_child(id, parent, old, new, t)
   end
   -- the parent left a finished state: an operator's re-run
   if f[1] == 'cancelled' and f[3] == parent then
+    may_enter('blocked')  -- before any write
     redis.call('HDEL', key, 'cby', 'fa')
     local g = fields(key, 'n', 'cr', 'att')
     move(id, 'cancelled', 'blocked', num_field(g[2], t) or t, DETAIL.REVIVED .. parent, g[1], nil, g[3])

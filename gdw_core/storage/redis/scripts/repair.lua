@@ -137,6 +137,18 @@ for _, id in ipairs(ids) do
     end
   end
 end
+-- blocked workflow steps are settled (their parents counted afresh: released, cancelled, or left
+-- waiting): a parent that finished while the index its child would enter was garbage left the
+-- child blocked, its counter untouched (_workflow.lua)
+if not dry then
+  local t = nil
+  for _, id in ipairs(ids) do
+    if redis.pcall('HGET', P .. 't:' .. id, 'st') == 'blocked' then  -- (a non-hash: reported above)
+      t = t or now()
+      wf_settle(id, t)
+    end
+  end
+end
 if #queued > 0 then
   table.sort(queued, function(a, b)
     if a[2] ~= b[2] then return a[2] < b[2] end
