@@ -140,8 +140,8 @@ async def test_a_dropped_connection_reconnects_to_the_new_master(group: Sentinel
 async def test_a_planned_failover_loses_no_submit(group: SentinelGroup) -> None:
     """A producer submitting all through a planned failover. The old master keeps taking writes
     for about 10 s after the promotion and Redis drops them when it resyncs as a replica; without
-    the listener every submit of those seconds was lost (116 of 116 in a run of this scenario
-    against the code before). The producer holds its commands from the leader's last word before
+    the listener every submit of those seconds was lost (618 of 625 in a run of this scenario with
+    the listener stopped). The producer holds its commands from the leader's last word before
     the promotion until the switch is announced, then follows it: a submit that began once it had
     heard either is never lost, and in the runs made none was lost at all."""
     storage = RedisStorage.from_url(group.url)
@@ -161,7 +161,7 @@ async def test_a_planned_failover_loses_no_submit(group: SentinelGroup) -> None:
         started = time.monotonic()
         assert group.sentinel_cli("sentinel", "failover", SERVICE) == "OK"
         i = 0
-        while demoted.cli("role").split()[0] != "slave":  # until the old master stops taking writes
+        while (demoted.cli("role").split() or ["?"])[0] != "slave":  # until the old master stops taking writes
             assert time.monotonic() - started < 60, "the old master was not demoted"
             heard = bool(listener.holds or listener.switches)
             try:
