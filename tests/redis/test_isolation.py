@@ -582,3 +582,30 @@ async def test_an_index_that_cannot_be_read_is_reported_not_counted_as_empty(
     queues = {q.name: q for q in await s.queues()}
     assert queues["broken"].unreadable == {} and not failing_queues([], queues.values())
     assert "cannot be read" not in gdw("stats")
+
+
+async def test_lease_recovery_leaves_a_task_it_cannot_move_and_recovers_the_others(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """Two expired leases in one queue whose failed index is a string: the poison task (its
+    attempts spent, bound for failed) is left as it is, untouched; the other is recovered in the
+    same pass; the queue is reported (lease recovery); once the key is gone the poison task fails."""
+    s = redis_storage
+    await s.enqueue([rec("poison", max_retries=0)])
+    [first] = await s.claim("w", ["default"], 1, 0.01, 0)  # expires first: met first by the pass
+    await s.enqueue([rec("fine", max_retries=3)])
+    [second] = await s.claim("w", ["default"], 1, 0.05, 0)
+    await asyncio.sleep(0.2)
+    redis_server.cli("set", s.keys.index("default", "failed"), "garbage")
+    before = hash_of(redis_server, s.keys.task("default", "poison"))
+    assert await s.recover_expired() == []  # (the call raised: logged and reported, not returned)
+    fine, poison = await s.get("fine"), await s.get("poison")
+    assert fine is not None and fine.status in (S.RETRYING, S.PENDING), fine and fine.status
+    assert poison is not None and poison.status is S.CLAIMED
+    assert hash_of(redis_server, s.keys.task("default", "poison")) == before
+    assert s.failing_queues["default"].startswith("lease recovery fail: ") and "repair" in s.failing_queues["default"]
+    redis_server.cli("del", s.keys.index("default", "failed"))
+    assert await s.recover_expired() == ["poison"]
+    poison = await s.get("poison")
+    assert poison is not None and poison.status is S.FAILED and "default" not in s.failing_queues
+    assert first.task.id == "poison" and second.task.id == "fine"

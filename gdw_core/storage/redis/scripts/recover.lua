@@ -3,12 +3,16 @@
 -- are spent (a poison task that keeps killing its workers), to failed. A task an operator asked to
 -- cancel while it was leased ends cancelled: the request is honoured, never carried into a retry.
 -- A record that cannot be read fails alone with its reason (or is dropped when it is missing).
+-- A task whose destination index is not a sorted set (written by hand) is left as it is, lease
+-- expired, for a later pass; the others are recovered, then the call raises naming the index
+-- (the queue is reported failing until gdw repair moves the key aside).
 -- KEYS[1]  P .. 'r'
 -- ARGV     common, [6] limit
 -- Returns  the recovered task ids
 local t = now()
 local limit = tonumber(ARGV[6])
 local out = {}
+local stuck, stuck_in, to_skip = 0, nil, nil
 for _, status in ipairs({'claimed', 'running'}) do
   local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', lease_expired(t), 'BYSCORE', 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
@@ -21,8 +25,11 @@ for _, status in ipairs({'claimed', 'running'}) do
         local what = 'attempts'
         if att ~= nil then what = 'max_retries' end
         invalid(id, status, 'the ' .. what .. ' field is not an integer', t, f[2], worker, f[4])
+      elseif not enterable(f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO) then
+        -- (before any write: a later pass, after gdw repair, recovers it)
+        stuck, to_skip = stuck + 1, id
+        stuck_in = f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO
       else
-        may_enter(f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO)  -- before any write
         add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
           message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
         redis.call('HDEL', key, 'dl')
@@ -37,9 +44,14 @@ for _, status in ipairs({'claimed', 'running'}) do
           move(id, status, RECOVER_TO, t, DETAIL.LEASE_EXPIRED, f[2], worker, att)
         end
       end
-      out[#out + 1] = id
+      if to_skip ~= id then out[#out + 1] = id end
     end
   end
 end
 if #out > 0 then wake() end
+if stuck > 0 then
+  if IX_KN > 0 then ix_flush() end
+  error('WRONGTYPE gdw: ' .. stuck .. ' task(s) whose lease expired cannot move into the index '
+    .. P .. INDEX[stuck_in] .. ' (not a sorted set; the others were recovered): run gdw repair --queue ' .. Q, 0)
+end
 return out
