@@ -609,3 +609,56 @@ async def test_lease_recovery_leaves_a_task_it_cannot_move_and_recovers_the_othe
     poison = await s.get("poison")
     assert poison is not None and poison.status is S.FAILED and "default" not in s.failing_queues
     assert first.task.id == "poison" and second.task.id == "fine"
+
+
+async def test_a_garbage_event_stream_or_wake_list_is_set_aside_and_costs_no_transition(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """The queue's event stream, then its wake list, overwritten by hand: submit, claim and complete
+    each answer as they should (before, each raised after its writes were made: a submit reported
+    failed had created its task, a claim's leases were lost and its tasks later spent an attempt);
+    the key is renamed aside, kept, and made again, and the events go on."""
+    s = redis_storage
+    prefix = s.keys.prefix("default")
+    redis_server.cli("set", prefix + "ev", "not a stream")
+    assert await s.enqueue([rec("a")]) == [True]
+    [lease] = await s.claim("w", ["default"], 1, 30.0, 0)
+    assert await s.complete([Ack("a", lease.token, 1)]) == [True]
+    kept = redis_server.cli("keys", prefix + "ev:quarantine:*").split()
+    assert len(kept) == 1 and redis_server.cli("get", kept[0]) == "not a stream"
+    assert redis_server.cli("type", prefix + "ev") == "stream"
+    kinds = [e.kind for e in await s.read_events("0") if e.task_id == "a"]
+    assert kinds[-1] == "completed", kinds
+    redis_server.cli("set", prefix + "wake", "not a list")
+    assert await s.enqueue([rec("b")]) == [True]
+    assert redis_server.cli("type", prefix + "wake") == "list"
+    assert len(redis_server.cli("keys", prefix + "wake:quarantine:*").split()) == 1
+    assert [lz.task.id for lz in await s.claim("w", ["default"], 1, 30.0, 0)] == ["b"]
+
+
+async def test_a_worker_whose_wake_list_is_garbage_polls_instead_of_spinning(
+    redis_storage: RedisStorage, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle worker's blocking wait answers WRONGTYPE at once when the wake list is a string: it
+    claims every 50 ms instead of looping on it (a busy loop sent thousands of commands a second),
+    says so once, and a submit (which makes the list again) finds it working as before."""
+    s = redis_storage
+    queue = TaskQueue(worker_count=1, storage=s)
+    async with queue:
+        tid = await queue.submit(_double, 1)
+        assert await queue.result(tid, timeout=10) == 2
+        redis_server.cli("set", s.keys.prefix("default") + "wake", "not a list")
+        await asyncio.sleep(0.3)  # the worker is idle, waiting
+        before = int(redis_server.cli("info", "stats").split("total_commands_processed:")[1].split()[0])
+        await asyncio.sleep(1.0)
+        after = int(redis_server.cli("info", "stats").split("total_commands_processed:")[1].split()[0])
+        assert after - before < 400, f"{after - before} commands in one idle second"
+        tid = await queue.submit(_double, 2)
+        assert await queue.result(tid, timeout=10) == 4
+        assert redis_server.cli("type", s.keys.prefix("default") + "wake") in ("list", "none")
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("waiting for work on" in m and "fails" in m for m in messages) == 1, messages
+
+
+async def _double(n: int) -> int:
+    return n * 2

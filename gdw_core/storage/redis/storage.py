@@ -45,6 +45,9 @@ _NEW = (TaskStatus.PENDING, TaskStatus.SCHEDULED)
 _HISTORY_MS = int(WORKER_HISTORY_SECONDS * 1000)
 
 
+#: how often claims poll when the blocking wait cannot block (a wake list of another type)
+_POLL = 0.05
+
 #: what each batched script writes, as the log and the worker's report name it
 _OUTCOME = {
     "start": "start marks",
@@ -62,6 +65,8 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         super().__init__(*args, **kwargs)
         #: concurrent single submits, sent together (gathering.py)
         self._gathering = Gathering(self._enqueue_flags)
+        #: the error the blocking wait answered last (None: it blocks as it should)
+        self._wait_refused: str | None = None
 
     @classmethod
     def from_url(
@@ -278,7 +283,13 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
             # block until an enqueue / promote / release pushes a wake token (no polling interval)
             timeout = max(0.001, min(remaining, 5.0))
             if self._blocking is None:
-                await self.client.blpop(wake_keys, timeout=timeout)
+                try:
+                    self._waited(wake_keys, await self.client.blpop(wake_keys, timeout=timeout))
+                except ResponseError as exc:  # (a wake list of another type: poll meanwhile)
+                    if about_the_server(exc):
+                        raise
+                    self._waited(wake_keys, exc)
+                    await asyncio.sleep(min(remaining, _POLL))
                 continue
             # the claim sent behind the BLPOP is the first queue's that claimed without an error
             bad = {f for f, _ in failed}
@@ -294,6 +305,8 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
             leases, _ = await self._claimed(worker_id, first, reply, lease)
             if leases:
                 return leases
+            if self._wait_refused is not None:  # BLPOP answered an error at once: poll, never spin
+                await asyncio.sleep(min(max(0.0, deadline - loop.time()), _POLL))
 
     def _claim_failed(self, queue: str, exc: ResponseError) -> None:
         self._queue_fails(queue, "claims", exc, "the other queues are claimed meanwhile")
@@ -306,7 +319,7 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         the BLPOP returns, so a woken worker has its tasks after a single round trip."""
         futs = await lane.send([("BLPOP", *wake_keys, f"{timeout:.3f}"), self._scripts.evalsha(call)])
         try:
-            await futs[0]
+            self._waited(wake_keys, await futs[0])
             reply = await futs[1]
         except asyncio.CancelledError:
             if not futs[0].done():
@@ -321,6 +334,21 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
         if isinstance(reply, Exception):
             raise reply
         return reply
+
+    def _waited(self, wake_keys: list[str], answer: Any) -> None:
+        """What the blocking wait answered: an error (a wake list of another type, written by hand)
+        means claims poll (every _POLL s) until a write to that list makes it a list again."""
+        if isinstance(answer, ResponseError) and not about_the_server(answer):
+            if self._wait_refused is None:
+                log.error(
+                    "waiting for work on %s fails (%s): claiming every %.0f ms instead until the wake list is a "
+                    "list again (the next task submitted makes it so)",
+                    ", ".join(wake_keys), answer, _POLL * 1000,
+                )  # fmt: skip
+            self._wait_refused = str(answer)
+        elif self._wait_refused is not None:
+            log.warning("waiting for work on %s works again", ", ".join(wake_keys))
+            self._wait_refused = None
 
     async def _give_back(self, fut: asyncio.Future[Any], call: Call) -> None:
         try:

@@ -25,7 +25,7 @@ release_holds = function(id)
         if redis.call('ZSCORE', wp .. INDEX.throttled, wid) then
           t = t or now()
           redis.call('ZADD', wp .. INDEX.throttled, t, wid)
-          if redis.call('RPUSH', wp .. 'wake', '1') > 64 then redis.call('LTRIM', wp .. 'wake', -64, -1) end
+          push_wake(wp .. 'wake')
           break
         end
       end

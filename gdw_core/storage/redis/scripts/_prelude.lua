@@ -151,6 +151,28 @@ local EV, EV_KEY, EV_N, EV_E, EV_LEN = {}, nil, 0, 0, 0
 local EV_LAST = {}
 local EV_X, EV_XN = {}, 0
 
+-- A key that carries only signals or history (a queue's event stream, its wake list) found
+-- holding a key of another type (written by hand) is renamed aside (`<key>:quarantine:<time>`,
+-- kept for forensics) and made again, instead of failing the transition that writes it: that
+-- transition's own writes are made by then, and Redis would keep them under an error reply.
+-- `err` (the failed write's error) is raised again when the key is of the right type after all.
+local function set_aside(key, want, err)
+  local kind = redis.call('TYPE', key).ok
+  if kind == want or kind == 'none' then error(err) end
+  local t = redis.call('TIME')
+  redis.call('RENAME', key, key .. ':quarantine:' .. t[1] .. '.' .. t[2])
+end
+
+-- one wake token on a wake list, capped at 64 (set_aside when the key is of another type)
+local function push_wake(wk)
+  local n = redis.pcall('RPUSH', wk, '1')
+  if type(n) ~= 'number' then
+    set_aside(wk, 'list', n)
+    n = redis.call('RPUSH', wk, '1')
+  end
+  if n > 64 then redis.call('LTRIM', wk, -64, -1) end
+end
+
 -- Trimming by events, not entries: `<stream>n` counts the events ever written to the stream and
 -- `<stream>k` lists (newest first) the entry at which that count passed each multiple of
 -- step = MAXEV / EV_STEPS. Trimming to the entry EV_STEPS crossings back keeps at least MAXEV
@@ -199,7 +221,11 @@ end
 local function ev_flush()
   if EV_N == 0 then return end
   if EV_XN > 0 then ev_close_run() end
-  local id = redis.call('XADD', EV_KEY, '*', unpack(EV, 1, EV_LEN))
+  local id = redis.pcall('XADD', EV_KEY, '*', unpack(EV, 1, EV_LEN))
+  if type(id) ~= 'string' then  -- (a stream key of another type: moved aside, the stream made again)
+    set_aside(EV_KEY, 'stream', id)
+    id = redis.call('XADD', EV_KEY, '*', unpack(EV, 1, EV_LEN))
+  end
   ev_trim(EV_KEY, id, EV_N)
   EV_N, EV_E, EV_LEN = 0, 0, 0
 end
@@ -345,9 +371,8 @@ end
 -- capped, so a long backlog costs one ZCARD per task here.
 local function wake()
   if IX_KN > 0 then ix_flush() end
-  if redis.call('ZCARD', P .. 'p') <= 16 and redis.call('RPUSH', P .. 'wake', '1') > 64 then
-    redis.call('LTRIM', P .. 'wake', -64, -1)
-  end
+  local n = redis.pcall('ZCARD', P .. 'p')  -- (a garbage pending index: its claims fail anyway)
+  if type(n) == 'number' and n <= 16 then push_wake(P .. 'wake') end
 end
 
 -- the score of a leased task in its index (claimed `k`, running `r`): its lease deadline in whole
