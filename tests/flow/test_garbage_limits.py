@@ -53,3 +53,51 @@ async def test_a_garbage_limits_field_fails_only_that_task(
     assert got is not None and got.status is TaskStatus.FAILED and "limits" in got.errors[-1].message
     assert redis_server.cli("hget", key, "st") == "failed"  # the claim failed it, with its reason
     assert "the limits field is not a list of limit names" in redis_server.cli("hget", key, "errs")
+
+
+async def test_a_limit_s_holders_or_waiters_of_another_type_are_set_aside_not_fatal(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """A concurrency limit's holder set and waiter set, and its waiter counter, overwritten by hand:
+    claims of its tasks and of the others go on, completions give the slots back, the waiting
+    task is woken; each garbage key is renamed aside (kept) instead of failing every claim and ack
+    of every queue that uses the limit (after their writes were made)."""
+    from gdw_core.storage.protocol import Ack
+
+    await redis_storage.set_limit(LimitSpec("one", concurrency=1))
+    lp = redis_storage.limit_prefix("default")
+    redis_server.cli("set", lp + "h:one", "not a zset")
+    redis_server.cli("hset", lp + "w:one", "not", "a zset")
+    redis_server.cli("hset", lp + "wseq", "not", "a number")
+    first, second, free = rec(["one"]), rec(["one"]), rec([])
+    await redis_storage.enqueue([first, second, free])
+    leases = {x.task.id: x for x in await redis_storage.claim("w", ["default"], 10, 30.0, 0.1)}
+    assert sorted(leases) == sorted([first.id, free.id])  # the second waits for the one slot
+    waiting = await redis_storage.get(second.id)
+    assert waiting is not None and waiting.status is TaskStatus.THROTTLED
+    assert await redis_storage.complete([Ack(first.id, leases[first.id].token, 1)]) == [True]
+    got = [x.task.id for x in await redis_storage.claim("w", ["default"], 10, 30.0, 0.5)]
+    assert got == [second.id]  # woken and admitted once the slot was given back
+    kept = sorted(k.split(":quarantine:")[0] for k in redis_server.cli("keys", lp + "*:quarantine:*").split())
+    assert kept == [lp + "h:one", lp + "w:one"], kept
+    assert redis_server.cli("get", lp + "wseq").isdigit()  # a counter: counted again from 1
+
+
+async def test_a_result_ttl_index_of_another_type_is_set_aside_not_fatal(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """The queue's result-TTL index overwritten by hand: completing a task with a result TTL
+    works (the index is set aside and made again), and so does the purge that reads it."""
+    from gdw_core.storage.protocol import Ack
+
+    rx = redis_storage.keys.prefix("default") + "rx"
+    redis_server.cli("set", rx, "not a zset")
+    task = TaskRecord(id=uuid.uuid4().hex, name="demo_tasks:fast", result_ttl=60.0)
+    await redis_storage.enqueue([task])
+    [lease] = await redis_storage.claim("w", ["default"], 1, 30.0, 0.1)
+    assert await redis_storage.complete([Ack(task.id, lease.token, 1)]) == [True]
+    assert redis_server.cli("type", rx) == "zset" and redis_server.cli("zscore", rx, task.id) != ""
+    assert len(redis_server.cli("keys", rx + ":quarantine:*").split()) == 1
+    redis_server.cli("set", rx, "garbage again")
+    assert await redis_storage.purge_expired() >= 0  # reads it: set aside, nothing to purge yet
+    assert redis_server.cli("type", rx) in ("zset", "none")

@@ -15,9 +15,9 @@ release_holds = function(id)
   redis.call('HDEL', key, 'hold', 'hlp')
   local lp, t = h[2], nil
   for name in string.gmatch(h[1], '%S+') do
-    redis.call('ZREM', lp .. 'h:' .. name, key)
+    redis.call('ZREM', as_zset(lp .. 'h:' .. name), key)
     for _ = 1, 16 do
-      local w = redis.call('ZPOPMIN', lp .. 'w:' .. name)
+      local w = redis.call('ZPOPMIN', as_zset(lp .. 'w:' .. name))
       if #w == 0 then break end
       local at = string.find(w[1], '}:t:', 1, true)  -- "<ns>:{<queue>}:t:<id>" (no braces in names)
       if at then
@@ -36,13 +36,13 @@ end
 -- a completed task with a result_ttl is indexed in rx (score: when purge deletes it)
 keep_result = function(id, finished)
   local ttl = redis.call('HGET', P .. 't:' .. id, 'rttl')
-  if ttl then redis.call('ZADD', P .. 'rx', finished + tonumber(ttl), id) end
+  if ttl then redis.call('ZADD', as_zset(P .. 'rx'), finished + tonumber(ttl), id) end
 end
 
 -- delete the completed tasks whose result_ttl passed (purge.lua); returns how many
 purge_results = function(t, limit)
   local dropped = 0
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'rx', '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)) do
+  for _, id in ipairs(redis.call('ZRANGE', as_zset(P .. 'rx'), '-inf', t, 'BYSCORE', 'LIMIT', 0, limit)) do
     if redis.call('HGET', P .. 't:' .. id, 'st') == 'completed' then
       redis.call('DEL', P .. 't:' .. id)
       redis.call('ZREM', P .. INDEX.completed, id)
@@ -170,7 +170,7 @@ end
 -- lease may have been extended by heartbeats) and dropped when its lease is gone. Returns how
 -- many hold a slot and the soonest deadline among them.
 local function live_holders(hk, t)
-  local old = redis.call('ZRANGE', hk, '-inf', t, 'BYSCORE', 'LIMIT', 0, 16)
+  local old = redis.call('ZRANGE', as_zset(hk), '-inf', t, 'BYSCORE', 'LIMIT', 0, 16)
   for _, member in ipairs(old) do
     local f = redis.pcall('HMGET', member, 'st', 'dl')
     local dl = type(f) == 'table' and not f.err and LEASED[f[1] or ''] and tonumber(f[2] or '')
@@ -218,8 +218,15 @@ local function admit(key, names, lp, t, deadline)
   end
   if worst then
     for _, name in ipairs(blocked) do  -- first come, first woken
-      local wk = lp .. 'w:' .. name
-      if not redis.call('ZSCORE', wk, key) then redis.call('ZADD', wk, redis.call('INCR', lp .. 'wseq'), key) end
+      local wk = as_zset(lp .. 'w:' .. name)
+      if not redis.call('ZSCORE', wk, key) then
+        local seq = redis.pcall('INCR', lp .. 'wseq')
+        if type(seq) ~= 'number' then  -- (written by hand: counted again from here)
+          seq = 1
+          redis.call('SET', lp .. 'wseq', seq)
+        end
+        redis.call('ZADD', wk, seq, key)
+      end
     end
     return worst, why
   end
@@ -231,8 +238,8 @@ local function admit(key, names, lp, t, deadline)
       set_until(g, math.max(num_key(g, t), t) + d.per / d.n, t)
     end
     if d.c > 0 then
-      redis.call('ZADD', lp .. 'h:' .. name, deadline, key)
-      redis.call('ZREM', lp .. 'w:' .. name, key)  -- no longer waiting (if it was)
+      redis.call('ZADD', lp .. 'h:' .. name, deadline, key)  -- (as_zset: live_holders above)
+      redis.call('ZREM', as_zset(lp .. 'w:' .. name), key)  -- no longer waiting (if it was)
       held[#held + 1] = name
     end
   end

@@ -156,11 +156,23 @@ local EV_X, EV_XN = {}, 0
 -- kept for forensics) and made again, instead of failing the transition that writes it: that
 -- transition's own writes are made by then, and Redis would keep them under an error reply.
 -- `err` (the failed write's error) is raised again when the key is of the right type after all.
+local function rename_aside(key)
+  local t = redis.call('TIME')
+  redis.call('RENAME', key, key .. ':quarantine:' .. t[1] .. '.' .. t[2])
+end
+
 local function set_aside(key, want, err)
   local kind = redis.call('TYPE', key).ok
   if kind == want or kind == 'none' then error(err) end
-  local t = redis.call('TIME')
-  redis.call('RENAME', key, key .. ':quarantine:' .. t[1] .. '.' .. t[2])
+  rename_aside(key)
+end
+
+-- the same, checked before use, for an auxiliary sorted set (a limit's holders or waiters, the
+-- result-TTL index): one of another type is set aside (what it held was unreadable anyway)
+local function as_zset(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'zset' and kind ~= 'none' then rename_aside(key) end
+  return key
 end
 
 -- one wake token on a wake list, capped at 64 (set_aside when the key is of another type)
