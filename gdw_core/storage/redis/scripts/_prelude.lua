@@ -168,10 +168,14 @@ local function set_aside(key, want, err)
 end
 
 -- the same, checked before use, for an auxiliary sorted set (a limit's holders or waiters, the
--- result-TTL index): one of another type is set aside (what it held was unreadable anyway)
+-- result-TTL index): one of another type is set aside (what it held was unreadable anyway). Each
+-- key is checked once per call (a claim or an ack of a batch under one limit: one TYPE).
+local ZSET_SEEN, ZSET_SEEN_N = {}, 0
 local function as_zset(key)
+  if ZSET_SEEN[key] then return key end
   local kind = redis.call('TYPE', key).ok
   if kind ~= 'zset' and kind ~= 'none' then rename_aside(key) end
+  ZSET_SEEN[key], ZSET_SEEN_N = true, ZSET_SEEN_N + 1
   return key
 end
 
@@ -724,6 +728,7 @@ local function begin_call(argv)
     IX_KN, IXL_O, IXL_N = 0, nil, nil
   end
   EV_KEY, EV_N, EV_E, EV_LEN, EV_XN = nil, 0, 0, 0, 0
+  if ZSET_SEEN_N > 0 then ZSET_SEEN, ZSET_SEEN_N = {}, 0 end
 end
 
 -- end of every call (also when the script raised): write the buffered events
