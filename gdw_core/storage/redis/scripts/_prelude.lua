@@ -156,6 +156,12 @@ local EV_X, EV_XN = {}, 0
 -- kept for forensics) and made again, instead of failing the transition that writes it: that
 -- transition's own writes are made by then, and Redis would keep them under an error reply.
 -- `err` (the failed write's error) is raised again when the key is of the right type after all.
+-- whether key is a sorted set or absent, and what it is
+local function zset_or_none(key)
+  local kind = redis.call('TYPE', key).ok
+  return kind == 'zset' or kind == 'none', kind
+end
+
 local function rename_aside(key)
   local t = redis.call('TIME')
   redis.call('RENAME', key, key .. ':quarantine:' .. t[1] .. '.' .. t[2])
@@ -173,8 +179,7 @@ end
 local ZSET_SEEN, ZSET_SEEN_N = {}, 0
 local function as_zset(key)
   if ZSET_SEEN[key] then return key end
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= 'zset' and kind ~= 'none' then rename_aside(key) end
+  if not zset_or_none(key) then rename_aside(key) end
   ZSET_SEEN[key], ZSET_SEEN_N = true, ZSET_SEEN_N + 1
   return key
 end
@@ -329,8 +334,8 @@ local function ix_flush()
 end
 
 local function ix_not_zset(k)
-  local kind = redis.call('TYPE', k).ok
-  if kind ~= 'zset' and kind ~= 'none' then
+  local ok, kind = zset_or_none(k)
+  if not ok then
     if IX_KN > 0 then ix_flush() end  -- what was moved before is sent
     error('WRONGTYPE gdw: the index ' .. k .. ' is a ' .. kind .. ', not a sorted set (written by hand?); '
       .. 'its tasks cannot move into it: run gdw repair --queue ' .. Q .. ' (moves it aside, re-indexes the tasks)', 0)
@@ -349,8 +354,7 @@ end
 -- for a move made on the side of another task's (a workflow child released by its parent's
 -- completion), which is then left undone instead of failing the call: gdw repair settles it
 local function enterable(new)
-  local kind = redis.call('TYPE', P .. INDEX[new]).ok
-  return kind == 'zset' or kind == 'none'
+  return (zset_or_none(P .. INDEX[new]))
 end
 
 local function ix_note(k)

@@ -12,7 +12,7 @@
 local t = now()
 local limit = tonumber(ARGV[6])
 local out = {}
-local stuck, stuck_in, to_skip = 0, nil, nil
+local stuck, stuck_in = 0, nil
 for _, status in ipairs({'claimed', 'running'}) do
   local expired = redis.call('ZRANGE', P .. INDEX[status], '-inf', lease_expired(t), 'BYSCORE', 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
@@ -21,30 +21,31 @@ for _, status in ipairs({'claimed', 'running'}) do
     if f then
       local att, mx = int_field(f[4]), int_field(f[5])
       local worker = f[3] or ''
+      local recovered = true
       if att == nil or mx == nil then
         local what = 'attempts'
         if att ~= nil then what = 'max_retries' end
         invalid(id, status, 'the ' .. what .. ' field is not an integer', t, f[2], worker, f[4])
-      elseif not enterable(f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO) then
-        -- (before any write: a later pass, after gdw repair, recovers it)
-        stuck, to_skip = stuck + 1, id
-        stuck_in = f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO
       else
-        add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
-          message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
-        redis.call('HDEL', key, 'dl')
-        if f[6] == '1' then
-          redis.call('HSET', key, 'fa', fmt(t))
-          move(id, status, 'cancelled', t, DETAIL.CANCELLED_BY_OPERATOR, f[2], worker, att)
-        elseif att >= mx + 1 then  -- lifecycle.is_poison
-          redis.call('HSET', key, 'fa', fmt(t))
-          move(id, status, 'failed', t, DETAIL.POISON, f[2], worker, att)
+        -- cancelled (an operator asked), failed (poison: lifecycle.is_poison) or RECOVER_TO
+        local to = f[6] == '1' and 'cancelled' or att >= mx + 1 and 'failed' or RECOVER_TO
+        if not enterable(to) then  -- (before any write: a later pass, after gdw repair, recovers it)
+          stuck, stuck_in, recovered = stuck + 1, to, false
         else
-          redis.call('HSET', key, 'run', fmt(t))
-          move(id, status, RECOVER_TO, t, DETAIL.LEASE_EXPIRED, f[2], worker, att)
+          add_error(key, cjson.encode({attempt = att, type = 'LeaseExpired',
+            message = 'lease held by ' .. worker .. ' expired', traceback = '', at = t, worker = worker}))
+          redis.call('HDEL', key, 'dl')
+          local detail = DETAIL.LEASE_EXPIRED
+          if to == RECOVER_TO then
+            redis.call('HSET', key, 'run', fmt(t))
+          else
+            redis.call('HSET', key, 'fa', fmt(t))
+            detail = to == 'cancelled' and DETAIL.CANCELLED_BY_OPERATOR or DETAIL.POISON
+          end
+          move(id, status, to, t, detail, f[2], worker, att)
         end
       end
-      if to_skip ~= id then out[#out + 1] = id end
+      if recovered then out[#out + 1] = id end
     end
   end
 end
