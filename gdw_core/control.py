@@ -53,19 +53,23 @@ class Controller:
         skipped with its reason."""
         return await B.run_ids(self.storage, action, ids, progress, batch)
 
-    async def repair(self, queues: Sequence[str] | None = None, dry_run: bool = False) -> R.Report:
+    async def repair(
+        self, queues: Sequence[str] | None = None, dry_run: bool = False, fail_unreadable: bool = False
+    ) -> R.Report:
         """Put the status indexes of ``queues`` (None: every queue :meth:`known_queues` names)
         right: an index overwritten with a key of another type is moved aside, every task is put
-        back in the index of its status (see :mod:`gdw_core.repair`). ``dry_run`` says what would
-        change and changes nothing; a second repair changes nothing. A queue name outside the
-        grammar raises InvalidTask before anything is done."""
+        back in the index of its status (see :mod:`gdw_core.repair`). ``fail_unreadable`` fails
+        the records that cannot be read as tasks at all, each saying why, instead of only
+        reporting them. ``dry_run`` says what would change and changes nothing; a second repair
+        changes nothing. A queue name outside the grammar raises InvalidTask before anything is
+        done."""
         if queues:
             for queue in queues:
                 check_queue_name(queue)
             names = list(queues)
         else:  # (a name outside the grammar, read from a hand-written record, is skipped)
             names = sorted(q for q in await self.known_queues() if valid_queue_name(q))
-        return await R.run(self.storage, names, dry_run)
+        return await R.run(self.storage, names, dry_run, fail_unreadable)
 
     async def pause(self, queue: str = DEFAULT_QUEUE, create: bool = False) -> None:
         """Workers stop claiming from ``queue`` (running tasks finish); submit still works.

@@ -12,7 +12,14 @@ storage step per batch of records):
 * walks the queue's task records and puts each id back in the index its status belongs to, with
   the score that index uses (:data:`gdw_core.lifecycle.INDEX_SCORE`), and takes it out of any other
   index of the queue it is wrongly in. An id indexed right already is left alone: a second repair
-  changes nothing. A record that cannot be read is reported with its reason and left as it is.
+  changes nothing. A record that cannot be read is reported with its reason and left as it is;
+  with ``fail_unreadable``, one that cannot be read as a task at all (a key that is not a hash, a
+  record with no or an unknown status) ends ``failed`` instead, with an InvalidPayload error
+  saying why, as a claim fails such a record found among the pending tasks: it is then listed,
+  retried (once its payload is fixed) and purged like any failed task. A key that is not a hash is
+  renamed to ``<prefix>bad:<id>`` first (kept as it was) and a record saying so takes its place. A
+  record of a known status whose time field is bad is still only reported: failing it would
+  overwrite a status that may be true (a completed task's), so the operator fixes the field.
 
 A dry run says what would change and changes nothing. The memory backend cannot hold garbage: its
 repair finds nothing.
@@ -70,15 +77,20 @@ class QueueRepair:
     unlisted: Counter[TaskStatus] = field(default_factory=Counter)
     #: task records found by the walk (a key may be met twice: a walk of a changing keyspace)
     records: int = 0
-    #: unreadable records, the first GARBAGE_LISTED of them (garbage_count counts them all)
+    #: unreadable records left as they are, the first GARBAGE_LISTED of them (garbage_count
+    #: counts them all)
     garbage: list[Garbage] = field(default_factory=list)
     garbage_count: int = 0
+    #: records that were not tasks and were failed (fail_unreadable; a dry run: would be), the
+    #: first GARBAGE_LISTED of them (failed_count counts them all)
+    failed: list[Garbage] = field(default_factory=list)
+    failed_count: int = 0
     _seen: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def changed(self) -> bool:
         """Whether the repair moved or re-indexed anything (a dry run: would have)."""
-        return bool(self.moved_aside or self.reindexed or self.unlisted)
+        return bool(self.moved_aside or self.reindexed or self.unlisted or self.failed_count)
 
     def found_garbage(self, task_id: str, reason: str) -> None:
         if task_id in self._seen:
@@ -87,6 +99,15 @@ class QueueRepair:
         self.garbage_count += 1
         if len(self.garbage) < GARBAGE_LISTED:
             self.garbage.append(Garbage(task_id, reason))
+
+    def failed_garbage(self, task_id: str, reason: str) -> None:
+        """A record that was not a task, failed (a dry run: would be) with ``reason``."""
+        if task_id in self._seen:
+            return
+        self._seen.add(task_id)
+        self.failed_count += 1
+        if len(self.failed) < GARBAGE_LISTED:
+            self.failed.append(Garbage(task_id, reason))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -99,6 +120,8 @@ class QueueRepair:
             "records": self.records,
             "garbage": [{"id": g.task_id, "reason": g.reason} for g in self.garbage],
             "garbage_count": self.garbage_count,
+            "failed": [{"id": g.task_id, "reason": g.reason} for g in self.failed],
+            "failed_count": self.failed_count,
         }
 
 
@@ -130,14 +153,14 @@ class Report:
         return doc
 
 
-async def run(storage: Storage, queues: Sequence[str], dry_run: bool = False) -> Report:
+async def run(storage: Storage, queues: Sequence[str], dry_run: bool = False, fail_unreadable: bool = False) -> Report:
     """Repair each of ``queues`` in turn. A queue whose repair fails (a step raised: say, an index
     written again meanwhile) is logged and recorded in ``failed_queues``; the other queues are
     repaired. Redis being unreachable stops the whole run (StorageUnavailable)."""
     report = Report(dry_run)
     for queue in dict.fromkeys(queues):
         try:
-            report.queues.append(await storage.repair(queue, dry_run))
+            report.queues.append(await storage.repair(queue, dry_run, fail_unreadable))
         except (asyncio.CancelledError, StorageUnavailable):
             raise
         except Exception as exc:  # one queue's failure never stops the others

@@ -732,7 +732,7 @@ class MemoryStorage:
         self._drop(task_id)
         return B.Item(task_id, True, "purged")
 
-    async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+    async def repair(self, queue: str, dry_run: bool = False, fail_unreadable: bool = False) -> R.QueueRepair:
         """Nothing to repair: an in-memory index holds what the storage put there, never a key of
         another type, and every move updates a task's status and its index in one step."""
         return R.QueueRepair(queue, dry_run)

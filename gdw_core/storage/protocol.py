@@ -248,10 +248,11 @@ class Storage(Protocol):
         storage snapshots its end); the returned ``next`` continues it, None when done."""
         ...
 
-    async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+    async def repair(self, queue: str, dry_run: bool = False, fail_unreadable: bool = False) -> R.QueueRepair:
         """Put ``queue``'s status indexes right (see :mod:`gdw_core.repair`): an index that is not
         a sorted set is moved aside, every task record is put back in the index of its status and
-        taken out of any other, an unreadable record is reported with its reason and left alone.
+        taken out of any other, an unreadable record is reported with its reason and left alone
+        (with ``fail_unreadable``, one that is not a task at all ends failed, saying why).
         ``dry_run`` says what would change and changes nothing. A second repair changes nothing."""
         ...
 

@@ -115,6 +115,30 @@ def test_an_unreadable_record_is_listed_and_exits_1(
     assert q["garbage"] == [{"id": "junk", "reason": "a string key, not a task hash"}] and q["garbage_count"] == 1
 
 
+def test_fail_unreadable_fails_what_is_not_a_task_and_exits_0(
+    runner: CliRunner, redis_url: str, redis_server: RedisServer
+) -> None:
+    asyncio.run(seed(redis_url, 2))
+    redis_server.cli("set", "gdw:{default}:t:junk", "x")
+    redis_server.cli("hset", "gdw:{default}:t:limbo", "st", "sideways", "n", "m:f")
+
+    dry = gdw(runner, redis_url, "--fail-unreadable", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "2 record(s) that are not tasks would be failed, each saying why:" in dry.output
+    assert redis_server.cli("type", "gdw:{default}:t:junk") == "string"
+
+    got = gdw(runner, redis_url, "--fail-unreadable")
+    assert got.exit_code == 0, got.output  # nothing is left unreadable
+    assert "2 record(s) that are not tasks failed, each saying why:" in got.output
+    assert "junk: a string key, not a task hash; moved to gdw:{default}:bad:junk" in got.output
+    assert 'limbo: the record has an unknown status "sideways"' in got.output
+    assert "repaired: 0 task(s) put back in their index, 2 record(s) that were not tasks failed" in got.output
+    assert redis_server.cli("hget", "gdw:{default}:t:limbo", "st") == "failed"
+    assert redis_server.cli("get", "gdw:{default}:bad:junk") == "x"
+    again = gdw(runner, redis_url, "--fail-unreadable", "--json")
+    assert again.exit_code == 0 and json.loads(again.output)["changed"] is False
+
+
 def test_a_bad_queue_name_is_a_usage_error(runner: CliRunner, redis_url: str) -> None:
     got = gdw(runner, redis_url, "--queue", "br{ace}s")
     assert got.exit_code == 2 and "--queue" in got.output

@@ -179,6 +179,66 @@ async def test_a_garbage_record_among_good_ones_is_reported_alone(
     assert len(await s.claim("w", ["default"], 20, 30.0, 0.0)) == 10
 
 
+async def test_fail_unreadable_fails_each_record_that_is_not_a_task_saying_why(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """With fail_unreadable, each record that cannot be read as a task ends failed with its reason
+    (listed and purged like any failed task); a key that is not a hash is moved aside first, kept
+    as it was; a record of a known status with a bad time field is still only reported; the good
+    tasks are untouched, and a second repair has nothing to do."""
+    s = redis_storage
+    await s.enqueue([rec(f"g{i}") for i in range(5)])
+    reasons = plant_garbage(redis_server, s)
+    redis_server.cli("zadd", s.keys.index("default", "scheduled"), "1", "weird")  # a hand-made entry too
+
+    dry = await Controller(s).repair(dry_run=True, fail_unreadable=True)
+    assert {g.task_id for g in dry.queues[0].failed} == {"junk", "nostatus", "weird"}
+    assert redis_server.cli("type", s.keys.task("default", "junk")) == "string"  # a dry run writes nothing
+    assert score(redis_server, s, S.FAILED, "weird") == ""
+
+    report = await Controller(s).repair(fail_unreadable=True)
+
+    q = report.queues[0]
+    said = {g.task_id: g.reason for g in q.failed}
+    assert q.failed_count == 3 and said.keys() == {"junk", "nostatus", "weird"} and report.changed
+    for task_id in said:
+        assert reasons[task_id] in said[task_id], (task_id, said[task_id])
+        got = await s.get(task_id)
+        assert got is not None and got.status is S.FAILED, task_id
+        # (the repair's error; reading a record without a payload adds what that read found)
+        assert any(e.type == "InvalidPayload" and reasons[task_id] in e.message for e in got.errors), got.errors
+        assert score(redis_server, s, S.FAILED, task_id) != ""
+    bad = s.keys.prefix("default") + "bad:junk"
+    assert redis_server.cli("get", bad) == "x" and bad in said["junk"]  # kept as it was, and said where
+    assert score(redis_server, s, S.SCHEDULED, "weird") == ""  # (its hand-made entry is gone)
+    assert [g.task_id for g in q.garbage] == ["norun"] and q.garbage_count == 1  # its status may be true
+    assert (await s.get("norun")) is not None and score(redis_server, s, S.RETRYING, "norun") == ""
+    listed = {r.id for r in await s.list_tasks(S.FAILED, limit=100)}
+    assert {"junk", "nostatus", "weird"} <= listed
+    leases = await s.claim("w", ["default"], 20, 30.0, 0.0)
+    assert sorted(x.task.id for x in leases) == [f"g{i}" for i in range(5)]
+
+    again = await Controller(s).repair(fail_unreadable=True)
+    assert again.queues[0].failed_count == 0 and not again.changed and again.queues[0].garbage_count == 1
+
+
+async def test_a_record_with_a_garbage_status_but_a_good_payload_runs_once_failed_and_retried(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    """What failing buys: the operator sees the record among the failed tasks and can retry it."""
+    s = redis_storage
+    await s.enqueue([TaskRecord(id="lost", name="tests.redis.test_repair:double", args=[21])])
+    key = s.keys.task("default", "lost")
+    redis_server.cli("hset", key, "st", "limbo")  # a bad migration wrote a status gdw does not know
+    redis_server.cli("zrem", s.keys.index("default", "pending"), "lost")  # and it sits in no index
+    assert await s.claim("w", ["default"], 5, 30.0, 0.0) == []
+
+    await Controller(s).repair(fail_unreadable=True)
+    assert (await Controller(s).retry("lost")).done
+
+    assert await drain(redis_server.url, ["lost"]) == [42]
+
+
 async def broken_queue(s: RedisStorage, server: RedisServer) -> None:
     """Pending tasks whose index is a string, a completed task also listed in the scheduled index,
     and an unreadable record."""
@@ -224,10 +284,10 @@ async def test_a_second_repair_changes_nothing(redis_storage: RedisStorage, redi
 
 async def test_a_queue_whose_repair_fails_does_not_stop_the_others() -> None:
     class OneBroken(MemoryStorage):
-        async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+        async def repair(self, queue: str, dry_run: bool = False, fail_unreadable: bool = False) -> R.QueueRepair:
             if queue == "bad":
                 raise redis.ResponseError("WRONGTYPE the index is a string again")
-            return await super().repair(queue, dry_run)
+            return await super().repair(queue, dry_run, fail_unreadable)
 
     report = await Controller(OneBroken()).repair(["bad", "good"])
     assert [q.queue for q in report.queues] == ["good"]

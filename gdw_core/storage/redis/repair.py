@@ -1,7 +1,8 @@
 """The Redis side of ``gdw repair`` (gdw_core.repair), mixed into
 :class:`~gdw_core.storage.redis.storage.RedisStorage`: one call of ``scripts/repair.lua`` moves the
 queue's garbage indexes aside, then the queue's task records are walked with SCAN (MATCH
-``<prefix>t:*``) and each page of ids is re-indexed by one more call of the same script."""
+``<prefix>t:*``) and each page of ids is re-indexed by one more call of the same script (which
+also fails the records that are not tasks, when asked to)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ _GLOB = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 class RedisRepair(RedisReader):
     @guarded
-    async def repair(self, queue: str, dry_run: bool = False) -> R.QueueRepair:
+    async def repair(self, queue: str, dry_run: bool = False, fail_unreadable: bool = False) -> R.QueueRepair:
         report = R.QueueRepair(queue, dry_run)
         flag = "1" if dry_run else "0"
+        fail = "1" if fail_unreadable else "0"
         aside = await self._run("repair", queue, "p", "aside", flag)
         for j in range(0, len(aside), 3):
             status = TaskStatus(aside[j])
@@ -34,7 +36,7 @@ class RedisRepair(RedisReader):
             report.moved_aside.append(R.MovedIndex(status, key, str(aside[j + 1]), str(aside[j + 2])))
         async for ids in self._task_ids(queue):
             report.records += len(ids)
-            _tally(report, await self._run("repair", queue, "p", "index", flag, *ids))
+            _tally(report, await self._run("repair", queue, "p", "index", flag, fail, *ids))
         return report
 
     async def _task_ids(self, queue: str) -> AsyncIterator[list[str]]:
@@ -65,6 +67,9 @@ def _tally(report: R.QueueRepair, reply: list[Any]) -> None:
     """One re-indexing step's reply (see repair.lua) into the report."""
     for j in range(0, len(reply), 5):
         task_id, status, added, removed, problem = reply[j : j + 5]
+        if problem and int(added) == 1:  # not a task: failed (fail_unreadable)
+            report.failed_garbage(str(task_id), str(problem))
+            continue
         if problem:
             report.found_garbage(str(task_id), str(problem))
             continue

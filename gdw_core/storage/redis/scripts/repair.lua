@@ -10,18 +10,27 @@
 --            right is left alone, so a second repair changes nothing. A record that cannot be
 --            read (not a hash, no or an unknown status, the field its score comes from missing or
 --            not a number) is reported with its reason and left as it is; the rest proceed.
+--            With `fail` set, a record that cannot be read as a task at all (not a hash, no or an
+--            unknown status) ends failed instead, with an InvalidPayload error saying why (a key
+--            that is not a hash is renamed to P .. 'bad:' .. id first and a record saying so made
+--            in its place), as a claim does with such a record in the pending index: it is then
+--            listed, retried and purged like any failed task. A record of a known status whose
+--            time field is bad is still only reported: failing it would overwrite that status.
 --            Statuses do not change: no event is written. Pending tasks put back go behind the
 --            pending tasks of their priority (pending_score), in the order of their run-at times
 --            within the step: the FIFO order of the lost index is not known any more.
 -- KEYS[1]  P .. 'p' (routes the call to the queue's slot)
 -- ARGV     common, [6] step 'aside' | 'index', [7] '1' = dry run (say what would change, change
---          nothing), [8 ...] ('index') the task ids
+--          nothing), ('index') [8] '1' = fail the records that are not tasks (see above), [9 ...]
+--          the task ids
 -- Returns  'aside': {status, type, new name, ...}, one triple per index moved aside (on a dry run:
 --          that would be, under the name it would get);
 --          'index': {id, status, added, removed, problem, ...}, five values per id with anything
 --          to say: its status ('' when it has none gdw knows), added 1/0 (put in its index),
 --          removed (the statuses of the indexes it was taken out of, space-separated, '' none),
---          problem ('' or why the record cannot be read). Ids indexed right already are not listed.
+--          problem ('' or why the record cannot be read); a record failed (or, on a dry run, that
+--          would be) has status 'failed', added 1 and its problem. Ids indexed right already are
+--          not listed.
 --          An index that is not a sorted set makes an 'index' step raise before it writes
 --          anything (a dry run reads it as empty).
 local step, dry = ARGV[6], ARGV[7] == '1'
@@ -49,8 +58,9 @@ if step ~= 'index' then
   error('ERR gdw repair: unknown step ' .. tostring(step), 0)
 end
 
+local fail = ARGV[8] == '1'
 local ids, seen = {}, {}
-for i = 8, #ARGV do  -- (SCAN may give a key twice)
+for i = 9, #ARGV do  -- (SCAN may give a key twice)
   local id = ARGV[i]
   if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
 end
@@ -97,17 +107,52 @@ end
 
 -- pending tasks to put back: {id, run-at, priority}, entered once the batch is read, oldest
 -- run-at first, each with a new place behind the queue's pending tasks of its priority
+-- a record that is not a task (`problem` says why; `kind` the key's type when it is not a hash)
+-- ends failed, or is reported as it is (see the top of this file)
+local failed = 0
+local function not_a_task(id, problem, kind)
+  if not fail then
+    say(id, '', 0, '', problem)
+    return
+  end
+  local key = P .. 't:' .. id
+  if not dry then
+    local t = now()
+    if kind then  -- moved aside, kept as it was; a record saying so takes its place
+      redis.call('RENAME', key, P .. 'bad:' .. id)
+      local ts = fmt(t)
+      redis.call('HSET', key, 'd', '{"name":"?","args":[],"kwargs":{},"queue":' .. cjson.encode(Q) .. '}',
+                 'n', '?', 'cr', ts, 'run', ts)
+    end
+    local f = redis.call('HMGET', key, 'n', 'att')
+    local att = int_field(f[2]) or 0
+    add_error(key, cjson.encode({attempt = att, type = 'InvalidPayload', message = 'gdw repair: ' .. problem,
+                                 traceback = '', at = t}))
+    redis.call('HSET', key, 'st', 'failed', 'fa', fmt(t))
+    redis.call('HDEL', key, 'dl')
+    for _, other in ipairs(statuses) do  -- (a hand-written entry in another index)
+      if other ~= 'failed' and member[other][id] then redis.call('ZREM', P .. INDEX[other], id) end
+    end
+    redis.call('ZADD', P .. INDEX.failed, fmt(t), id)
+    emit('failed', id, nil, f[1] or '?', nil, att, DETAIL.INVALID)
+  end
+  if kind then problem = problem .. '; moved to ' .. P .. 'bad:' .. id end
+  failed = failed + 1
+  say(id, 'failed', 1, '', problem)
+end
+
 local queued = {}
 for _, id in ipairs(ids) do
   local key = P .. 't:' .. id
   local h = redis.pcall('HMGET', key, 'st', 'pri', 'run', 'dl', 'fa', 'cr')
   if type(h) == 'table' and h.err then
-    say(id, '', 0, '', 'a ' .. redis.call('TYPE', key).ok .. ' key, not a task hash')
+    local kind = redis.call('TYPE', key).ok
+    not_a_task(id, 'a ' .. kind .. ' key, not a task hash', kind)
   elseif not h[1] then  -- (no record any more since the SCAN: nothing to index)
-    if redis.call('EXISTS', key) == 1 then say(id, '', 0, '', 'the record has no status field') end
+    if redis.call('EXISTS', key) == 1 then not_a_task(id, 'the record has no status field') end
   elseif INDEX[h[1]] == nil then
     local what = string.format('%q', string.sub(h[1], 1, 40))
-    say(id, '', 0, '', 'the record has an unknown status ' .. what)
+    not_a_task(id, 'the record has an unknown status ' .. what)
   else
     local st = h[1]
     local added, problem = 0, nil
@@ -149,6 +194,7 @@ if not dry then
     end
   end
 end
+if failed > 0 and not dry then retain('failed') end  -- (the failed index keeps its bound)
 if #queued > 0 then
   table.sort(queued, function(a, b)
     if a[2] ~= b[2] then return a[2] < b[2] end
