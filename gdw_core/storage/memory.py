@@ -9,7 +9,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -66,7 +66,14 @@ class MemoryStorage:
         self._keep = {s: int(getattr(self.retention, f"{c}_count")) for s, c in RETENTION_CLASS.items()}
         self._ttl = {s: float(getattr(self.retention, f"{c}_ttl")) for s, c in RETENTION_CLASS.items()}
         self._tasks: dict[str, TaskRecord] = {}
-        self._index: dict[TaskStatus, dict[str, None]] = {s: {} for s in TaskStatus}
+        # status -> its task ids in the order they entered it. A finished status's is trimmed from
+        # its oldest end (retention): an OrderedDict, whose first key is found in O(1); a plain
+        # dict's iteration walks past every slot its deletions left at the front (~2 µs a trim at
+        # 10,000 kept, more than the rest of a no-op task's completion)
+        self._finished: dict[TaskStatus, OrderedDict[str, None]] = {s: OrderedDict() for s in TERMINAL}
+        self._index: dict[TaskStatus, dict[str, None]] = {
+            s: self._finished[s] if s in TERMINAL else {} for s in TaskStatus
+        }
         self._counts: dict[str, dict[TaskStatus, int]] = {}
         self._pending: dict[str, ReadyQueue] = {}
         self._delayed: list[tuple[float, int, str]] = []
@@ -602,10 +609,10 @@ class MemoryStorage:
         return created
 
     def _retain(self, status: TaskStatus) -> None:
-        keep = self._keep[status]
-        index = self._index[status]
-        while len(index) > keep:
-            self._drop(next(iter(index)))
+        index, tasks = self._finished[status], self._tasks
+        for _ in range(len(index) - self._keep[status]):  # the oldest first (see _finished)
+            rec = tasks.pop(index.popitem(last=False)[0])
+            self._counts[rec.queue][status] -= 1
 
     def _drop(self, task_id: str) -> None:
         rec = self._tasks.pop(task_id)
@@ -622,8 +629,9 @@ class MemoryStorage:
                 self._drop(task_id)
                 dropped += 1
         for status, ttl in self._ttl.items():
-            index = self._index[status]
-            for task_id in list(index):
+            index = self._finished[status]
+            while index:  # oldest first, each found in O(1) (no copy of the index per pass)
+                task_id = next(iter(index))
                 rec = self._tasks.get(task_id)
                 if rec is None:
                     del index[task_id]  # an id pointing nowhere: dropped alone
