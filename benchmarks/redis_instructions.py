@@ -9,7 +9,7 @@ off; it is switched on (``callgrind_control -i on``) only around the measured ca
 through gdw's storage API exactly as a worker and a producer send them:
 
 - single submit: one ``enqueue`` of one task per call (what ``await queue.submit(...)`` sends);
-- claim + complete, batch 10 / 50: ``claim`` of up to that many tasks, then one ``complete`` of
+- claim + complete, batch 10 / 20 / 50: ``claim`` of up to that many tasks, then one ``complete`` of
   them (a no-op task that finishes before its start mark is due);
 - claim + start + complete, batch 10: the same with the start marks a longer task sends.
 
@@ -398,7 +398,7 @@ async def run(args: argparse.Namespace) -> None:
             await fill(s, 10)  # the library loaded, first-call costs paid
             await claim_complete(server, s, 10, 10, True)
             rows = [("single submit (per task)", await single_submit(server, s, args.n // 4))]
-            for batch in (10, 50):
+            for batch in (10, 20, 50):  # (20: the drain's, concurrency 10 and its claim-ahead buffer)
                 rows.append((f"claim + complete, batch {batch}", await claim_complete(server, s, args.n, batch, False)))
             rows.append(("claim + start + complete, batch 10", await claim_complete(server, s, args.n, 10, True)))
             print("| scenario | Redis instructions per task |\n|---|---|")
