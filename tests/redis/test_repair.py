@@ -222,6 +222,25 @@ async def test_fail_unreadable_fails_each_record_that_is_not_a_task_saying_why(
     assert again.queues[0].failed_count == 0 and not again.changed and again.queues[0].garbage_count == 1
 
 
+async def test_a_key_moved_aside_never_overwrites_one_moved_aside_before(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    s = redis_storage
+    await s.enqueue([rec("good")])
+    bad = s.keys.prefix("default") + "bad:junk"
+    redis_server.cli("set", bad, "the first one")  # an earlier quarantine of the same id
+    redis_server.cli("set", s.keys.task("default", "junk"), "x")
+
+    report = await Controller(s).repair(["default"], fail_unreadable=True)
+
+    [failed] = report.queues[0].failed
+    assert redis_server.cli("get", bad) == "the first one"
+    moved_to = failed.reason.rsplit("moved to ", 1)[1]
+    assert moved_to.startswith(bad + ":") and redis_server.cli("get", moved_to) == "x"
+    got = await s.get("junk")
+    assert got is not None and got.status is S.FAILED
+
+
 async def test_a_record_with_a_garbage_status_but_a_good_payload_runs_once_failed_and_retried(
     redis_storage: RedisStorage, redis_server: RedisServer
 ) -> None:

@@ -605,14 +605,20 @@ local function invalid(id, old, reason, t, name, worker, att)
   end
 end
 
--- the key of task `id` is not a hash: move it aside (P .. 'bad:' .. id) and put a failed record
--- saying so in its place
+-- the key of task `id` is not a hash: move it aside (P .. 'bad:' .. id; when an earlier one is
+-- there already, both are kept: this one's name gets the time) and put a failed record saying so
+-- in its place; returns the name it was moved to
 local function quarantine(id, old, what, t)
-  local key = P .. 't:' .. id
-  redis.call('RENAME', key, P .. 'bad:' .. id)
+  local key, to = P .. 't:' .. id, P .. 'bad:' .. id
+  if redis.call('RENAMENX', key, to) == 0 then
+    local now_ = redis.call('TIME')
+    to = to .. ':' .. now_[1] .. '.' .. now_[2]
+    redis.call('RENAME', key, to)
+  end
   redis.call('HSET', key, 'd', '{"name":"?","args":[],"kwargs":{},"queue":' .. cjson.encode(Q) .. '}',
              'n', '?', 'st', old, 'cr', fmt(t), 'run', fmt(t))
-  invalid(id, old, 'the task key held ' .. what .. ', not a task hash; moved to ' .. P .. 'bad:' .. id, t)
+  invalid(id, old, 'the task key held ' .. what .. ', not a task hash; moved to ' .. to, t)
+  return to
 end
 
 -- the fields of task `id` found in the index of status `old` and its key, or nil when it cannot be used: a

@@ -115,28 +115,22 @@ local function not_a_task(id, problem, kind)
     say(id, '', 0, '', problem)
     return
   end
-  local key = P .. 't:' .. id
-  if not dry then
+  if dry then
+    if kind then problem = problem .. '; would be moved to ' .. P .. 'bad:' .. id end
+  else  -- failed in place, as a claim fails such a record (the prelude's quarantine and invalid)
     local t = now()
     if kind then  -- moved aside, kept as it was; a record saying so takes its place
-      redis.call('RENAME', key, P .. 'bad:' .. id)
-      local ts = fmt(t)
-      redis.call('HSET', key, 'd', '{"name":"?","args":[],"kwargs":{},"queue":' .. cjson.encode(Q) .. '}',
-                 'n', '?', 'cr', ts, 'run', ts)
+      problem = problem .. '; moved to ' .. quarantine(id, 'failed', 'a ' .. kind .. ' key', t)
+    else
+      local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att')
+      invalid(id, 'failed', problem, t, f[1], nil, int_field(f[2]) or 0)
     end
-    local f = redis.call('HMGET', key, 'n', 'att')
-    local att = int_field(f[2]) or 0
-    add_error(key, cjson.encode({attempt = att, type = 'InvalidPayload', message = 'gdw repair: ' .. problem,
-                                 traceback = '', at = t}))
-    redis.call('HSET', key, 'st', 'failed', 'fa', fmt(t))
-    redis.call('HDEL', key, 'dl')
     for _, other in ipairs(statuses) do  -- (a hand-written entry in another index)
       if other ~= 'failed' and member[other][id] then redis.call('ZREM', P .. INDEX[other], id) end
     end
-    redis.call('ZADD', P .. INDEX.failed, fmt(t), id)
-    emit('failed', id, nil, f[1] or '?', nil, att, DETAIL.INVALID)
+    local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att')  -- (its event: invalid writes none here)
+    emit('failed', id, nil, f[1] or '?', nil, int_field(f[2]) or 0, DETAIL.INVALID)
   end
-  if kind then problem = problem .. '; moved to ' .. P .. 'bad:' .. id end
   failed = failed + 1
   say(id, 'failed', 1, '', problem)
 end
