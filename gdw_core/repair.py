@@ -92,22 +92,19 @@ class QueueRepair:
         """Whether the repair moved or re-indexed anything (a dry run: would have)."""
         return bool(self.moved_aside or self.reindexed or self.unlisted or self.failed_count)
 
-    def found_garbage(self, task_id: str, reason: str) -> None:
+    def found_garbage(self, task_id: str, reason: str, failed: bool = False) -> None:
+        """An unreadable record: left as it is, or (``failed``) a record that was not a task,
+        failed (a dry run: would be) with ``reason``."""
         if task_id in self._seen:
             return  # the walk met it twice
         self._seen.add(task_id)
-        self.garbage_count += 1
-        if len(self.garbage) < GARBAGE_LISTED:
-            self.garbage.append(Garbage(task_id, reason))
-
-    def failed_garbage(self, task_id: str, reason: str) -> None:
-        """A record that was not a task, failed (a dry run: would be) with ``reason``."""
-        if task_id in self._seen:
-            return
-        self._seen.add(task_id)
-        self.failed_count += 1
-        if len(self.failed) < GARBAGE_LISTED:
-            self.failed.append(Garbage(task_id, reason))
+        listed = self.failed if failed else self.garbage
+        if len(listed) < GARBAGE_LISTED:
+            listed.append(Garbage(task_id, reason))
+        if failed:
+            self.failed_count += 1
+        else:
+            self.garbage_count += 1
 
     def to_dict(self) -> dict[str, object]:
         return {

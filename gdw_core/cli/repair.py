@@ -7,7 +7,7 @@ record could not be read and was left as it is, or a queue's repair stopped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 import typer
@@ -93,6 +93,14 @@ def _counts(counts: Mapping[TaskStatus, int]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
+def _list(say: Callable[[str], None], records: list[R.Garbage], count: int) -> None:
+    """The first SHOWN of ``count`` records, each with its reason."""
+    for g in records[:SHOWN]:
+        say(f"    {output.clean(g.task_id)}: {output.clean(g.reason)}")
+    if count > SHOWN:
+        say(f"    ... and {count - SHOWN} more (--json lists up to {R.GARBAGE_LISTED})")
+
+
 def _print(report: R.Report, fail_unreadable: bool) -> None:
     console = output.make_console()
 
@@ -117,16 +125,10 @@ def _print(report: R.Report, fail_unreadable: bool) -> None:
                 f"{_counts(q.unlisted)}")  # fmt: skip
         if q.failed_count:
             say(f"  {q.failed_count} record(s) that are not tasks {would}failed, each saying why:")
-            for g in q.failed[:SHOWN]:
-                say(f"    {output.clean(g.task_id)}: {output.clean(g.reason)}")
-            if q.failed_count > SHOWN:
-                say(f"    ... and {q.failed_count - SHOWN} more (--json lists up to {R.GARBAGE_LISTED})")
+            _list(say, q.failed, q.failed_count)
         if q.garbage_count:
             say(f"  {q.garbage_count} record(s) cannot be read and are left as they are:")
-            for g in q.garbage[:SHOWN]:
-                say(f"    {output.clean(g.task_id)}: {output.clean(g.reason)}")
-            if q.garbage_count > SHOWN:
-                say(f"    ... and {q.garbage_count - SHOWN} more (--json lists up to {R.GARBAGE_LISTED})")
+            _list(say, q.garbage, q.garbage_count)
     for queue_name, why in report.failed_queues.items():
         say(f"queue {output.clean(queue_name)!r} not repaired: {output.clean(why)}")
     moved = sum(len(q.moved_aside) for q in report.queues)

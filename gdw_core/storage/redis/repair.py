@@ -67,11 +67,8 @@ def _tally(report: R.QueueRepair, reply: list[Any]) -> None:
     """One re-indexing step's reply (see repair.lua) into the report."""
     for j in range(0, len(reply), 5):
         task_id, status, added, removed, problem = reply[j : j + 5]
-        if problem and int(added) == 1:  # not a task: failed (fail_unreadable)
-            report.failed_garbage(str(task_id), str(problem))
-            continue
-        if problem:
-            report.found_garbage(str(task_id), str(problem))
+        if problem:  # (added: a record that was not a task, failed: fail_unreadable)
+            report.found_garbage(str(task_id), str(problem), failed=int(added) == 1)
             continue
         if int(added) == 1:
             report.reindexed[TaskStatus(status)] += 1
