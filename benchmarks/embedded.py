@@ -12,10 +12,14 @@ plain-asyncio reference, in the same run. Prints each rate and its ratio to the 
 * gdw per call, default retention: the same per-call loop with the default ``Retention`` (10,000
   finished records kept): past the first 10,000, every completion also deletes the oldest record,
   as in a long-running program. The two rows above keep all N records (so their completed count
-  tells when all are done) and never pay that deletion; this one counts its tasks as they run.
+  tells when all are done) and never pay that deletion; this one counts its tasks as they run;
+* gdw per call, every default: ``TaskQueue(worker_count=10)`` as it comes (at most 100 waiting: a
+  full queue gives the queue's own workers their turn, so the submits and the tasks interleave;
+  the default retention), counted the same way.
 Every gdw task keeps its full record (status, attempts, events, retention).
 
-``--only`` runs one of them (``tight``, ``up-front``, ``per-call``, ``submit-many``, ``retained``), e.g. under
+``--only`` runs one of them (``tight``, ``up-front``, ``per-call``, ``submit-many``, ``retained``,
+``defaults``), e.g. under
 ``valgrind --tool=callgrind`` to count instructions per task, which do not depend on the machine's
 load: run it at two sizes and divide the difference by the difference in ``--n``
 (docs/performance.md, "Embedded per-call path").
@@ -103,9 +107,16 @@ async def counted() -> None:
 
 
 async def per_call_retained(n: int, workers: int) -> float:
+    return await _counted(TaskQueue(worker_count=workers, queue_size=None, buffer_size=100, storage=MemoryStorage()), n)
+
+
+async def per_call_defaults(n: int, workers: int) -> float:
+    return await _counted(TaskQueue(worker_count=workers), n)
+
+
+async def _counted(queue: TaskQueue, n: int) -> float:
     global _done
     _done = 0
-    queue = TaskQueue(worker_count=workers, queue_size=None, buffer_size=100, storage=MemoryStorage())
     queue.register(counted)
     async with queue:
         start = time.perf_counter()
@@ -127,11 +138,12 @@ RUNS: dict[str, Callable[[int, int], Awaitable[float]]] = {
     "gdw: await submit() per call": per_call,
     "gdw: submit_many()": batch,
     "gdw: per call, default retention": per_call_retained,
+    "gdw: per call, every default": per_call_defaults,
 }
 
 
 #: --only's names for the runs
-SHORT = dict(zip(RUNS, ("tight", "up-front", "per-call", "submit-many", "retained"), strict=True))
+SHORT = dict(zip(RUNS, ("tight", "up-front", "per-call", "submit-many", "retained", "defaults"), strict=True))
 
 
 def _short(name: str) -> str:

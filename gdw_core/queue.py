@@ -43,8 +43,9 @@ class TaskQueue:
     """An asyncio task queue.
 
     ``worker_count`` task slots run in this process (0 = submit and inspect only); ``queue_size``
-    caps waiting tasks per queue (QueueFull beyond; default 100 on memory storage, unbounded on
-    shared storage unless given); ``buffer_size`` is how many tasks the worker claims ahead of its
+    caps waiting tasks per queue (QueueFull beyond, once this process's own worker has had its turn
+    to take from a full queue; default 100 on memory storage, unbounded on shared storage unless
+    given); ``buffer_size`` is how many tasks the worker claims ahead of its
     free slots; ``hooks`` (gdw_core.hooks.Hooks) see the worker's and every task's lifecycle.
     """
 
@@ -135,6 +136,19 @@ class TaskQueue:
     @property
     def worker(self) -> Worker | None:
         return self._worker
+
+    def takes_here(self, queue: str) -> bool:
+        """Whether this process's own running worker takes ``queue``'s tasks from a storage whose
+        calls never yield to the event loop (memory): a loop of submits then leaves that worker
+        no turn to take any, and the queue reads full when it is only untouched."""
+        worker = self._worker
+        return (
+            worker is not None
+            and self.started
+            and not self.closed
+            and isinstance(self.storage, MemoryStorage)
+            and queue in worker.queues
+        )
 
     def register(self, item: Callable[..., Any] | ModuleType, name: str | None = None) -> None:
         """Register a task function (or every task of a module) so it can be submitted by name."""

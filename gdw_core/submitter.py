@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import os
@@ -13,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from gdw_core import tracing
 from gdw_core.codec import check_args
-from gdw_core.errors import DuplicateTask, InvalidPayload, InvalidSchedule, InvalidTask, QueueClosed, UnknownTask
+from gdw_core.errors import (
+    DuplicateTask,
+    InvalidPayload,
+    InvalidSchedule,
+    InvalidTask,
+    QueueClosed,
+    QueueFull,
+    UnknownTask,
+)
 from gdw_core.flow.expiry import Expires, check_expires, expires_at
 from gdw_core.flow.limit import check_limit_names
 from gdw_core.flow.uniqueness import check_unique, digest, window
@@ -29,6 +38,9 @@ if TYPE_CHECKING:
     from gdw_core.storage.protocol import Storage
 
 TaskRef = Callable[..., Any] | str
+#: turns of the event loop a full queue's own worker gets to take from it before QueueFull (one
+#: is enough for an idle worker: its claimer was woken by the first of the submits)
+_TURNS = 4
 _UNKNOWN = TaskDefaults()  # the defaults of a task known only by its name (marker, compared by identity)
 
 #: what submitting a caller-given id that already exists does: raise DuplicateTask, or return the id
@@ -322,7 +334,10 @@ class Submitter:
         if self._options.depends_on:  # depends_on: one atomic step (gdw_core.workflow)
             await dependent_enqueue(q.storage, records)
             return [r.id for r in records]
-        created = await q.storage.enqueue(records, q.queue_size)
+        try:
+            created = await q.storage.enqueue(records, q.queue_size)
+        except QueueFull as full:
+            created = await self._when_taken(records, full)
         if len(records) == 1 and created[0]:  # the per-call submit
             return [records[0].id]
         if given is not None and not all(created) and records[0].unique_key is None:
@@ -333,6 +348,22 @@ class Submitter:
             if not created[i] and rec.unique_key is not None:  # another task stands for it
                 ids[i] = await self._unique_holder(rec)
         return ids
+
+    async def _when_taken(self, records: list[TaskRecord], full: QueueFull) -> list[bool]:
+        """The queue was full. When this process's own worker takes from it (TaskQueue.takes_here),
+        it gets up to _TURNS turns of the event loop to take what waits (a loop of submits to
+        memory storage never yields, so it had none), and the enqueue is tried after each; still
+        full after them, or with no such worker, QueueFull as before (nothing enqueued)."""
+        q = self._q
+        if not q.takes_here(records[0].queue):
+            raise full
+        for _ in range(_TURNS):
+            await asyncio.sleep(0)
+            try:
+                return await q.storage.enqueue(records, q.queue_size)
+            except QueueFull as exc:
+                full = exc
+        raise full
 
     async def _unique_holder(self, rec: TaskRecord) -> str:
         storage = self._q.storage

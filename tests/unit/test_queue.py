@@ -306,6 +306,36 @@ async def test_queue_full() -> None:
         assert (await q.inspect.counts())[S.PENDING] == 2
 
 
+async def test_a_loop_of_submits_gives_its_own_workers_their_turn_before_the_queue_is_full() -> None:
+    """On memory storage a submit never yields to the event loop, so a plain loop of submits left
+    the queue's own idle workers no turn to take anything: the 101st raised QueueFull with every
+    worker idle. A full queue now gives them their turn first; it is full only when it stays so."""
+    async with TaskQueue(worker_count=4, queue_size=10, buffer_size=0) as q:
+        ids = [await q.submit(add, i, 1) for i in range(300)]  # no await of anything else between
+        assert [await q.result(i, timeout=10) for i in ids] == [i + 1 for i in range(300)]
+
+
+async def test_a_queue_full_while_its_workers_are_busy_still_says_so() -> None:
+    gate = asyncio.Event()
+
+    async def held() -> None:
+        await gate.wait()
+
+    async with TaskQueue(worker_count=2, queue_size=3, buffer_size=1, tasks=[held]) as q:
+        accepted = 0
+        with pytest.raises(QueueFull):
+            for _ in range(50):
+                await q.submit(held)
+                accepted += 1
+        assert accepted == 3 + 2 + 1  # waiting, running, claimed ahead
+        other = q.options(queue="elsewhere")  # a queue no worker here takes: full at once, as before
+        for _ in range(3):
+            await other.submit(held)
+        with pytest.raises(QueueFull):
+            await other.submit(held)
+        gate.set()
+
+
 async def test_shutdown_lets_in_flight_finish_then_interrupts_the_rest() -> None:
     gate = asyncio.Event()
 
