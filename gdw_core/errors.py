@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class GdwError(Exception):
     """Base class of every error gdw raises on purpose."""
 
 
 class QueueFull(GdwError):
-    """The queue already holds ``queue_size`` waiting tasks; nothing was enqueued."""
+    """The queue already holds ``queue_size`` waiting tasks. A single submit enqueued nothing; of a
+    batch (``submit_many``), ``enqueued`` lists the ids of its tasks that were enqueued before the
+    queue filled (the others were not), and the message says how many."""
 
-    def __init__(self, queue: str, limit: int) -> None:
-        super().__init__(f"queue {queue!r} is full ({limit} tasks waiting); nothing was enqueued")
+    def __init__(self, queue: str, limit: int, enqueued: Sequence[str] = ()) -> None:
+        if enqueued:
+            what = f"{len(enqueued)} of the tasks were enqueued before it filled (ids in .enqueued), the rest were not"
+        else:
+            what = "nothing was enqueued"
+        super().__init__(f"queue {queue!r} is full ({limit} tasks waiting); {what}")
         self.queue = queue
         self.limit = limit
+        self.enqueued: list[str] = list(enqueued)
 
 
 class DuplicateTask(GdwError):

@@ -196,7 +196,8 @@ class MemoryStorage:
                 continue
             counts = self._counts.get(rec.queue) or self._queue_counts(rec.queue)
             if max_waiting is not None and counts[_PENDING] + counts[_SCHEDULED] >= max_waiting:
-                raise QueueFull(rec.queue, max_waiting)
+                done = records[: len(created)]  # (the records before this one; `created` has their flags)
+                raise QueueFull(rec.queue, max_waiting, [r.id for r, c in zip(done, created, strict=True) if c])
             if rec.unique_key is not None and self._unique_hit(rec, now) is not None:
                 created.append(False)  # another task stands for it (unique_for / debounce)
                 continue

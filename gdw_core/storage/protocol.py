@@ -141,8 +141,9 @@ class Storage(Protocol):
     # -- producing -------------------------------------------------------------------------
     async def enqueue(self, records: Sequence[TaskRecord], max_waiting: int | None = None) -> list[bool]:
         """Store new tasks (status pending or scheduled). Per record: True if created, False if a
-        task with that id already existed (nothing changed). Raises QueueFull (nothing enqueued
-        from that record on) when a queue holds ``max_waiting`` waiting tasks."""
+        task with that id already existed (nothing changed). Raises QueueFull when a queue holds
+        ``max_waiting`` waiting tasks; its ``enqueued`` lists the ids of this call's tasks that were
+        created all the same (those before the queue filled)."""
         ...
 
     async def enqueue_workflow(self, records: Sequence[TaskRecord]) -> None:

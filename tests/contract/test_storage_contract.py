@@ -240,6 +240,19 @@ async def test_max_waiting_raises_queue_full_and_keeps_the_rest(storage: Storage
     await storage.enqueue([rec(queue="other")], max_waiting=2)  # the limit is per queue
 
 
+async def test_a_batch_that_fills_the_queue_says_which_of_its_tasks_were_enqueued(storage: Storage) -> None:
+    await storage.enqueue([rec()], max_waiting=3)
+    batch = [rec() for _ in range(5)]
+    with pytest.raises(QueueFull) as full:
+        await storage.enqueue(batch, max_waiting=3)
+    assert full.value.enqueued == [batch[0].id, batch[1].id]
+    assert "2 of the tasks were enqueued before it filled" in str(full.value)
+    assert [await storage.get(r.id) is not None for r in batch] == [True, True, False, False, False]
+    with pytest.raises(QueueFull) as alone:
+        await storage.enqueue([rec()], max_waiting=3)
+    assert alone.value.enqueued == [] and "nothing was enqueued" in str(alone.value)
+
+
 async def test_cancel_waiting_is_immediate(storage: Storage) -> None:
     p, s = rec(), rec(status=S.SCHEDULED, delay=60)
     await storage.enqueue([p, s])

@@ -124,12 +124,11 @@ class RedisStorage(RedisWorkflow, RedisBulk, RedisRepair, RedisReader, RedisLimi
             if flag == -1:
                 raise QueueFull(records[0].queue, int(limit or 0))
             return [flag == 1]
-        out: list[bool] = []
-        for rec, flag in zip(records, await self._enqueue_flags(records, limit), strict=True):
-            if flag == -1:
-                raise QueueFull(rec.queue, int(limit or 0))
-            out.append(flag == 1)
-        return out
+        flags = await self._enqueue_flags(records, limit)
+        full = next((rec for rec, flag in zip(records, flags, strict=True) if flag == -1), None)
+        if full is not None:  # (every chunk ran: one that found room after a full one enqueued too)
+            raise QueueFull(full.queue, int(limit or 0), [r.id for r, f in zip(records, flags, strict=True) if f == 1])
+        return [flag == 1 for flag in flags]
 
     async def _enqueue_one(self, rec: TaskRecord, limit: str | int) -> Any:
         """One submit: sent at once in its own script call (on the fast lane when there is one),
