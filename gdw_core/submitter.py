@@ -357,13 +357,15 @@ class Submitter:
         q = self._q
         if not q.takes_here(records[0].queue):
             raise full
+        got = set(full.enqueued)  # (a batch's tasks enqueued by an earlier try: each try skips them)
         for _ in range(_TURNS):
             await asyncio.sleep(0)
             try:
                 return await q.storage.enqueue(records, q.queue_size)
             except QueueFull as exc:
                 full = exc
-        raise full
+                got.update(exc.enqueued)
+        raise QueueFull(full.queue, full.limit, [r.id for r in records if r.id in got])
 
     async def _unique_holder(self, rec: TaskRecord) -> str:
         storage = self._q.storage

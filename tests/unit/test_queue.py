@@ -328,11 +328,32 @@ async def test_a_queue_full_while_its_workers_are_busy_still_says_so() -> None:
                 await q.submit(held)
                 accepted += 1
         assert accepted == 3 + 2 + 1  # waiting, running, claimed ahead
+        batch = [(i,) for i in range(5)]
+        with pytest.raises(QueueFull) as full:  # none got in (the queue stayed full)
+            await q.submit_many(add, batch)
+        assert full.value.enqueued == []
         other = q.options(queue="elsewhere")  # a queue no worker here takes: full at once, as before
         for _ in range(3):
             await other.submit(held)
         with pytest.raises(QueueFull):
             await other.submit(held)
+        gate.set()
+
+
+async def test_a_batch_that_fills_the_queue_lists_what_got_in_after_its_workers_turn() -> None:
+    gate = asyncio.Event()
+
+    async def held(n: int) -> None:
+        await gate.wait()
+
+    async with TaskQueue(worker_count=2, queue_size=3, buffer_size=1, tasks=[held]) as q:
+        for i in range(3):  # two running, one claimed ahead: the worker takes no more
+            await q.submit(held, i)
+        await asyncio.sleep(0.05)
+        with pytest.raises(QueueFull) as full:
+            await q.submit_many(held, [(i,) for i in range(10, 15)])
+        assert len(full.value.enqueued) == 3  # the first three, from before the worker's turns
+        assert (await q.inspect.counts())[S.PENDING] == 3
         gate.set()
 
 
