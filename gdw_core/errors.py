@@ -56,8 +56,14 @@ class QueueClosed(GdwError):
 
 
 class TaskNotFound(GdwError, KeyError):
+    """No record with this id: it never existed here, or it finished and retention deleted it
+    (``Retention``: the newest finished tasks kept by count, each for a time)."""
+
     def __init__(self, task_id: str) -> None:
-        super().__init__(f"no task with id {task_id!r}")
+        super().__init__(
+            f"no task with id {task_id!r}: it was never submitted to this storage, or it finished and "
+            "retention has deleted its record (Retention keeps the newest finished tasks, by count and age)"
+        )
         self.task_id = task_id
 
     def __str__(self) -> str:

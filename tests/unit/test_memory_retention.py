@@ -6,7 +6,9 @@ costs the same however many were dropped before (docs/performance.md, 2026-12-07
 
 from __future__ import annotations
 
-from gdw_core import ManualClock, MemoryStorage, Retention, TaskRecord
+import pytest
+
+from gdw_core import ManualClock, MemoryStorage, Retention, TaskNotFound, TaskQueue, TaskRecord
 from gdw_core.record import AttemptError
 from gdw_core.status import TaskStatus
 from gdw_core.storage.protocol import Ack
@@ -65,3 +67,15 @@ async def test_the_ttl_drops_the_oldest_and_stops_at_the_first_younger_one() -> 
     clock.advance(100.0)
     assert await s.purge_expired() == 3
     assert (await s.counts())[S.COMPLETED] == 0
+
+
+async def test_a_result_deleted_by_retention_says_that_may_be_why() -> None:
+    async def square(x: int) -> int:
+        return x * x
+
+    storage = MemoryStorage(retention=Retention(completed_count=5))
+    async with TaskQueue(worker_count=4, storage=storage, tasks=[square]) as q:
+        ids = [await q.submit(square, i) for i in range(40)]
+        assert await q.result(ids[-1], timeout=10) == 39 * 39
+        with pytest.raises(TaskNotFound, match="retention has deleted its record"):
+            await q.result(ids[0], timeout=10)
