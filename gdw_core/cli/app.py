@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
@@ -65,21 +66,28 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def short(text: str | None) -> str:
+    """A command's line in ``gdw --help``: the first paragraph of its help as one line (the list
+    keeps the source's line breaks, which cut a long first paragraph into a ragged column)."""
+    return " ".join(inspect.cleandoc(text or "").split("\n\n")[0].split())
+
+
+def add(fn: Callable[..., Any], help: str | None = None, line: str | None = None) -> None:
+    """Register a command; ``line`` its line in the list when its first paragraph is long."""
+    app.command(help=help, short_help=line or short(help or fn.__doc__), epilog=EPILOG)(fn)
+
+
 app.callback()(options.choose)  # gdw [--redis-file PATH] [--namespace NS] COMMAND
-app.command(epilog=EPILOG)(worker.worker)
-app.command(help=submit.HELP, epilog=EPILOG)(submit.submit)
-app.command(epilog=EPILOG)(tasks.status)
-app.command(epilog=EPILOG)(tasks.ls)
-app.command(epilog=EPILOG)(bulk.cancel)
-app.command(epilog=EPILOG)(bulk.retry)
-app.command(epilog=EPILOG)(bulk.purge)
-app.command(epilog=EPILOG)(operate.pause)
-app.command(epilog=EPILOG)(operate.resume)
-app.command(epilog=EPILOG)(operate.shutdown)
-app.command(epilog=EPILOG)(repair.repair)
-app.command(epilog=EPILOG)(overview.workers)
-app.command(epilog=EPILOG)(overview.stats)
-app.command(epilog=EPILOG)(metrics.metrics)
+add(worker.worker)
+add(submit.submit, help=submit.HELP)
+COMMANDS: list[Callable[..., Any]] = [tasks.status, tasks.ls, bulk.cancel, bulk.retry, bulk.purge, operate.pause,
+                                      operate.resume, operate.shutdown]  # fmt: skip
+for fn in COMMANDS:
+    add(fn)
+add(repair.repair, line="Repair queues whose status index was overwritten with a key of another type.")
+for fn in (overview.workers, overview.stats, metrics.metrics):
+    add(fn)
 app.add_typer(recurring.app, name="recurring")
 app.add_typer(limits.app, name="limit")
 

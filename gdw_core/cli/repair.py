@@ -48,12 +48,11 @@ def repair(
     json_out: Json = False,
     redis: Redis = None,
 ) -> None:
-    """Repair queues whose status index was overwritten with a key of another type.
-
-    Each such index is moved aside (renamed, kept for forensics) and every task is put back in the
-    index of its status, so workers claim, recover, list and purge it again. Tasks already indexed
-    right are left alone: running it twice changes nothing. Records that cannot be read are listed
-    and left as they are, or with --fail-unreadable failed, each saying why."""
+    """Repair queues whose status index was overwritten with a key of another type: each such
+    index is moved aside (renamed, kept for forensics) and every task is put back in the index of
+    its status, so workers claim, recover, list and purge it again. Tasks already indexed right are
+    left alone: running it twice changes nothing. Records that cannot be read are listed and left
+    as they are, or with --fail-unreadable failed, each saying why."""
     url = resolve_url(redis)
     names = list(dict.fromkeys(queue or []))
     for name in names:
