@@ -82,9 +82,10 @@ app.callback()(options.choose)  # gdw [--redis-file PATH] [--namespace NS] COMMA
 add(worker.worker)
 add(submit.submit, help=submit.HELP)
 COMMANDS: list[Callable[..., Any]] = [tasks.status, tasks.ls, bulk.cancel, bulk.retry, bulk.purge, operate.pause,
-                                      operate.resume, operate.shutdown]  # fmt: skip
+                                      operate.resume]  # fmt: skip
 for fn in COMMANDS:
     add(fn)
+add(operate.shutdown, line="Ask workers (all, or one) to shut down gracefully.")
 add(repair.repair, line="Repair queues whose status index was overwritten with a key of another type.")
 for fn in (overview.workers, overview.stats, metrics.metrics):
     add(fn)

@@ -68,10 +68,8 @@ def shutdown(
     json_out: Json = False,
     redis: Redis = None,
 ) -> None:
-    """Ask workers (all, or one) to shut down gracefully.
-
-    They stop claiming, let running tasks finish within --timeout and give back the rest (retried
-    elsewhere, never lost)."""
+    """Ask workers (all, or one) to shut down gracefully: they stop claiming, let running tasks
+    finish within --timeout and give back the rest (retried elsewhere, never lost)."""
     url = resolve_url(redis)
     if now and timeout is not None:
         raise usage("--now and --timeout conflict: --now does not wait")
