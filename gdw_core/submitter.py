@@ -353,7 +353,8 @@ class Submitter:
         """The queue was full. When this process's own worker takes from it (TaskQueue.takes_here),
         it gets up to _TURNS turns of the event loop to take what waits (a loop of submits to
         memory storage never yields, so it had none), and the enqueue is tried after each; still
-        full after them, or with no such worker, QueueFull as before (nothing enqueued)."""
+        full after them, or with no such worker: QueueFull, listing the tasks of a batch that any
+        try enqueued."""
         q = self._q
         if not q.takes_here(records[0].queue):
             raise full
