@@ -85,3 +85,34 @@ async def test_a_child_that_cannot_be_cancelled_into_a_garbage_index_is_settled_
         assert await status(s, child.id) is S.CANCELLED
     finally:
         await s.close()
+
+
+async def test_a_parent_failed_by_repair_settles_its_blocked_children(redis_server: RedisServer) -> None:
+    """A workflow step whose status became garbage holds its children blocked for good (nothing
+    finishes it); gdw repair --fail-unreadable fails it and its blocked children count their
+    parents afresh at once: the one that runs on a parent's failure is released, the other
+    cancelled; a child of another parent that has not finished stays blocked. The children live in
+    another queue, which that repair does not walk."""
+    from gdw_core import repair as R
+
+    redis_server.cli("flushall")
+    s = RedisStorage.from_url(redis_server.url)
+    await s.open()
+    try:
+        a, other = node(), node()
+        # (in another queue: the repair of a's queue never walks them, only a's fan-out finds them)
+        cancelled = node(a.id, queue="kids")
+        runs_anyway = node(a.id, queue="kids", on_parent_failure="run")
+        waits = node(a.id, other.id, queue="kids", on_parent_failure="run")
+        await s.enqueue_workflow([a, other, cancelled, runs_anyway, waits])
+        redis_server.cli("hset", s.keys.task("default", a.id), "st", "limbo")
+
+        report = await R.run(s, ["default"], fail_unreadable=True)
+
+        assert [g.task_id for q in report.queues for g in q.failed] == [a.id]
+        assert await status(s, a.id) is S.FAILED
+        assert await status(s, cancelled.id) is S.CANCELLED
+        assert await status(s, runs_anyway.id) is S.PENDING
+        assert await status(s, waits.id) is S.BLOCKED  # `other` has not finished
+    finally:
+        await s.close()

@@ -128,8 +128,11 @@ local function not_a_task(id, problem, kind)
     for _, other in ipairs(statuses) do  -- (a hand-written entry in another index)
       if other ~= 'failed' and member[other][id] then redis.call('ZREM', P .. INDEX[other], id) end
     end
-    local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att')  -- (its event: invalid writes none here)
+    local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att', 'ch')  -- (its event: invalid writes none here)
     emit('failed', id, nil, f[1] or '?', nil, int_field(f[2]) or 0, DETAIL.INVALID)
+    -- a workflow step: its blocked children count their parents afresh (this one is failed now),
+    -- not by its fan-in, which would count it once more if it had finished before the garbage
+    for _, e in ipairs(edges(f[3])) do in_queue(e[1], wf_settle, e[2], t) end
   end
   failed = failed + 1
   say(id, 'failed', 1, '', problem)
