@@ -119,17 +119,17 @@ local function not_a_task(id, problem, kind)
     if kind then problem = problem .. '; would be moved to ' .. P .. 'bad:' .. id end
   else  -- failed in place, as a claim fails such a record (the prelude's quarantine and invalid)
     local t = now()
+    local f = {'?', false, false}  -- name, attempts, children: the record's when it is a hash
     if kind then  -- moved aside, kept as it was; a record saying so takes its place
       problem = problem .. '; moved to ' .. quarantine(id, 'failed', 'a ' .. kind .. ' key', t)
     else
-      local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att')
+      f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att', 'ch')
       invalid(id, 'failed', problem, t, f[1], nil, int_field(f[2]) or 0)
     end
     for _, other in ipairs(statuses) do  -- (a hand-written entry in another index)
       if other ~= 'failed' and member[other][id] then redis.call('ZREM', P .. INDEX[other], id) end
     end
-    local f = redis.call('HMGET', P .. 't:' .. id, 'n', 'att', 'ch')  -- (its event: invalid writes none here)
-    emit('failed', id, nil, f[1] or '?', nil, int_field(f[2]) or 0, DETAIL.INVALID)
+    emit('failed', id, nil, f[1] or '?', nil, int_field(f[2]) or 0, DETAIL.INVALID)  -- (invalid wrote none)
     -- a workflow step: its blocked children count their parents afresh (this one is failed now),
     -- not by its fan-in, which would count it once more if it had finished before the garbage
     for _, e in ipairs(edges(f[3])) do in_queue(e[1], wf_settle, e[2], t) end
