@@ -39,6 +39,7 @@ S = TaskStatus
 _PENDING, _CLAIMED, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.CLAIMED, S.RUNNING, S.SCHEDULED, S.RETRYING
 _COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
 _VALUE = {s: s.value for s in S}
+_V_PENDING, _V_CLAIMED, _V_COMPLETED = _VALUE[_PENDING], _VALUE[_CLAIMED], _VALUE[_COMPLETED]
 _WAITING = tuple(WAITING)
 _THROTTLED = S.THROTTLED
 _DELAYED = (_SCHEDULED, _RETRYING, _THROTTLED)  # waiting for a time (the delayed heap)
@@ -261,6 +262,8 @@ class MemoryStorage:
         out: list[Lease] = []
         throttled = 0
         self._throttled_next = None
+        index, qcounts, events, tasks, leases = self._index, self._counts, self._events, self._tasks, self._leases
+        pending_ids, claimed_ids, event_seq = index[_PENDING], index[_CLAIMED], self._event_seq
         ready = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
         only = ready[0] if len(ready) == 1 else None
         while len(out) < count:
@@ -272,7 +275,7 @@ class MemoryStorage:
             if best is None or not best.order:
                 break
             task_id = best.pop()
-            rec = self._tasks.get(task_id)
+            rec = tasks.get(task_id)
             if rec is None or rec.status is not _PENDING:
                 continue  # stale entry (cancelled, purged)
             if rec.expires_at is not None and rec.expires_at <= now:
@@ -291,14 +294,26 @@ class MemoryStorage:
                     if throttled >= 256:  # bounded, as in claim.lua
                         break
                     continue
-            rec.attempts = _claim_attempts(rec.attempts)
+            rec.attempts = attempts = _claim_attempts(rec.attempts)
             rec.worker = worker_id
             rec.started_at = None  # set by the start mark
             token = next(self._token)
             deadline = now + lease
-            self._leases[task_id] = (worker_id, token, deadline)
-            self._move(rec, _CLAIMED, now)
+            leases[task_id] = (worker_id, token, deadline)
+            # _move(rec, _CLAIMED, now), inlined for pending -> claimed (once per task run)
+            del pending_ids[task_id]
+            claimed_ids[task_id] = None
+            counts = qcounts[rec.queue]
+            counts[_PENDING] -= 1
+            counts[_CLAIMED] += 1
+            rec.status = _CLAIMED
+            seq = self._last_event = next(event_seq)
+            events.append((seq, now, _V_CLAIMED, task_id, _V_PENDING, rec.name, rec.queue, worker_id, attempts, None))
+            if rec.children:
+                self._fanin.moved(rec, _PENDING, _CLAIMED)
             out.append(Lease(rec, token, deadline))
+        if out and self._news is not None:
+            self._news.set()
         return out
 
     async def claim(self, worker_id: str, queues: Sequence[str], count: int, lease: float, wait: float) -> list[Lease]:
@@ -363,7 +378,8 @@ class MemoryStorage:
     async def complete(self, acks: Sequence[Ack]) -> list[bool | None]:
         now = self.clock.now()
         out: list[bool | None] = []
-        leases, tasks = self._leases, self._tasks
+        leases, tasks, index, qcounts, events = self._leases, self._tasks, self._index, self._counts, self._events
+        done_ids, keep, event_seq, limiter = index[_COMPLETED], self._keep[_COMPLETED], self._event_seq, self._limiter
         for ack in acks:
             try:
                 # _held(), inlined: the record if the ack's token is its current lease, claimed or running
@@ -376,16 +392,39 @@ class MemoryStorage:
                 if type(result) not in _PLAIN_RESULT and not self._encodes(rec, ack, now):
                     out.append(False)
                     continue
-                if rec.status is _CLAIMED:
+                old = rec.status
+                if old is _CLAIMED:
                     ago = ack.started_ago
                     rec.started_at = now - (ago if ago > 0.0 else 0.0)
                 rec.result = result
                 rec.finished_at = now
-                self._move(rec, _COMPLETED, now)
+                # _move(rec, _COMPLETED, now), inlined for claimed/running -> completed (once per task)
+                task_id = rec.id
+                del index[old][task_id]
+                done_ids[task_id] = None
+                counts = qcounts[rec.queue]
+                counts[old] -= 1
+                counts[_COMPLETED] += 1
+                rec.status = _COMPLETED
+                seq = self._last_event = next(event_seq)
+                events.append(
+                    (seq, now, _V_COMPLETED, task_id, _VALUE[old], rec.name, rec.queue, rec.worker, rec.attempts, None)
+                )
+                if limiter.holding:
+                    self._release_holds(rec, now)
+                del leases[task_id]
+                if rec.result_ttl is not None:
+                    heapq.heappush(self._result_expiry, (now + rec.result_ttl, task_id))
+                if rec.children:
+                    self._fanin.moved(rec, old, _COMPLETED)
+                if len(done_ids) > keep:
+                    self._retain(_COMPLETED)
                 out.append(True)
             except (TypeError, ValueError, AttributeError) as exc:  # a garbage ack fails alone
                 log.warning("ack %r refused: %s", ack, exc)
                 out.append(False)
+        if self._news is not None:
+            self._news.set()
         return out
 
     def _encodes(self, rec: TaskRecord, ack: Ack, now: float) -> bool:

@@ -299,8 +299,7 @@ class Worker:
         if hooked:
             await self.hooks.call("before_task", rec, task_id=rec.id)
         run = Execution(lease, spec, self._context(lease, spec) if spec.defaults.takes_context else None, started)
-        self._running[rec.id] = run
-        self.info.busy = len(self._running)
+        self._running[rec.id] = run  # (info.busy is len(_running), published by each heartbeat: _held)
         try:
             ended = await run.run(rec, self._executor_now, slot)
         except asyncio.CancelledError:  # an immediate stop of this slot
@@ -309,7 +308,6 @@ class Worker:
             raise
         finally:
             self._running.pop(rec.id, None)
-            self.info.busy = len(self._running)
         if self._progress:
             await self._settle_progress(rec.id)
         if ended.ok:
