@@ -266,52 +266,54 @@ class MemoryStorage:
         pending_ids, claimed_ids, event_seq = index[_PENDING], index[_CLAIMED], self._event_seq
         ready = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
         only = ready[0] if len(ready) == 1 else None
-        while len(out) < count:
-            best: ReadyQueue | None = only
-            if only is None:
+        while len(out) < count and throttled < 256:  # (throttled: bounded, as in claim.lua)
+            if only is not None:  # one queue: its next ids at once
+                batch = only.take(min(count - len(out), 256 - throttled))
+            else:  # several: the next id of the queue whose head comes first
+                best: ReadyQueue | None = None
                 for r in ready:
                     if r and (best is None or r.head() < best.head()):
                         best = r
-            if best is None or not best.order:
+                batch = [best.pop()] if best is not None else []
+            if not batch:
                 break
-            task_id = best.pop()
-            rec = tasks.get(task_id)
-            if rec is None or rec.status is not _PENDING:
-                continue  # stale entry (cancelled, purged)
-            if rec.expires_at is not None and rec.expires_at <= now:
-                self._expire(rec, now)  # not started in time: never run
-                throttled += 1
-                continue
-            if rec.limits:
-                throttle = self._limiter.admit(task_id, rec.limits, now, self._counts[rec.queue][_THROTTLED])
-                if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
-                    rec.run_at, rec.throttled_by = throttle.until, throttle.reason
-                    self._move(rec, _THROTTLED, now, throttle.reason)
-                    heapq.heappush(self._delayed, (rec.run_at, next(self._seq), rec.id))
-                    if self._throttled_next is None or rec.run_at < self._throttled_next:
-                        self._throttled_next = rec.run_at
-                    throttled += 1
-                    if throttled >= 256:  # bounded, as in claim.lua
-                        break
+            for task_id in batch:
+                rec = tasks.get(task_id)
+                if rec is None or rec.status is not _PENDING:
+                    continue  # stale entry (cancelled, purged)
+                if rec.expires_at is not None and rec.expires_at <= now:
+                    self._expire(rec, now)  # not started in time: never run
                     continue
-            rec.attempts = attempts = _claim_attempts(rec.attempts)
-            rec.worker = worker_id
-            rec.started_at = None  # set by the start mark
-            token = next(self._token)
-            deadline = now + lease
-            leases[task_id] = (worker_id, token, deadline)
-            # _move(rec, _CLAIMED, now), inlined for pending -> claimed (once per task run)
-            del pending_ids[task_id]
-            claimed_ids[task_id] = None
-            counts = qcounts[rec.queue]
-            counts[_PENDING] -= 1
-            counts[_CLAIMED] += 1
-            rec.status = _CLAIMED
-            seq = self._last_event = next(event_seq)
-            events.append((seq, now, _V_CLAIMED, task_id, _V_PENDING, rec.name, rec.queue, worker_id, attempts, None))
-            if rec.children:
-                self._fanin.moved(rec, _PENDING, _CLAIMED)
-            out.append(Lease(rec, token, deadline))
+                if rec.limits:
+                    throttle = self._limiter.admit(task_id, rec.limits, now, self._counts[rec.queue][_THROTTLED])
+                    if throttle is not None:  # over a limit: it waits; the scan goes on (no head-of-line block)
+                        rec.run_at, rec.throttled_by = throttle.until, throttle.reason
+                        self._move(rec, _THROTTLED, now, throttle.reason)
+                        heapq.heappush(self._delayed, (rec.run_at, next(self._seq), rec.id))
+                        if self._throttled_next is None or rec.run_at < self._throttled_next:
+                            self._throttled_next = rec.run_at
+                        throttled += 1
+                        continue
+                rec.attempts = attempts = _claim_attempts(rec.attempts)
+                rec.worker = worker_id
+                rec.started_at = None  # set by the start mark
+                token = next(self._token)
+                deadline = now + lease
+                leases[task_id] = (worker_id, token, deadline)
+                # _move(rec, _CLAIMED, now), inlined for pending -> claimed (once per task run)
+                del pending_ids[task_id]
+                claimed_ids[task_id] = None
+                counts = qcounts[rec.queue]
+                counts[_PENDING] -= 1
+                counts[_CLAIMED] += 1
+                rec.status = _CLAIMED
+                seq = self._last_event = next(event_seq)
+                events.append(
+                    (seq, now, _V_CLAIMED, task_id, _V_PENDING, rec.name, rec.queue, worker_id, attempts, None)
+                )
+                if rec.children:
+                    self._fanin.moved(rec, _PENDING, _CLAIMED)
+                out.append(Lease(rec, token, deadline))
         if out and self._news is not None:
             self._news.set()
         return out

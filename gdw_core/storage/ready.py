@@ -56,6 +56,30 @@ class ReadyQueue:
                 del self.lanes[priority]
         return task_id
 
+    def take(self, n: int) -> list[str]:
+        """The next ``n`` entries' task ids (fewer when fewer are queued), in claim order: what
+        ``n`` calls of :meth:`pop` return, in one call."""
+        out: list[str] = []
+        order, lanes = self.order, self.lanes
+        while order and n > 0:
+            priority = -order[0]
+            ids, seqs = lanes[priority]
+            if n >= len(ids):  # the whole lane
+                n -= len(ids)
+                out.extend(ids)
+                ids.clear()
+                seqs.clear()
+            else:
+                for _ in range(n):
+                    out.append(ids.popleft())
+                    seqs.popleft()
+                n = 0
+            if not ids:
+                heapq.heappop(order)
+                if len(lanes) > 8:
+                    del lanes[priority]
+        return out
+
     def entries(self) -> Iterator[tuple[int, int, str]]:
         """Every entry as ``(-priority, seq, task id)``, in claim order."""
         for priority in sorted(self.lanes, reverse=True):
