@@ -283,6 +283,7 @@ class MemoryStorage:
                     continue  # stale entry (cancelled, purged)
                 if rec.expires_at is not None and rec.expires_at <= now:
                     self._expire(rec, now)  # not started in time: never run
+                    throttled += 1  # (counted in the bound, as in claim.lua)
                     continue
                 if rec.limits:
                     throttle = self._limiter.admit(task_id, rec.limits, now, self._counts[rec.queue][_THROTTLED])

@@ -199,3 +199,24 @@ async def test_a_waiter_that_got_its_slot_is_no_longer_counted_waiting(storage: 
     await asyncio.sleep(0.4)  # a's lease expires without a release: b is due at that deadline
     assert await claim(storage, 2) == [b.id]
     assert [(u.holding, u.waiting) for u in await storage.limits()] == [(1, 0)]
+
+
+async def test_a_claim_stops_after_256_throttled_and_loses_none_of_the_rest(storage: Storage) -> None:
+    # 300 tasks over one limit, then 5 free ones: one claim's scan is bounded (it stops once 256
+    # are throttled; a Redis claim finishes the batch of candidates it read, up to `count` more),
+    # every task is still in exactly one state, and later claims reach the free ones
+    await storage.set_limit(LimitSpec("one", concurrency=1))
+    over = [rec(["one"]) for _ in range(301)]
+    free = [rec() for _ in range(5)]
+    await storage.enqueue(over + free)
+    first = await claim(storage, 10)
+    assert first[0] == over[0].id  # the first takes the one slot
+    counts = await storage.counts()
+    assert 256 <= counts[S.THROTTLED] <= 256 + 10
+    assert counts[S.PENDING] + counts[S.THROTTLED] + counts[S.CLAIMED] == 306
+    got = list(first)
+    for _ in range(3):  # the next scans throttle what is left over the limit and claim every free one
+        got += await claim(storage, 10)
+    assert sorted(got) == sorted([over[0].id] + [t.id for t in free])
+    counts = await storage.counts()
+    assert (counts[S.THROTTLED], counts[S.PENDING], counts[S.CLAIMED]) == (300, 0, 6)
