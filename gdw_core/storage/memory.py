@@ -39,7 +39,6 @@ S = TaskStatus
 _PENDING, _CLAIMED, _RUNNING, _SCHEDULED, _RETRYING = S.PENDING, S.CLAIMED, S.RUNNING, S.SCHEDULED, S.RETRYING
 _COMPLETED, _FAILED, _CANCELLED = S.COMPLETED, S.FAILED, S.CANCELLED
 _VALUE = {s: s.value for s in S}
-_V_PENDING, _V_CLAIMED, _V_COMPLETED = _VALUE[_PENDING], _VALUE[_CLAIMED], _VALUE[_COMPLETED]
 _WAITING = tuple(WAITING)
 _THROTTLED = S.THROTTLED
 _DELAYED = (_SCHEDULED, _RETRYING, _THROTTLED)  # waiting for a time (the delayed heap)
@@ -137,10 +136,10 @@ class MemoryStorage:
         if self._news is not None:
             self._news.set()
 
-    def _move(self, rec: TaskRecord, new: TaskStatus, at: float, detail: str | None = None) -> None:
-        old = rec.status
-        if new not in TRANSITIONS[old]:
-            check_transition(rec.id, old, new)
+    def _shift(self, rec: TaskRecord, old: TaskStatus, new: TaskStatus, at: float, detail: str | None) -> None:
+        """What every transition writes: the record's status, its two indexes, its queue's counts
+        and the event row. For callers that have checked the transition: :meth:`_move`, and the
+        claim's and the completion's hot paths, which know theirs and skip its general checks."""
         task_id = rec.id
         index = self._index
         del index[old][task_id]
@@ -149,13 +148,19 @@ class MemoryStorage:
         counts[old] -= 1
         counts[new] += 1
         rec.status = new
-        if old is _THROTTLED:
-            rec.throttled_by = None
-        # the transition's event (_emit, inlined: this runs for every transition of every task)
         seq = self._last_event = next(self._event_seq)
         self._events.append(
             (seq, at, _VALUE[new], task_id, _VALUE[old], rec.name, rec.queue, rec.worker, rec.attempts, detail)
         )
+
+    def _move(self, rec: TaskRecord, new: TaskStatus, at: float, detail: str | None = None) -> None:
+        old = rec.status
+        if new not in TRANSITIONS[old]:
+            check_transition(rec.id, old, new)
+        task_id = rec.id
+        self._shift(rec, old, new, at, detail)
+        if old is _THROTTLED:
+            rec.throttled_by = None
         if self._news is not None:
             self._news.set()
         if old in LEASED and new not in LEASED and self._limiter.holding:
@@ -166,7 +171,7 @@ class MemoryStorage:
                 heapq.heappush(self._result_expiry, (at + rec.result_ttl, task_id))
             if rec.children:
                 self._fanin.moved(rec, old, new)  # workflow fan-in (gdw_core.workflow.memory)
-            if len(index[new]) > self._keep[new]:
+            if len(self._index[new]) > self._keep[new]:
                 self._retain(new)
         elif rec.children:
             self._fanin.moved(rec, old, new)
@@ -262,8 +267,7 @@ class MemoryStorage:
         out: list[Lease] = []
         throttled = 0
         self._throttled_next = None
-        index, qcounts, events, tasks, leases = self._index, self._counts, self._events, self._tasks, self._leases
-        pending_ids, claimed_ids, event_seq = index[_PENDING], index[_CLAIMED], self._event_seq
+        tasks, leases, shift = self._tasks, self._leases, self._shift
         ready = [self._pending[q] for q in queues if q in self._pending and q not in self._paused]
         only = ready[0] if len(ready) == 1 else None
         while len(out) < count and throttled < 256:  # (throttled: bounded, as in claim.lua)
@@ -295,23 +299,14 @@ class MemoryStorage:
                             self._throttled_next = rec.run_at
                         throttled += 1
                         continue
-                rec.attempts = attempts = _claim_attempts(rec.attempts)
+                rec.attempts = _claim_attempts(rec.attempts)
                 rec.worker = worker_id
                 rec.started_at = None  # set by the start mark
                 token = next(self._token)
                 deadline = now + lease
                 leases[task_id] = (worker_id, token, deadline)
-                # _move(rec, _CLAIMED, now), inlined for pending -> claimed (once per task run)
-                del pending_ids[task_id]
-                claimed_ids[task_id] = None
-                counts = qcounts[rec.queue]
-                counts[_PENDING] -= 1
-                counts[_CLAIMED] += 1
-                rec.status = _CLAIMED
-                seq = self._last_event = next(event_seq)
-                events.append(
-                    (seq, now, _V_CLAIMED, task_id, _V_PENDING, rec.name, rec.queue, worker_id, attempts, None)
-                )
+                # _move(rec, _CLAIMED, now) without its general checks: pending -> claimed
+                shift(rec, _PENDING, _CLAIMED, now, None)
                 if rec.children:
                     self._fanin.moved(rec, _PENDING, _CLAIMED)
                 out.append(Lease(rec, token, deadline))
@@ -381,8 +376,9 @@ class MemoryStorage:
     async def complete(self, acks: Sequence[Ack]) -> list[bool | None]:
         now = self.clock.now()
         out: list[bool | None] = []
-        leases, tasks, index, qcounts, events = self._leases, self._tasks, self._index, self._counts, self._events
-        done_ids, keep, event_seq, limiter = index[_COMPLETED], self._keep[_COMPLETED], self._event_seq, self._limiter
+        leases, tasks, shift = self._leases, self._tasks, self._shift
+        done_ids, keep = self._index[_COMPLETED], self._keep[_COMPLETED]
+        holding = self._limiter.holding  # (only a claim takes a concurrency slot: none is taken below)
         for ack in acks:
             try:
                 # _held(), inlined: the record if the ack's token is its current lease, claimed or running
@@ -401,19 +397,10 @@ class MemoryStorage:
                     rec.started_at = now - (ago if ago > 0.0 else 0.0)
                 rec.result = result
                 rec.finished_at = now
-                # _move(rec, _COMPLETED, now), inlined for claimed/running -> completed (once per task)
+                # _move(rec, _COMPLETED, now) without its general checks: claimed/running -> completed
                 task_id = rec.id
-                del index[old][task_id]
-                done_ids[task_id] = None
-                counts = qcounts[rec.queue]
-                counts[old] -= 1
-                counts[_COMPLETED] += 1
-                rec.status = _COMPLETED
-                seq = self._last_event = next(event_seq)
-                events.append(
-                    (seq, now, _V_COMPLETED, task_id, _VALUE[old], rec.name, rec.queue, rec.worker, rec.attempts, None)
-                )
-                if limiter.holding:
+                shift(rec, old, _COMPLETED, now, None)
+                if holding:
                     self._release_holds(rec, now)
                 del leases[task_id]
                 if rec.result_ttl is not None:

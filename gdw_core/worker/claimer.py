@@ -50,10 +50,13 @@ class Claimer:
     def room_left(self) -> int:
         return self.capacity - self.running() - len(self.buffer)
 
-    def _put(self, lease: Lease) -> None:
-        self.buffered[lease.task.id] = lease
-        self.buffer.append(lease)
-        if self._waiters:
+    def _put(self, leases: list[Lease]) -> None:
+        """Buffer a claim's leases; a slot waiting in :meth:`next` is woken for each."""
+        buffered = self.buffered
+        for lease in leases:
+            buffered[lease.task.id] = lease
+        self.buffer.extend(leases)
+        for _ in range(min(len(leases), len(self._waiters))):
             self._wake_one()
 
     def next_nowait(self) -> Lease | None:
@@ -159,5 +162,4 @@ class Claimer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for lease in leases:
-                self._put(lease)
+            self._put(leases)
