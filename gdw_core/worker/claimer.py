@@ -50,14 +50,17 @@ class Claimer:
     def room_left(self) -> int:
         return self.capacity - self.running() - len(self.buffer)
 
-    def _put(self, leases: list[Lease]) -> None:
-        """Buffer a claim's leases; a slot waiting in :meth:`next` is woken for each."""
+    def _put(self, leases: list[Lease]) -> int:
+        """Buffer a claim's leases; a slot waiting in :meth:`next` is woken for each. Returns how
+        many slots were woken."""
         buffered = self.buffered
         for lease in leases:
             buffered[lease.task.id] = lease
         self.buffer.extend(leases)
-        for _ in range(min(len(leases), len(self._waiters))):
+        woken = min(len(leases), len(self._waiters))
+        for _ in range(woken):
             self._wake_one()
+        return woken
 
     def next_nowait(self) -> Lease | None:
         """The next buffered task a slot should start (settled ones are skipped), or None when the
@@ -162,4 +165,7 @@ class Claimer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            self._put(leases)
+            if self._put(leases):
+                # idle slots were woken: they start their tasks before the next claim is sent (its
+                # send is a system call, and on Redis it would be paid before the task starts)
+                await asyncio.sleep(0)
