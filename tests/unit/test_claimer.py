@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from gdw_core import MemoryStorage, TaskQueue
+from gdw_core import MemoryStorage, TaskQueue, TaskStatus
 from gdw_core.storage.protocol import Lease
 
 ORDER: list[str] = []
@@ -51,7 +51,7 @@ async def test_a_busy_worker_still_fills_its_buffer_while_its_slot_runs() -> Non
         ids = [await queue.submit(held) for _ in range(3)]
         await asyncio.sleep(0.05)
         counts = await queue.inspect.counts()
-        assert counts["running"] == 1 and counts["claimed"] == 2  # one runs, two wait in the buffer
+        assert counts[TaskStatus.RUNNING] == 1 and counts[TaskStatus.CLAIMED] == 2  # one runs, two wait in the buffer
         gate.set()
         for task_id in ids:
             await queue.wait(task_id, 5)
