@@ -191,6 +191,10 @@ class TaskRegistry:
         except KeyError:
             raise UnknownTask(name, "this worker's allowlist does not include it") from None
 
+    def find(self, name: str) -> TaskSpec | None:
+        """The spec registered under ``name``, or None."""
+        return self._specs.get(name)
+
     def spec_of(self, func: Callable[..., Any]) -> TaskSpec | None:
         """The spec ``func`` is registered as, or None (never registers it)."""
         return self._by_func.get(id(func))

@@ -128,6 +128,10 @@ def task_limits(name: str, defaults: TaskDefaults, extra: Sequence[str]) -> list
     return list(check_limit_names((*defaults.limits, *own, *extra)))
 
 
+#: what ``build`` shares record fields for: plain functions and task names (see _build_shared)
+_SHAREABLE = frozenset({FunctionType, str})
+
+
 class _Ids:
     """Random task ids (128 bits, hex), cut from one ``os.urandom`` read of many ids: a system call
     per id is a noticeable share of a submit. A forked child starts a fresh buffer (never its
@@ -156,11 +160,12 @@ new_task_id = _Ids()
 
 @dataclass(frozen=True, slots=True)
 class _Shared:
-    """The fields every record of one function shares, for one Submitter: valid while the
-    function is still registered as ``spec`` and the queue's retry policy and default queue are
-    the ones they were computed with."""
+    """The fields every record of one function (or one task name) shares, for one Submitter:
+    valid while it is still registered as ``spec`` (None: a name registered nowhere here) and the
+    queue's retry policy and default queue are the ones they were computed with."""
 
-    spec: TaskSpec
+    name: str
+    spec: TaskSpec | None
     policy: RetryPolicy
     default_queue: str
     rest: tuple[Any, ...]
@@ -173,8 +178,9 @@ class Submitter:
         self._q = queue
         self._options = options or TaskOptions()
         self._limits: PayloadLimits = queue.payload_limits
-        #: per plain function submitted through here: what every record of it shares (see _shared)
-        self._shared: dict[Callable[..., Any], _Shared] = {}
+        #: per plain function or task name submitted through here: what every record of it
+        #: shares (see _build_shared)
+        self._shared: dict[Callable[..., Any] | str, _Shared] = {}
         o = self._options
         # options under which a function's records differ only in id and arguments
         self._shareable = o.task_id is None and o.unique_for is None and o.debounce is None and not o.depends_on
@@ -219,7 +225,7 @@ class Submitter:
         run_at: float | None = None,
         recurring_id: str | None = None,
     ) -> TaskRecord:
-        if self._shareable and delay is None and run_at is None and recurring_id is None and type(task) is FunctionType:
+        if self._shareable and delay is None and run_at is None and recurring_id is None and type(task) in _SHAREABLE:
             return self._build_shared(task, args, kwargs)
         return self._build(task, args, kwargs, delay=delay, run_at=run_at, recurring_id=recurring_id)
 
@@ -271,30 +277,41 @@ class Submitter:
         return rec
 
     def _build_shared(
-        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], owned: bool = False
+        self, task: Callable[..., Any] | str, args: Sequence[Any], kwargs: dict[str, Any], owned: bool = False
     ) -> TaskRecord:
-        """``build`` of a plain function, submitted now, with options that give each of its records
-        the same fields but id and arguments: those fields are computed once, by the general path
-        (the first record), and checked still valid (same registration, policy, default queue).
-        ``owned``: ``kwargs`` is the call's own fresh dict (``submit``'s ``**kwargs``), kept as is."""
+        """``build`` of a plain function or a task name, submitted now, with options that give each
+        of its records the same fields but id and arguments: those fields are computed once, by the
+        general path (the first record), and checked still valid (same registration, policy,
+        default queue). ``owned``: ``kwargs`` is the call's own fresh dict (``submit``'s
+        ``**kwargs``), kept as is."""
         q = self._q
-        shared = self._shared.get(func)
+        shared = self._shared.get(task)
         if (
             shared is not None
-            and q.registry.spec_of(func) is shared.spec
+            and self._spec(task, shared.name) is shared.spec
             and q.retry_policy is shared.policy
             and q.default_queue == shared.default_queue
+            and (shared.spec is not None or not q.runs_tasks)  # (see _resolve: it may be refused now)
         ):
             all_args = [*args] if args else NOTHING
             if args or kwargs:
                 check_args(all_args, kwargs, self._limits)
-            return TaskRecord(new_task_id(), shared.spec.name, all_args, kwargs if owned else {**kwargs}, *shared.rest)
-        rec = self._build(func, args, kwargs)
+            return TaskRecord(new_task_id(), shared.name, all_args, kwargs if owned else {**kwargs}, *shared.rest)
+        rec = self._build(task, args, kwargs)
         if len(self._shared) < 256 and not rec.limits:  # (a list of limits is not shared between records)
             # every field after id, name, args and kwargs, in field order: as this first record has them
             rest = tuple(getattr(rec, f.name) for f in fields(TaskRecord)[4:])
-            self._shared[func] = _Shared(q.registry.register(func), q.retry_policy, q.default_queue, rest)
+            spec = self._spec(task, rec.name)
+            self._shared[task] = _Shared(rec.name, spec, q.retry_policy, q.default_queue, rest)
         return rec
+
+    def _spec(self, task: Callable[..., Any] | str, name: str) -> TaskSpec | None:
+        """What ``task`` is registered as now: a function's spec, or the spec of the name a task
+        name stands for (None when no function is registered under it here)."""
+        registry = self._q.registry
+        if isinstance(task, str):
+            return registry.find(name)
+        return registry.spec_of(task)
 
     def _uniqueness(self, name: str, args: list[Any], kwargs: dict[str, Any], scheduled: bool) -> dict[str, Any]:
         o = self._options
@@ -388,7 +405,7 @@ class Submitter:
         """Run ``task(*args, **kwargs)`` as soon as a worker is free. Returns the task id.
         A caller-given task id that already exists raises :class:`DuplicateTask` (nothing is
         enqueued), or with ``options(if_exists="skip")`` returns that id: never a second task."""
-        if self._shareable and type(task) is FunctionType:  # (build's first branch, without the call)
+        if self._shareable and type(task) in _SHAREABLE:  # (build's first branch, without the call)
             records = [self._build_shared(task, args, kwargs, owned=True)]
         else:
             records = [self.build(task, args, kwargs)]

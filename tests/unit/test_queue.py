@@ -551,3 +551,42 @@ async def test_each_per_call_retry_policy_is_applied_even_when_records_share_its
         ]
         attempts = [(await q.wait(tid, 5)).attempts for tid in ids]
     assert attempts == [2, 3, 2, 3]
+
+
+async def test_records_submitted_by_name_follow_what_the_name_stands_for_now() -> None:
+    # a producer's by-name submits share the fields of their first record (issue 15): each later
+    # record is checked still valid, so a registration, a retry policy or a default queue set after
+    # the first submit is what the next record gets, as on the general path
+    from gdw_core import MemoryStorage
+
+    name = f"{__name__}:declared_policy"
+    producer = TaskQueue(worker_count=0, storage=MemoryStorage(), run_scheduler=False)
+    async with producer:
+        first = await producer.submit(name, 0)
+        again = await producer.submit(f"  {name} ", 1)  # (a name is taken without its spaces)
+        r1, r2 = await producer.status(first), await producer.status(again)
+        assert (r1.name, r1.retry, r1.timeout, r1.args) == (name, None, None, [0])
+        assert (r2.name, r2.retry, r2.timeout, r2.args) == (name, None, None, [1])
+        assert r1.id != r2.id
+        producer.register(declared_policy)  # now known here: its @task defaults apply
+        known = await producer.status(await producer.submit(name, 2))
+        assert (known.max_retries, known.timeout, known.args) == (1, 0.2, [2])
+        producer.retry_policy = RetryPolicy(max_retries=7)  # (the @task policy still wins)
+        producer.default_queue = "elsewhere"
+        moved = await producer.status(await producer.submit(name, 3))
+        assert (moved.queue, moved.max_retries) == ("elsewhere", 1)
+        other = f"{__name__}:not_registered_anywhere"
+        await producer.submit(other)
+        producer.retry_policy = RetryPolicy(max_retries=7)
+        assert (await producer.status(await producer.submit(other))).max_retries == 7
+
+
+async def test_a_name_nothing_here_can_run_is_refused_on_every_submit() -> None:
+    # memory storage, a queue that runs tasks: a name it cannot run is refused each time (the
+    # first refusal leaves nothing behind for a later submit to reuse)
+    name = f"{__name__}:not_registered_anywhere"
+    async with TaskQueue(worker_count=1) as runner:
+        for _ in range(2):
+            with pytest.raises(UnknownTask):
+                await runner.submit(name)
+        assert sum((await runner.inspect.counts()).values()) == 0
