@@ -12,7 +12,7 @@ from typing import Any
 from gdw_core.codec import _encoder, dumps, loads
 from gdw_core.errors import InvalidPayload
 from gdw_core.limits import DEFAULT_READ_LIMITS, PayloadLimits, check_depth, check_size
-from gdw_core.record import AttemptError, TaskRecord
+from gdw_core.record import AttemptError, EmptyList, TaskRecord
 from gdw_core.status import TaskStatus
 from gdw_core.storage.redis.edges import workflow_fields
 
@@ -27,6 +27,9 @@ def static_json(rec: TaskRecord) -> str:
     except (TypeError, ValueError, RecursionError):
         return _static_json_dict(rec)  # raises InvalidPayload, saying why
 
+
+#: list types whose empty value is ``[]`` in JSON: a plain list, and the records' shared empty one
+_PLAIN_LISTS = frozenset({list, EmptyList})
 
 #: cache sizes: past these a cache starts over (a process submits few distinct task types)
 _CACHE_MAX = 1024
@@ -81,7 +84,7 @@ def _static_json_fast(rec: TaskRecord) -> str:
             _retries[id(retry)] = (retry, copy.deepcopy(retry), retry_json)
     text = (
         head
-        + ("[]" if type(args) is list and not args else encode(args))
+        + ("[]" if not args and type(args) in _PLAIN_LISTS else encode(args))
         + ',"kwargs":'
         + ("{}" if type(kwargs) is dict and not kwargs else encode(kwargs))
         + tail[0]
