@@ -576,9 +576,11 @@ async def test_records_submitted_by_name_follow_what_the_name_stands_for_now() -
         moved = await producer.status(await producer.submit(name, 3))
         assert (moved.queue, moved.max_retries) == ("elsewhere", 1)
         other = f"{__name__}:not_registered_anywhere"
-        await producer.submit(other)
-        producer.retry_policy = RetryPolicy(max_retries=7)
         assert (await producer.status(await producer.submit(other))).max_retries == 7
+        producer.retry_policy = RetryPolicy(max_retries=2)  # a name nothing here runs: the queue's budget
+        assert (await producer.status(await producer.submit(other))).max_retries == 2
+        producer.default_queue = "third"
+        assert (await producer.status(await producer.submit(other))).queue == "third"
 
 
 async def test_a_name_nothing_here_can_run_is_refused_on_every_submit() -> None:
