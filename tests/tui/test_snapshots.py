@@ -39,8 +39,13 @@ def prepare(*keys: str, select: str | None = None) -> Any:
             box.cursor_blink = False
         await pilot.pause(0.1)
         # every table measured its rows (a sync late under load leaves columns label-wide until
-        # the table's next idle: "defau" for "default", seen once in CI)
-        await until(pilot, lambda: all(t.settled for t in pilot.app.screen.query(SyncedTable)))
+        # the table's next idle: "defau" for "default", seen once in CI), the tables of the
+        # screens under a dialog too: they show through it (the help screen's picture once had
+        # the dashboard's task list still label-wide behind it, in CI)
+        await until(
+            pilot,
+            lambda: all(t.settled for screen in pilot.app.screen_stack for t in screen.query(SyncedTable)),
+        )
 
     return run_before
 
