@@ -167,6 +167,23 @@ async def test_a_garbage_ack_fails_alone(storage: Storage) -> None:
     assert (await get(storage, b.task.id)).result == 2
 
 
+async def test_a_claim_skips_cancelled_tasks_and_an_ack_sent_twice_counts_once(storage: Storage) -> None:
+    # a claim batch with stale entries among live ones still fills its count, in order; one ack
+    # repeated in a batch completes its task once and is refused the second time
+    tasks = [rec() for _ in range(6)]
+    await storage.enqueue(tasks)
+    for i in (1, 3):
+        await storage.cancel(tasks[i].id)
+    leases = await storage.claim(W, ("default",), 4, 30.0, 0.0)
+    assert [x.task.id for x in leases] == [tasks[i].id for i in (0, 2, 4, 5)]
+    a, b = leases[0], leases[1]
+    got = await storage.complete([Ack(a.task.id, a.token, 1), Ack(a.task.id, a.token, 2), Ack(b.task.id, b.token, 3)])
+    assert got == [True, False, True]
+    assert (await get(storage, a.task.id)).result == 1
+    counts = await storage.counts()
+    assert (counts[S.COMPLETED], counts[S.CLAIMED], counts[S.CANCELLED]) == (2, 2, 2)
+
+
 # -- 4. fail / cancel_running from claimed ------------------------------------------------------
 async def test_fail_and_cancel_running_accept_a_claimed_task(storage: Storage) -> None:
     a, b, c = await claimed(storage, 3)
