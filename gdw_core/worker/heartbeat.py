@@ -1,5 +1,11 @@
 """The heartbeat: publishes the worker's record and extends every lease it holds in one round
-trip; brings back lost leases, cancellations and commands."""
+trip; brings back lost leases, cancellations and commands.
+
+It beats every ``interval`` seconds, and also soon after the worker goes from idle to busy or
+from busy to idle (:meth:`Heartbeat.soon`): what a dashboard shows as the worker's busy slots then
+follows the task counts within ``SOON`` seconds instead of up to a whole interval. A worker that
+stays busy never asks, and the asks of a worker that flips between idle and busy are merged: at
+most one extra beat per ``SOON`` seconds."""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ from gdw_core.storage.protocol import HeartbeatReply, Storage
 from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger("gdw.worker")
+
+#: seconds from an ask (:meth:`Heartbeat.soon`) to its beat: the asks made meanwhile share it, and
+#: the outcomes of the tasks that just ended are sent by then (they go out on the next loop turns)
+SOON = 0.05
 
 
 class Heartbeat:
@@ -31,6 +41,20 @@ class Heartbeat:
         self.held = held
         self.on_reply = on_reply
         self.on_storage_error = on_storage_error
+        self._asked = asyncio.Event()
+
+    def soon(self) -> None:
+        """Beat within ``SOON`` seconds (the worker became idle, or busy): asks made before that
+        beat are answered by it."""
+        self._asked.set()
+
+    async def _next(self) -> None:
+        """Wait for the interval, or for an ask and then ``SOON`` seconds."""
+        try:
+            await asyncio.wait_for(self._asked.wait(), self.interval)
+        except TimeoutError:
+            return
+        await asyncio.sleep(SOON)
 
     async def beat(self) -> None:
         held = dict(self.held())
@@ -41,7 +65,8 @@ class Heartbeat:
     async def run(self) -> None:
         failures = 0
         while True:
-            await asyncio.sleep(self.interval)
+            await self._next()
+            self._asked.clear()
             try:
                 await self.beat()
                 if failures:

@@ -222,10 +222,14 @@ class Worker:
             lease = claimer.next_nowait() or await claimer.next()
             started = time.monotonic()
             utilization.begin(started)
+            if utilization.busy == 1:  # it was idle: the dashboard should see it busy soon
+                self.heartbeat.soon()
             try:
                 await self._execute(lease, me, started)
             finally:
                 utilization.end(time.monotonic())
+                if not utilization.busy:  # idle again (see Heartbeat.soon)
+                    self.heartbeat.soon()
                 if claimer.wants_room:
                     claimer.room.set()
 
