@@ -1,11 +1,13 @@
 """The heartbeat: publishes the worker's record and extends every lease it holds in one round
 trip; brings back lost leases, cancellations and commands.
 
-It beats every ``interval`` seconds, and also soon after the worker goes from idle to busy or
-from busy to idle (:meth:`Heartbeat.soon`): what a dashboard shows as the worker's busy slots then
-follows the task counts within ``SOON`` seconds instead of up to a whole interval. A worker that
-stays busy never asks, and the asks of a worker that flips between idle and busy are merged: at
-most one extra beat per ``SOON`` seconds."""
+It beats every ``interval`` seconds. It also beats early when the record it last published is
+wrong about whether the worker is idle: the worker asks (:meth:`Heartbeat.soon`) when it goes
+from idle to busy or back, and ``SOON`` seconds later the heartbeat beats if the record is still
+wrong then (``stale``). A dashboard's busy slots then follow the task counts within about
+``SOON`` seconds instead of a whole interval. A worker that stays busy never asks; one that flips
+between idle and busy many times a second (one short task after another) beats early only when a
+flip outlasted ``SOON``, and at most once per ``SOON``. Early beats never delay the regular one."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class Heartbeat:
         held: Callable[[], Mapping[str, int]],
         on_reply: Callable[[HeartbeatReply], Awaitable[None]],
         on_storage_error: Callable[[str, BaseException], Awaitable[None]],
+        stale: Callable[[], bool] | None = None,
     ) -> None:
         self.storage = storage
         self.info = info
@@ -41,20 +44,31 @@ class Heartbeat:
         self.held = held
         self.on_reply = on_reply
         self.on_storage_error = on_storage_error
+        #: whether the published record is wrong enough to beat early (None: any ask beats)
+        self.stale = stale
         self._asked = asyncio.Event()
 
     def soon(self) -> None:
-        """Beat within ``SOON`` seconds (the worker became idle, or busy): asks made before that
-        beat are answered by it."""
+        """Beat in ``SOON`` seconds if the published record is ``stale`` then (the worker became
+        idle, or busy): asks made meanwhile share that check."""
         self._asked.set()
 
-    async def _next(self) -> None:
-        """Wait for the interval, or for an ask and then ``SOON`` seconds."""
-        try:
-            await asyncio.wait_for(self._asked.wait(), self.interval)
-        except TimeoutError:
-            return
-        await asyncio.sleep(SOON)
+    async def _next(self, due: float) -> None:
+        """Wait until ``due`` (loop time: the regular beat), or until an ask found the record
+        still stale ``SOON`` seconds after it was made."""
+        loop = asyncio.get_running_loop()
+        while True:
+            left = due - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._asked.wait(), left)
+            except TimeoutError:
+                return
+            await asyncio.sleep(min(SOON, max(0.0, due - loop.time())))
+            self._asked.clear()
+            if self.stale is None or self.stale():
+                return
 
     async def beat(self) -> None:
         held = dict(self.held())
@@ -64,8 +78,9 @@ class Heartbeat:
 
     async def run(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
         while True:
-            await self._next()
+            await self._next(loop.time() + self.interval)
             self._asked.clear()
             try:
                 await self.beat()

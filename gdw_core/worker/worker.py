@@ -113,8 +113,9 @@ class Worker:
         )  # fmt: skip
         self.outcomes = OutcomeWriter(storage, self.id, lease, self._storage_error)
         self.heartbeat = Heartbeat(
-            storage, self.info, lease, self.heartbeat_interval, self._held, self._on_reply, self._storage_error
-        )
+            storage, self.info, lease, self.heartbeat_interval, self._held, self._on_reply, self._storage_error,
+            lambda: bool(self._running) != bool(self.info.busy),
+        )  # fmt: skip
         self.utilization = Utilization(concurrency)
         self._loops: list[asyncio.Task[Any]] = []
         self._slots: list[asyncio.Task[Any]] = []
