@@ -1,13 +1,12 @@
 """The heartbeat: publishes the worker's record and extends every lease it holds in one round
 trip; brings back lost leases, cancellations and commands.
 
-It beats every ``interval`` seconds. It also beats early when the record it last published is
-wrong about whether the worker is idle: the worker asks (:meth:`Heartbeat.soon`) when it goes
-from idle to busy or back, and ``SOON`` seconds later the heartbeat beats if the record is still
-wrong then (``stale``). A dashboard's busy slots then follow the task counts within about
-``SOON`` seconds instead of a whole interval. A worker that stays busy never asks; one that flips
-between idle and busy many times a second (one short task after another) beats early only when a
-flip outlasted ``SOON``, and at most once per ``SOON``. Early beats never delay the regular one."""
+It beats every ``interval`` seconds, and early when the record it last published has gone wrong
+(``stale``: the worker's busy or claimed count changed): it looks every ``SOON`` seconds, so a dashboard's
+busy slots follow the task counts within about ``SOON`` seconds instead of a whole interval. The
+look is a comparison of two numbers, paid on a timer, not per task; a worker whose busy count
+keeps changing beats at most once per ``SOON``. Early beats never delay the regular one, and
+while the storage fails only the regular beats try it."""
 
 from __future__ import annotations
 
@@ -20,8 +19,9 @@ from gdw_core.workerinfo import WorkerInfo
 
 log = logging.getLogger("gdw.worker")
 
-#: seconds from an ask (:meth:`Heartbeat.soon`) to its beat: the asks made meanwhile share it, and
-#: the outcomes of the tasks that just ended are sent by then (they go out on the next loop turns)
+#: seconds between two looks at whether the published record is stale (and so at least between
+#: two early beats); the outcomes of tasks that just ended are sent within it (they go out on the
+#: next loop turns), so an early beat finds the task counts already moved
 SOON = 0.05
 
 
@@ -44,30 +44,23 @@ class Heartbeat:
         self.held = held
         self.on_reply = on_reply
         self.on_storage_error = on_storage_error
-        #: whether the published record is wrong enough to beat early (None: any ask beats)
+        #: whether the published record is wrong enough to beat early (None: never)
         self.stale = stale
-        self._asked = asyncio.Event()
 
-    def soon(self) -> None:
-        """Beat in ``SOON`` seconds if the published record is ``stale`` then (the worker became
-        idle, or busy): asks made meanwhile share that check."""
-        self._asked.set()
-
-    async def _next(self, due: float) -> None:
-        """Wait until ``due`` (loop time: the regular beat), or until an ask found the record
-        still stale ``SOON`` seconds after it was made."""
+    async def _next(self, due: float, early: bool) -> None:
+        """Wait until ``due`` (loop time: the regular beat), or (``early``) until the record is
+        stale."""
         loop = asyncio.get_running_loop()
+        stale = self.stale if early else None
         while True:
             left = due - loop.time()
             if left <= 0:
                 return
-            try:
-                await asyncio.wait_for(self._asked.wait(), left)
-            except TimeoutError:
+            if stale is None:
+                await asyncio.sleep(left)
                 return
-            await asyncio.sleep(min(SOON, max(0.0, due - loop.time())))
-            self._asked.clear()
-            if self.stale is None or self.stale():
+            await asyncio.sleep(min(SOON, left))
+            if stale():
                 return
 
     async def beat(self) -> None:
@@ -80,8 +73,8 @@ class Heartbeat:
         failures = 0
         loop = asyncio.get_running_loop()
         while True:
-            await self._next(loop.time() + self.interval)
-            self._asked.clear()
+            # (while the storage fails, only the regular beats try it again)
+            await self._next(loop.time() + self.interval, early=not failures)
             try:
                 await self.beat()
                 if failures:

@@ -114,7 +114,7 @@ class Worker:
         self.outcomes = OutcomeWriter(storage, self.id, lease, self._storage_error)
         self.heartbeat = Heartbeat(
             storage, self.info, lease, self.heartbeat_interval, self._held, self._on_reply, self._storage_error,
-            lambda: bool(self._running) != bool(self.info.busy),
+            self._stale,
         )  # fmt: skip
         self.utilization = Utilization(concurrency)
         self._loops: list[asyncio.Task[Any]] = []
@@ -223,14 +223,10 @@ class Worker:
             lease = claimer.next_nowait() or await claimer.next()
             started = time.monotonic()
             utilization.begin(started)
-            if utilization.busy == 1:  # it was idle: the dashboard should see it busy soon
-                self.heartbeat.soon()
             try:
                 await self._execute(lease, me, started)
             finally:
                 utilization.end(time.monotonic())
-                if not utilization.busy:  # idle again (see Heartbeat.soon)
-                    self.heartbeat.soon()
                 if claimer.wants_room:
                     claimer.room.set()
 
@@ -414,6 +410,10 @@ class Worker:
         # (a Storage written before failing_queues joined the protocol reports none)
         self.info.failing = dict(getattr(self.storage, "failing_queues", None) or {})
         return held
+
+    def _stale(self) -> bool:
+        """Whether the record the heartbeat last published has the wrong busy or claimed count."""
+        return len(self._running) != self.info.busy or len(self.claimer.buffered) != self.info.claimed
 
     async def _beat(self) -> None:
         await self.heartbeat.beat()
