@@ -406,7 +406,7 @@ class Worker:
         held.update((tid, lease.token) for tid, lease in self.claimer.buffered.items())
         self.info.busy = len(self._running)
         self.info.claimed = len(self.claimer.buffered)
-        self.info.utilization = self.utilization.sample()
+        self.info.utilization = self.utilization.sample(self.heartbeat_interval / 2)
         # (a Storage written before failing_queues joined the protocol reports none)
         self.info.failing = dict(getattr(self.storage, "failing_queues", None) or {})
         return held

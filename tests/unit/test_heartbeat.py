@@ -6,6 +6,7 @@ interval."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from gdw_core import MemoryStorage, TaskQueue, TaskStatus
 from gdw_core.worker import Worker
 from gdw_core.worker import heartbeat as heartbeat_module
 from gdw_core.worker.heartbeat import Heartbeat
+from gdw_core.worker.utilization import Utilization
 from gdw_core.workerinfo import WorkerInfo
 
 INTERVAL = 600.0  # no regular beat falls inside a test: any beat seen after the first is an early one
@@ -129,3 +131,15 @@ async def test_while_the_storage_fails_a_stale_record_waits_for_the_regular_beat
         assert 2 <= storage.beats <= elapsed / 0.3 + 2
     finally:
         task.cancel()
+
+
+def test_an_early_beat_publishes_the_last_utilization_and_leaves_its_window_open() -> None:
+    u = Utilization(1)
+    assert u.sample() == 0.0  # a regular beat: idle so far
+    u.begin(time.monotonic())
+    time.sleep(0.1)
+    assert u.sample(at_least=60.0) == 0.0  # an early beat: the last figure again, nothing reset
+    u.end(time.monotonic())
+    time.sleep(0.1)
+    # the next regular beat covers the busy and the idle stretch: about half
+    assert 0.3 < u.sample() < 0.7
