@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import Input
+from textual.worker import WorkerState
 
 from gdw_tui.screens.dashboard import DashboardScreen
 from gdw_tui.widgets.synced import SyncedTable
@@ -27,6 +28,12 @@ def prepare(*keys: str, select: str | None = None) -> Any:
         screen = app.screen
         await until(pilot, lambda: screen.snapshot is not None and len(screen.snapshot.workers) == 2)
         await pilot.press(*keys[:1])
+        # the list the key asked for is read and laid out before a dialog covers it: a screen
+        # under a dialog is not laid out again, so rows that arrived after the dialog opened were
+        # shown label-wide behind it (test_help_screen[200x60], twice in CI)
+        await until(pilot, lambda: not _reading(pilot.app))
+        await until(pilot, lambda: all(t.settled for t in screen.query(SyncedTable)))
+        await pilot.pause()
         if select is not None:
             tasks = screen.query_one("#tasks")
             await until(pilot, lambda: select in tasks.rows)
@@ -48,6 +55,11 @@ def prepare(*keys: str, select: str | None = None) -> Any:
         )
 
     return run_before
+
+
+def _reading(app: Any) -> bool:
+    """Whether a read of the dashboard's data is still running or waiting to run."""
+    return any(w.group == "read" and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
 
 
 @sizes
