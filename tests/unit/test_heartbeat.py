@@ -84,33 +84,27 @@ def _heartbeat(storage: MemoryStorage, interval: float, stale: Callable[[], bool
     return Heartbeat(storage, info, 3 * interval, interval, dict, nothing, nothing, stale)
 
 
-async def test_a_record_always_stale_gets_at_most_one_early_beat_per_look() -> None:
-    storage = _Counting()
-    hb = _heartbeat(storage, INTERVAL, lambda: True)
+async def _beats_in(storage: _Counting, interval: float, stale: bool, seconds: float) -> tuple[int, float]:
+    """Run a heartbeat on ``storage`` for ``seconds``: how many beats it sent, in how long."""
+    hb = _heartbeat(storage, interval, lambda: stale)
     loop = asyncio.get_running_loop()
     began = loop.time()
     task = asyncio.create_task(hb.run())
     try:
-        await asyncio.sleep(0.5)
-        elapsed = loop.time() - began
-        assert 2 <= storage.beats <= elapsed / heartbeat_module.SOON + 1
+        await asyncio.sleep(seconds)
+        return storage.beats, loop.time() - began
     finally:
         task.cancel()
+
+
+async def test_a_record_always_stale_gets_at_most_one_early_beat_per_look() -> None:
+    beats, elapsed = await _beats_in(_Counting(), INTERVAL, True, 0.5)
+    assert 2 <= beats <= elapsed / heartbeat_module.SOON + 1
 
 
 async def test_a_record_that_is_right_gets_only_the_regular_beats() -> None:
-    storage = _Counting()
-    hb = _heartbeat(storage, 0.3, lambda: False)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    task = asyncio.create_task(hb.run())
-    try:
-        await asyncio.sleep(1.0)
-        elapsed = loop.time() - began
-        # 0.3 s apart: none early, none skipped
-        assert 2 <= storage.beats <= elapsed / 0.3 + 1
-    finally:
-        task.cancel()
+    beats, elapsed = await _beats_in(_Counting(), 0.3, False, 1.0)
+    assert 2 <= beats <= elapsed / 0.3 + 1  # 0.3 s apart: none early, none skipped
 
 
 async def test_while_the_storage_fails_a_stale_record_waits_for_the_regular_beat() -> None:
@@ -119,18 +113,9 @@ async def test_while_the_storage_fails_a_stale_record_waits_for_the_regular_beat
             self.beats += 1
             raise ConnectionError("storage down")
 
-    storage = Down()
-    hb = _heartbeat(storage, 0.3, lambda: True)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    task = asyncio.create_task(hb.run())
-    try:
-        await asyncio.sleep(1.0)
-        elapsed = loop.time() - began
-        # the first try came early (the record was stale); after it failed, only every 0.3 s
-        assert 2 <= storage.beats <= elapsed / 0.3 + 2
-    finally:
-        task.cancel()
+    beats, elapsed = await _beats_in(Down(), 0.3, True, 1.0)
+    # the first try came early (the record was stale); after it failed, only every 0.3 s
+    assert 2 <= beats <= elapsed / 0.3 + 2
 
 
 def test_an_early_beat_publishes_the_last_utilization_and_leaves_its_window_open() -> None:
