@@ -2,11 +2,11 @@
 trip; brings back lost leases, cancellations and commands.
 
 It beats every ``interval`` seconds, and early when the record it last published has gone wrong
-(``stale``: the worker's busy or claimed count changed): it looks every ``SOON`` seconds, so a dashboard's
-busy slots follow the task counts within about ``SOON`` seconds instead of a whole interval. The
-look is a comparison of two numbers, paid on a timer, not per task; a worker whose busy count
-keeps changing beats at most once per ``SOON``. Early beats never delay the regular one, and
-while the storage fails only the regular beats try it."""
+(``stale``: the worker's busy or claimed count changed, and held since the previous look). It
+looks every ``SOON`` seconds, so a dashboard's busy slots follow the task counts within one or two
+looks instead of a whole interval. A look compares a few numbers on a timer; a task pays nothing
+for it. Early beats come at most once per ``SOON``, never delay the regular one, and while the
+storage fails only the regular beats try it."""
 
 from __future__ import annotations
 

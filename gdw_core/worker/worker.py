@@ -105,6 +105,7 @@ class Worker:
             beat_every=self.heartbeat_interval,
         )
         self._running: dict[str, Execution] = {}
+        self._looked = (0, 0)  # the busy and claimed counts at the heartbeat's last look (_stale)
         self._progress: dict[str, Progress] = {}
         self.claimer = Claimer(
             storage, self.id, self.queues, concurrency + self.prefetch, lease, claim_wait,
@@ -412,8 +413,12 @@ class Worker:
         return held
 
     def _stale(self) -> bool:
-        """Whether the record the heartbeat last published has the wrong busy or claimed count."""
-        return len(self._running) != self.info.busy or len(self.claimer.buffered) != self.info.claimed
+        """Whether the record the heartbeat last published has the wrong busy or claimed count,
+        and the counts it should have held since the previous look (50 ms): a count that lasted
+        less (a short task's start and end between two looks) is left to the regular beat."""
+        counts = (len(self._running), len(self.claimer.buffered))
+        seen, self._looked = self._looked, counts
+        return counts == seen and counts != (self.info.busy, self.info.claimed)
 
     async def _beat(self) -> None:
         await self.heartbeat.beat()

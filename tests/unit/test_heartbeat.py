@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
-from gdw_core import MemoryStorage, TaskQueue, TaskStatus
+from gdw_core import MemoryStorage, TaskQueue, TaskRegistry, TaskStatus
 from gdw_core.worker import Worker
 from gdw_core.worker import heartbeat as heartbeat_module
 from gdw_core.worker.heartbeat import Heartbeat
@@ -128,3 +129,24 @@ def test_an_early_beat_publishes_the_last_utilization_and_leaves_its_window_open
     time.sleep(0.1)
     # the next regular beat covers the busy and the idle stretch: about half
     assert 0.3 < u.sample() < 0.7
+
+
+def test_a_count_must_hold_for_a_whole_look_before_it_is_published_early() -> None:
+    worker = Worker(MemoryStorage(), TaskRegistry(), concurrency=2)
+    running: dict[str, Any] = worker._running  # (what the slots add and remove)
+    looks = []
+    for change in ("", "+a", "", "", "-a", "", "", "+b", "-b", "", ""):
+        if change.startswith("+"):
+            running[change[1:]] = SimpleNamespace(lease=SimpleNamespace(token=1))
+        elif change.startswith("-"):
+            del running[change[1:]]
+        else:
+            stale = worker._stale()
+            looks.append(stale)
+            if stale:
+                worker._held()  # the early beat publishes the counts
+    # published 0; a starts (seen once: not yet); a still runs a look later: beat (busy 1);
+    # a ended (seen once); still ended a look later: beat (busy 0); b came and went between
+    # two looks: never published
+    assert looks == [False, False, True, False, True, False, False]
+    assert worker.info.busy == 0
