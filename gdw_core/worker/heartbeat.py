@@ -5,8 +5,8 @@ It beats every ``interval`` seconds, and early when the record it last published
 (``stale``: the worker's busy or claimed count changed, and held since the previous look). It
 looks every ``SOON`` seconds, so a dashboard's busy slots follow the task counts within one or two
 looks instead of a whole interval. A look compares a few numbers on a timer; a task pays nothing
-for it. Early beats come at most once per ``SOON``, never delay the regular one, and while the
-storage fails only the regular beats try it."""
+for it. Early beats come at most once per ``SOON``; two beats are never more than ``interval``
+apart; while the storage fails only the regular beats try it."""
 
 from __future__ import annotations
 
