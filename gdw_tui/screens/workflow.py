@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from gdw_core.errors import TaskNotFound
 from gdw_core.workflow.inspect import WorkflowNode, WorkflowView
@@ -20,6 +20,7 @@ from gdw_tui import safe
 from gdw_tui.messages import StorageChanged
 from gdw_tui.options import Options
 from gdw_tui.source import DataSource, is_connection_error
+from gdw_tui.widgets.synced import Cell, SyncedTable
 
 #: parents / children shown by id in a cell; beyond this many, a count
 CELL_IDS = 3
@@ -39,6 +40,26 @@ def _state(node: WorkflowNode) -> Text:
     return fmt.status_text(str(node.status))
 
 
+def node_cells(node: WorkflowNode, own: str) -> list[Cell]:
+    note = Text(f"cancelled by {safe.clean(node.cancelled_by)[:12]}", "red") if node.cancelled_by else Text("")
+    ident = Text(safe.clean(node.id)[:16], "bold" if node.id == own else "")
+    return [ident, safe.text(node.name), _state(node), _ids(node.parents), _ids(node.children), note]
+
+
+class NodesTable(SyncedTable):
+    """The workflow's nodes, updated in place on each read: the row the operator is on and the
+    scroll position stay where they are (a clear and refill put both back at the top each tick)."""
+
+    COLUMNS = (
+        ("id", "id"),
+        ("task", "task"),
+        ("state", "state"),
+        ("parents", "parents"),
+        ("children", "children"),
+        ("note", "note"),
+    )
+
+
 class WorkflowScreen(Screen[None]):
     BINDINGS = [Binding("escape,backspace", "app.pop_screen", "Back")]
 
@@ -54,12 +75,10 @@ class WorkflowScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="wf-summary")
-        yield DataTable(id="wf-nodes", cursor_type="row")
+        yield NodesTable(id="wf-nodes")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#wf-nodes", DataTable)
-        table.add_columns("id", "task", "state", "parents", "children", "note")
         self.set_interval(self.options.refresh_interval, self.request_read)
         self.request_read()
 
@@ -97,11 +116,5 @@ class WorkflowScreen(Screen[None]):
         summary.append(f"{view.progress} completed", "green" if view.completed == view.total else "")
         summary.append(f"  ({counts})" + ("  (first nodes only: too many to show)" if view.truncated else ""))
         self.query_one("#wf-summary", Static).update(summary)
-        table = self.query_one("#wf-nodes", DataTable)
-        table.clear()
-        for node in view.nodes:
-            note = Text(f"cancelled by {safe.clean(node.cancelled_by)[:12]}", "red") if node.cancelled_by else Text("")
-            ident = Text(safe.clean(node.id)[:16], "bold" if node.id == self.task_id else "")
-            table.add_row(
-                ident, safe.text(node.name), _state(node), _ids(node.parents), _ids(node.children), note, key=node.id
-            )
+        table = self.query_one("#wf-nodes", NodesTable)
+        table.sync([(node.id, node_cells(node, self.task_id)) for node in view.nodes])

@@ -11,7 +11,7 @@ import demo_tasks
 from gdw_core import TaskQueue, chord, sig
 from gdw_tui.app import GdwApp
 from gdw_tui.screens.detail import TaskDetailScreen
-from gdw_tui.screens.workflow import WorkflowScreen
+from gdw_tui.screens.workflow import NodesTable, WorkflowScreen
 from tests.tui.conftest import SIZE, shown, until
 
 
@@ -44,6 +44,39 @@ async def test_w_opens_the_live_workflow_view() -> None:
                 await runner.shutdown(timeout=0)
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+    finally:
+        await q.shutdown(timeout=0)
+    await asyncio.sleep(0)
+
+
+async def test_the_row_the_operator_is_on_stays_through_refreshes() -> None:
+    """A workflow longer than the screen: the operator scrolls to a node further down; the view's
+    next reads (one after a node changed) keep that row selected and in view."""
+    q = TaskQueue(worker_count=0, queue_size=None, tasks=[demo_tasks])
+    await q.start()
+    try:
+        handle = await q.submit_workflow(chord([sig(demo_tasks.fast, i) for i in range(60)], sig(demo_tasks.fast)))
+        cb = handle.ids[-1]
+        app = GdwApp(q)
+        async with app.run_test(size=(120, 24)) as pilot:
+            await pilot.pause()
+            screen = WorkflowScreen(cb, app.source, app.options)
+            app.push_screen(screen)
+            await until(pilot, lambda: screen.view is not None)
+            table = screen.query_one("#wf-nodes", NodesTable)
+            assert table.row_count == 61
+            await until(pilot, lambda: table.settled)  # measured: the table knows how tall it is
+            table.focus()
+            table.move_cursor(row=45)
+            target = table.selected_key
+            await until(pilot, lambda: table.scroll_y > 0)  # the row is in view
+            for _ in range(3):  # the refresh tick's reads
+                await screen.reload()
+                await pilot.pause()
+            await q.cancel(handle.ids[0])  # a node changes: its row is updated in place
+            await until(pilot, lambda: "cancelled" in str(table.get_row(handle.ids[0])[2]))
+            assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == target
+            assert table.scroll_y > 0
     finally:
         await q.shutdown(timeout=0)
     await asyncio.sleep(0)
