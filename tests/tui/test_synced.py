@@ -55,3 +55,15 @@ async def test_a_changed_cell_drawn_before_it_was_measured_is_drawn_again_whole(
         await pilot.pause(0.1)
         assert table.settled
         assert "demo_tasks:much_longer_name" in _lines(app)
+
+
+async def test_a_page_with_a_repeated_key_shows_it_once_and_the_rest_of_the_rows() -> None:
+    """A repeated id (data written by hand) is one row, its last cells; the other rows are all
+    there, in order."""
+    app = _App()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(_Table)
+        table.sync([("a", ["a", "first"]), ("b", ["b", "ok"]), ("a", ["a", "again"]), ("c", ["c", "ok"])])
+        await pilot.pause()
+        assert [k.value for k in sorted(table.rows, key=table.get_row_index)] == ["b", "a", "c"]
+        assert str(table.get_row("a")[1]) == "again"
