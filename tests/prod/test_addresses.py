@@ -107,3 +107,22 @@ async def test_a_port_that_is_not_redis_is_storage_unavailable() -> None:
         with pytest.raises(StorageUnavailable, match="not a Redis server"):
             await storage.open()
         await storage.close()
+
+
+async def test_a_server_that_closes_the_connection_unanswered_is_explained() -> None:
+    """PostgreSQL, or a TLS-only port spoken to in plain text, closes on the first bytes: the error
+    says what that can mean, not only that the connection closed."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        storage = RedisStorage.from_url(f"redis://127.0.0.1:{port}/0")
+        with pytest.raises(StorageUnavailable, match="a server that is not Redis, or a Redis that wants TLS"):
+            await storage.open()
+        await storage.close()
+    finally:
+        server.close()

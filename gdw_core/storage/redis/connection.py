@@ -135,6 +135,18 @@ def about_the_server(exc: ResponseError) -> bool:
     )
 
 
+def _closed_hint(exc: BaseException) -> str:
+    """What a connection closed without a reply can mean: one that is not a Redis server
+    (PostgreSQL closes on the first bytes it cannot parse) or a TLS-only port spoken to in plain
+    text close it that way too, not only a Redis going down."""
+    if "closed by server" not in str(exc):
+        return ""
+    return (
+        " (the server closed the connection without an answer: a Redis going down does that, and so"
+        " does a server that is not Redis, or a Redis that wants TLS: rediss://)"
+    )
+
+
 def guarded(
     fn: Callable[Concatenate[Any, P], Awaitable[T]],
 ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
@@ -151,7 +163,7 @@ def guarded(
             if not self._down:
                 log.warning("Redis at %s is unreachable (%s); retrying with backoff", self.address, exc)
             self._down = True
-            raise StorageUnavailable(f"cannot reach Redis at {self.address}: {exc}") from exc
+            raise StorageUnavailable(f"cannot reach Redis at {self.address}: {exc}{_closed_hint(exc)}") from exc
         except (InvalidResponse, HiredisProtocolError) as exc:
             self._down = True
             raise StorageUnavailable(
