@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from gdw_core.cli.connection import namespace, resolve_url
+from gdw_core.cli.connection import namespace, redact, resolve_url
 from gdw_core.cli.options import Redis
 from gdw_core.cli.running import run
 
@@ -59,6 +59,12 @@ async def _serve(url: str, ns: str, host: str, port: int) -> int:
 
     endpoint = Endpoint(registry, ready=ready, refresh=refresh, host=host, port=port)
     await endpoint.start()
+    # an operator (or a supervisor's log) sees where it listens; --port 0 says which port it got
+    typer.echo(
+        f"gdw metrics: serving http://{host}:{endpoint.port}/metrics (/healthz, /readyz) for {redact(url)};"
+        " SIGTERM or ctrl+c stops",
+        err=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import select
 import subprocess
 import sys
 import urllib.error
@@ -371,3 +373,28 @@ async def test_a_scrape_costs_the_same_whatever_the_number_of_tasks(task_dir: Pa
     assert costs[100] == costs[10_000], costs
     assert costs[100] <= 30, costs  # a handful of commands per queue, nothing per task
     print(f"\none scrape of gdw metrics: {costs} Redis commands (2 queues)")
+
+
+def test_gdw_metrics_says_where_it_listens(redis_server: RedisServer) -> None:
+    """Started with --port 0, it names the port it got (and not the URL's password)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GDW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    url = redis_server.url.replace("redis://", "redis://:s3cret@")  # (a password this server does not ask for)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gdw_core.cli", "metrics", "--port", "0", "--host", "127.0.0.1", "--redis", url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 20)
+        line = proc.stderr.readline() if ready else "(nothing said in 20 s)"
+        found = re.search(r"serving http://127\.0\.0\.1:(\d+)/metrics", line)
+        assert found, line
+        assert "s3cret" not in line
+        assert http(int(found.group(1)), "/healthz")[0] == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
