@@ -22,7 +22,7 @@ from gdw_core.record import TaskRecord
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_FIELDS = ("task_id", "task", "queue", "attempt", "outcome")
+_FIELDS = ("task_id", "task", "queue", "attempt", "outcome", "duration")
 #: userinfo passwords and password= parameters in any URL-looking text
 _URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/@\s:]*):([^@\s/]*)@", re.IGNORECASE)
 _URL_SOLE = re.compile(r"(\bredis[a-z+]*://)([^/@\s:]+)@", re.IGNORECASE)
@@ -108,15 +108,17 @@ class TaskLogContext(Hooks):
             current_task.set(None)
             return
         error = f": {outcome.error.type}: {outcome.error.message}" if outcome.error is not None else ""
+        # "after": how long the attempt ran ("retrying in 0.05s" read as the wait before the next)
         task_log.log(
             level,
-            "task %s %s %s in %.3fs%s",
+            "task %s %s attempt %d %s after %.3fs%s",
             task.id,
             task.name,
+            task.attempts,
             outcome.status,
             outcome.duration,
             error,
-            extra={**task_fields(task), "outcome": outcome.status},
+            extra={**task_fields(task), "outcome": outcome.status, "duration": round(outcome.duration, 6)},
         )
         current_task.set(None)
 

@@ -115,6 +115,9 @@ async def test_every_line_is_json_and_task_lines_name_the_task(task_dir: Path, t
     assert outcomes[ids["broken"]]["outcome"] == "failed" and outcomes[ids["broken"]]["level"] == "warning"
     for line in outcomes.values():
         assert line["worker"] == workers[0] and line["queue"] == "default" and line["attempt"] == 1
+        # how long the attempt ran, said as such (not "retrying in 0.05s", a wait it is not)
+        assert f"attempt 1 {line['outcome']} after " in line["message"], line
+        assert isinstance(line["duration"], float) and line["duration"] >= 0, line
     # lines outside any task carry the worker but no task fields
     startup = [line for line in lines if line["logger"] == "gdw.workerprocess" and "concurrency" in line["message"]]
     assert startup and "task_id" not in startup[0] and startup[0]["worker"] == workers[0]
