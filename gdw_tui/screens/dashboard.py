@@ -255,7 +255,10 @@ class DashboardScreen(Picking):
             else:
                 self._show_empty(shown, f"no {self.shown} tasks")
             page = self.pager.label(len(snap.tasks))
-            lists.border_title = f"{self.shown} tasks" + (f" · {page}" if page else "")
+            title = f"{self.shown} tasks" + (f" · {page}" if page else "")
+            if needle and snap.tasks:  # the page's count is not what is on screen: say both
+                title += f" · {shown} match “{safe.markup(safe.shorten(needle, 24))}”"
+            lists.border_title = title
             more = self.pager.more
             hint = ("[ ] pages · " if more else "") + "space pick · a all · e errors · w charts · o sort · g go to id"
             picked = self.selection.label()

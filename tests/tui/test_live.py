@@ -89,5 +89,10 @@ async def test_filter_narrows_the_table(queue: TaskQueue, make_app: Any) -> None
         await pilot.press(*"cat.jpg")
         await until(pilot, lambda: drop not in tasks.rows)
         assert keep in tasks.rows
+        # the title counts what is on screen, not only the page it was picked from
+        lists = dashboard(app).query_one("#lists")
+        await until(pilot, lambda: "1 match “cat.jpg”" in str(lists.border_title))
+        assert "1-2 of 2" in str(lists.border_title)
         await pilot.press("escape")
         await until(pilot, lambda: drop in tasks.rows)
+        await until(pilot, lambda: "match" not in str(lists.border_title))
