@@ -52,7 +52,9 @@ class SyncedTable(DataTable[Cell]):
         update between a sync and this moment (a loaded machine, a busy event loop) renders rows
         with columns as wide as their labels ("wa" for "waiting-1"); a table of fixed height gets
         no resize to drop them, so they stayed until the next change, behind a dialog for good
-        (the help screen's snapshot in CI). Drop them once the widths are known."""
+        (the help screen's snapshot in CI). Drop them once the widths are known. (Textual then
+        calls DataTable's own handler as well, walking the class hierarchy; it finds nothing left
+        to measure.)"""
         measuring = bool(self._require_update_dimensions or self._updated_cells)
         await super()._on_idle(event)
         if measuring:
