@@ -142,6 +142,7 @@ async def test_tls_mistakes_are_one_clear_error(
     # plain text to the TLS port: not Redis as far as the client can tell, exit 3 all the same
     code, out = gdw("stats", "--redis", f"redis://127.0.0.1:{tls_redis.tls_port}/0")
     assert code == 3 and len(out.strip().splitlines()) == 1, out
+    assert "rediss://" in out, out  # the error names the likely fix
 
 
 @pytest.mark.parametrize("option", ["ssl_ca_certs", "ssl_certfile", "ssl_keyfile"])

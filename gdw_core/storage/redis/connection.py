@@ -136,13 +136,14 @@ def about_the_server(exc: ResponseError) -> bool:
 
 
 def _closed_hint(exc: BaseException) -> str:
-    """What a connection closed without a reply can mean: one that is not a Redis server
-    (PostgreSQL closes on the first bytes it cannot parse) or a TLS-only port spoken to in plain
-    text close it that way too, not only a Redis going down."""
-    if "closed by server" not in str(exc):
+    """What a connection closed or reset without a reply can mean: a server that is not Redis
+    (PostgreSQL closes on the first bytes it cannot parse) or a TLS-only Redis spoken to in plain
+    text (it resets) end it that way too, not only a Redis going down."""
+    text = str(exc)
+    if "closed by server" not in text and "reset by peer" not in text:
         return ""
     return (
-        " (the server closed the connection without an answer: a Redis going down does that, and so"
+        " (the server ended the connection without an answer: a Redis going down does that, and so"
         " does a server that is not Redis, or a Redis that wants TLS: rediss://)"
     )
 
