@@ -31,6 +31,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def redis_queue(url: str, namespace: str | None = None) -> TaskQueue:
+    """The dashboard's queue on Redis: no task slots, and a storage that says what is wrong at
+    once (the dashboard re-reads every second anyway) rather than reconnecting with backoff while
+    the screen stays blank."""
+    from gdw_core.storage.redis import RedisStorage, fail_fast
+
+    return TaskQueue(worker_count=0, storage=RedisStorage.from_url(url, namespace=namespace, **fail_fast()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ns = parser().parse_args(argv)
     from gdw_tui.app import GdwApp
@@ -47,11 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("gdw-tui: give --redis URL (or set GDW_REDIS_URL), or try --demo", file=sys.stderr)
             return 2
         try:
-            from gdw_core.storage.redis import RedisStorage
+            queue = redis_queue(url, ns.namespace)
         except ImportError as exc:
             print(f"gdw-tui: Redis storage is not available: {exc}", file=sys.stderr)
             return 2
-        queue = TaskQueue(worker_count=0, storage=RedisStorage.from_url(url, namespace=ns.namespace))
         app = GdwApp(queue, queue_name=ns.queue, read_only=ns.read_only)
     app.run()
     # an unhandled error inside the app sets a non-zero return code: pass it on

@@ -101,14 +101,12 @@ def secret_of(url: str) -> str | None:
 async def producer(url: str) -> AsyncIterator[TaskQueue]:
     """A queue with no task slots on the Redis at ``url``: submit, inspect and control only."""
     try:
-        from gdw_core.storage.redis import RedisStorage
+        from gdw_core.storage.redis import RedisStorage, fail_fast
     except ImportError:
         raise CliError("the Redis backend (gdw_core.storage.redis) is not available", ExitCode.UNREACHABLE) from None
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
 
     # a command fails fast and says so, where a worker would retry with backoff
-    storage = RedisStorage.from_url(url, namespace=namespace(), retry=Retry(NoBackoff(), 1))
+    storage = RedisStorage.from_url(url, namespace=namespace(), **fail_fast())
     queue = TaskQueue(worker_count=0, storage=storage)
     try:
         await queue.open_storage()

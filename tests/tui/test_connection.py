@@ -78,3 +78,29 @@ async def test_unreadable_data_is_reported_not_taken_for_a_lost_connection() -> 
         messages = [n.message for n in app._notifications if n.title == "cannot read this view"]
         assert len(messages) == 1  # said once, not at every refresh
         assert "\\[bold]" in messages[0]  # escaped markup
+
+
+async def test_a_server_that_hangs_up_is_named_on_screen_at_once() -> None:
+    """gdw-tui pointed at a port whose server hangs up unanswered (PostgreSQL, a TLS-only Redis):
+    the dashboard is up at once and says what that can mean; the screen stayed blank for 20 s
+    while the storage reconnected with backoff before."""
+    import asyncio
+
+    from gdw_tui.__main__ import redis_queue
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        app = GdwApp(redis_queue(f"redis://127.0.0.1:{port}/0"), refresh_interval=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: bool(app.screen_stack) and app.screen.id != "_default", steps=120)
+            screen = dashboard(app)
+            badge = screen.query_one("#badge", ConnectionBadge)
+            await until(pilot, lambda: badge.state == "disconnected", steps=120)
+            await until(pilot, lambda: "a Redis that wants TLS" in shown(screen.query_one("#conn-error")), steps=120)
+    finally:
+        server.close()

@@ -21,7 +21,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
@@ -83,6 +83,14 @@ def _check_tls_files(url_options: dict[str, Any], options: dict[str, Any]) -> No
         path = options.get(name, url_options.get(name))
         if isinstance(path, str) and path and not os.path.isfile(path):
             raise GdwError(f"TLS option {name}: file {path!r} does not exist or is not a file")
+
+
+def fail_fast() -> dict[str, Any]:
+    """Client options for a tool a person watches (the CLI, the dashboard): one quick retry, then
+    the error, instead of a worker's reconnecting with backoff, which riding out a restart needs
+    but which kept a server that hangs up unanswered (not Redis, or wanting TLS) retrying for 20 s
+    before anything was said. ``RedisStorage.from_url(url, **fail_fast())``."""
+    return {"retry": Retry(NoBackoff(), 1)}
 
 
 def make_client(address: RedisAddress, options: dict[str, Any]) -> Any:
