@@ -126,3 +126,33 @@ async def test_a_server_that_closes_the_connection_unanswered_is_explained() -> 
         await storage.close()
     finally:
         server.close()
+
+
+async def test_an_outage_is_logged_once_not_once_per_retry(caplog: pytest.LogCaptureFixture) -> None:
+    """A worker's storage reconnects with backoff (many tries over seconds): the log warns once
+    (then at most every 30 s), not once per try of every command (55 lines in 20 s before); the
+    tries are still there at DEBUG."""
+    import logging
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.close()
+
+    caplog.set_level(logging.DEBUG, logger="gdw.redis")
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        from redis.backoff import NoBackoff
+
+        from gdw_core.storage.redis.connection import _Retry
+
+        # the worker's retry, without its waits (the count of tries is what matters here)
+        storage = RedisStorage.from_url(f"redis://127.0.0.1:{port}/0", retry=_Retry(NoBackoff(), retries=6))
+        with pytest.raises(StorageUnavailable):
+            await storage.open()
+        await storage.close()
+    finally:
+        server.close()
+    tries = [r for r in caplog.records if "reconnecting with backoff" in r.getMessage()]
+    assert len(tries) >= 6, tries  # every try is still there, at DEBUG
+    assert [r.levelname for r in tries].count("WARNING") == 1, [r.levelname for r in tries]

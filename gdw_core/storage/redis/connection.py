@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -46,9 +47,18 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+#: at most one WARNING of a reconnect per this many seconds per client (the further tries at DEBUG)
+RECONNECT_SAID_EVERY = 30.0
+
+
 class _Retry(Retry):
     """redis-py's retry with backoff, minus pointless retries of refused credentials, and saying
-    in the log that the connection is being re-established."""
+    in the log that the connection is being re-established: at WARNING once per
+    ``RECONNECT_SAID_EVERY`` seconds, every other try at DEBUG. One instance serves all of a
+    client's connections and commands (and a command's retry wraps its connect's), so saying every
+    try put 55 lines in the log for one 20 s outage."""
+
+    _said_at: float | None = None
 
     async def call_with_retry(
         self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False
@@ -58,7 +68,11 @@ class _Retry(Retry):
                 return False
             if is_retryable is not None and not is_retryable(error):
                 return False
-            log.warning("Redis connection problem (%s); reconnecting with backoff", error)
+            now = time.monotonic()
+            level = logging.DEBUG
+            if self._said_at is None or now - self._said_at >= RECONNECT_SAID_EVERY:
+                level, self._said_at = logging.WARNING, now
+            log.log(level, "Redis connection problem (%s); reconnecting with backoff", error)
             return True
 
         return await super().call_with_retry(do, fail, retryable, with_failure_count)
