@@ -6,6 +6,7 @@ gdw_core.workflow.inspect)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -40,17 +41,26 @@ def _state(node: WorkflowNode) -> Text:
     return fmt.status_text(str(node.status))
 
 
-def node_cells(node: WorkflowNode, own: str) -> list[Cell]:
+#: below this width the parents and children are counted in one column, so that the note
+#: (a cancellation, say) still fits at 80 columns
+NARROW = 110
+
+
+def node_cells(node: WorkflowNode, own: str, narrow: bool = False) -> list[Cell]:
     note = Text(f"cancelled by {safe.clean(node.cancelled_by)[:12]}", "red") if node.cancelled_by else Text("")
-    ident = Text(safe.clean(node.id)[:16], "bold" if node.id == own else "")
+    ident = Text(safe.clean(node.id)[: 10 if narrow else 16], "bold" if node.id == own else "")
+    if narrow:
+        links = Text(f"{len(node.parents)} in · {len(node.children)} out", "dim")
+        return [ident, safe.text(safe.shorten(node.name, 20)), _state(node), links, note]
     return [ident, safe.text(node.name), _state(node), _ids(node.parents), _ids(node.children), note]
 
 
 class NodesTable(SyncedTable):
     """The workflow's nodes, updated in place on each read: the row the operator is on and the
-    scroll position stay where they are (a clear and refill put both back at the top each tick)."""
+    scroll position stay where they are (a clear and refill put both back at the top each tick).
+    Narrower than ``NARROW``, the parents and children are counts in one column."""
 
-    COLUMNS = (
+    WIDE = (
         ("id", "id"),
         ("task", "task"),
         ("state", "state"),
@@ -58,6 +68,13 @@ class NodesTable(SyncedTable):
         ("children", "children"),
         ("note", "note"),
     )
+    COMPACT = (("id", "id"), ("task", "task"), ("state", "state"), ("links", "in · out"), ("note", "note"))
+    COLUMNS = WIDE
+
+    def show(self, nodes: Sequence[WorkflowNode], own: str) -> None:
+        narrow = (self.size.width or 120) < NARROW
+        self.set_columns(self.COMPACT if narrow else self.WIDE)
+        self.sync([(node.id, node_cells(node, own, narrow)) for node in nodes])
 
 
 class WorkflowScreen(Screen[None]):
@@ -116,5 +133,12 @@ class WorkflowScreen(Screen[None]):
         summary.append(f"{view.progress} completed", "green" if view.completed == view.total else "")
         summary.append(f"  ({counts})" + ("  (first nodes only: too many to show)" if view.truncated else ""))
         self.query_one("#wf-summary", Static).update(summary)
-        table = self.query_one("#wf-nodes", NodesTable)
-        table.sync([(node.id, node_cells(node, self.task_id)) for node in view.nodes])
+        self.query_one("#wf-nodes", NodesTable).show(view.nodes, self.task_id)
+
+    def on_resize(self) -> None:
+        # the columns follow the width at once (once the table has its new size), not at the next read
+        self.call_after_refresh(self._relayout)
+
+    def _relayout(self) -> None:
+        if self.view is not None:
+            self.query_one("#wf-nodes", NodesTable).show(self.view.nodes, self.task_id)

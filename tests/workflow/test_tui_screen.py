@@ -80,3 +80,36 @@ async def test_the_row_the_operator_is_on_stays_through_refreshes() -> None:
     finally:
         await q.shutdown(timeout=0)
     await asyncio.sleep(0)
+
+
+async def test_at_80_columns_the_links_are_counted_and_the_note_is_in_view() -> None:
+    """At 80 columns the parents and children are counted in one column, so that a cancellation
+    note fits on screen; wider, they are listed by id. A resize changes the columns at once."""
+    q = TaskQueue(worker_count=0, queue_size=None, tasks=[demo_tasks])
+    await q.start()
+    try:
+        handle = await q.submit_workflow(chord([sig(demo_tasks.fast, i) for i in range(3)], sig(demo_tasks.fast)))
+        member, cb = handle.ids[0], handle.ids[-1]
+        await q.cancel(member)
+        app = GdwApp(q)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            screen = WorkflowScreen(cb, app.source, app.options)
+            app.push_screen(screen)
+            await until(pilot, lambda: screen.view is not None)
+            table = screen.query_one("#wf-nodes", NodesTable)
+            await until(pilot, lambda: table.row_count == 4)
+            assert [c.key.value for c in table.ordered_columns] == ["id", "task", "state", "links", "note"]
+            assert str(table.get_row(cb)[3]) == "3 in · 0 out"
+            await until(pilot, lambda: table.settled)
+            # the note column starts far enough left for "cancelled by" to be on screen
+            start = sum(c.get_render_width(table) for c in table.ordered_columns[:-1])
+            assert start + 1 + len("cancelled by") <= table.size.width, (start, table.size.width)
+            assert "cancelled by" in str(table.get_row(cb)[4])  # the callback, cancelled with its member
+            await pilot.resize_terminal(160, 40)
+            await until(pilot, lambda: "children" in [c.key.value for c in table.ordered_columns])
+            await until(pilot, lambda: cb in table.rows)
+            assert member[:12] in str(table.get_row(cb)[3])  # parents by id, wide
+    finally:
+        await q.shutdown(timeout=0)
+    await asyncio.sleep(0)
