@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +14,7 @@ from gdw_core.cli.app import app
 from gdw_core.errors import GdwError, StorageUnavailable
 from gdw_core.storage.redis import RedisStorage
 from gdw_core.storage.redis.address import parse_url, redact, secrets_in
+from tests.support.hangup import hang_up_server, serving
 
 SECRET = "s3cr3t-Pw"
 
@@ -86,19 +86,16 @@ def test_missing_tls_ca_file_is_named() -> None:
         asyncio.run(storage.open())
 
 
-@contextlib.asynccontextmanager
-async def http_server() -> AsyncIterator[int]:
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        writer.close()
+async def _answer_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(100)
+    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+    writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
+
+def http_server() -> contextlib.AbstractAsyncContextManager[int]:
+    """A web server where Redis was expected: it answers, in HTTP."""
+    return serving(_answer_http)
 
 
 async def test_a_port_that_is_not_redis_is_storage_unavailable() -> None:
@@ -113,19 +110,11 @@ async def test_a_server_that_closes_the_connection_unanswered_is_explained() -> 
     """PostgreSQL, or a TLS-only port spoken to in plain text, closes on the first bytes: the error
     says what that can mean, not only that the connection closed."""
 
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.close()
-
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = int(server.sockets[0].getsockname()[1])
-    try:
+    async with hang_up_server() as port:
         storage = RedisStorage.from_url(f"redis://127.0.0.1:{port}/0")
         with pytest.raises(StorageUnavailable, match="a server that is not Redis, or a Redis that wants TLS"):
             await storage.open()
         await storage.close()
-    finally:
-        server.close()
 
 
 async def test_an_outage_is_logged_once_not_once_per_retry(caplog: pytest.LogCaptureFixture) -> None:
@@ -134,25 +123,17 @@ async def test_an_outage_is_logged_once_not_once_per_retry(caplog: pytest.LogCap
     tries are still there at DEBUG."""
     import logging
 
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.close()
+    from redis.backoff import NoBackoff
+
+    from gdw_core.storage.redis.connection import _Retry
 
     caplog.set_level(logging.DEBUG, logger="gdw.redis")
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = int(server.sockets[0].getsockname()[1])
-    try:
-        from redis.backoff import NoBackoff
-
-        from gdw_core.storage.redis.connection import _Retry
-
+    async with hang_up_server() as port:
         # the worker's retry, without its waits (the count of tries is what matters here)
         storage = RedisStorage.from_url(f"redis://127.0.0.1:{port}/0", retry=_Retry(NoBackoff(), retries=6))
         with pytest.raises(StorageUnavailable):
             await storage.open()
         await storage.close()
-    finally:
-        server.close()
     tries = [r for r in caplog.records if "reconnecting with backoff" in r.getMessage()]
     assert len(tries) >= 6, tries  # every try is still there, at DEBUG
     assert [r.levelname for r in tries].count("WARNING") == 1, [r.levelname for r in tries]

@@ -11,6 +11,7 @@ from gdw_core import InvalidPayload, MemoryStorage, TaskQueue
 from gdw_tui.app import GdwApp
 from gdw_tui.widgets.panels import ConnectionBadge
 from gdw_tui.widgets.tables import TasksTable
+from tests.support.hangup import hang_up_server
 
 from .conftest import SIZE, shown, until
 from .test_live import dashboard
@@ -84,17 +85,9 @@ async def test_a_server_that_hangs_up_is_named_on_screen_at_once() -> None:
     """gdw-tui pointed at a port whose server hangs up unanswered (PostgreSQL, a TLS-only Redis):
     the dashboard is up at once and says what that can mean; the screen stayed blank for 20 s
     while the storage reconnected with backoff before."""
-    import asyncio
-
     from gdw_tui.__main__ import redis_queue
 
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.close()
-
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = int(server.sockets[0].getsockname()[1])
-    try:
+    async with hang_up_server() as port:
         app = GdwApp(redis_queue(f"redis://127.0.0.1:{port}/0"), refresh_interval=0.2)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: bool(app.screen_stack) and app.screen.id != "_default", steps=120)
@@ -102,5 +95,3 @@ async def test_a_server_that_hangs_up_is_named_on_screen_at_once() -> None:
             badge = screen.query_one("#badge", ConnectionBadge)
             await until(pilot, lambda: badge.state == "disconnected", steps=120)
             await until(pilot, lambda: "a Redis that wants TLS" in shown(screen.query_one("#conn-error")), steps=120)
-    finally:
-        server.close()
