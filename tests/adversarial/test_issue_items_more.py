@@ -186,6 +186,12 @@ async def test_item_08_running_counts_only_started_tasks_and_started_at_is_the_s
 
     await wait_for(third, 20, "a third task to start")
     newcomer = next(t for t in _starts(scene) if t not in running)
+
+    async def marked() -> bool:  # its body runs before the worker's start mark reaches Redis
+        got = await scene.storage.get(newcomer)
+        return got is not None and got.started_at is not None
+
+    await wait_for(marked, 20, "the third task's start mark")
     rec = await scene.storage.get(newcomer)
     assert rec is not None and rec.started_at is not None, rec
     # it was claimed >= 1 s before the release; started_at must not predate the release
