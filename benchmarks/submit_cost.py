@@ -28,16 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 
 from benchmarks.harness import ROOT, RedisServer, peer_python
+from benchmarks.peers.base import redis_cpu
 
 WARM = 500
 MARK = "SUBMIT_COST "
 #: per system: the command whose own time is the submit's in Redis
 COMMAND = {"gdw": "cmdstat_fcall", "huey": "cmdstat_lpush"}
-
-
-def _cpu(client: redis.Redis) -> float:
-    info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 class Clocks:
@@ -51,11 +47,11 @@ class Clocks:
 
     def __enter__(self) -> Clocks:
         self.client.config_resetstat()
-        self.before = (time.perf_counter(), time.process_time(), _cpu(self.client))
+        self.before = (time.perf_counter(), time.process_time(), redis_cpu(self.client))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        after = (time.perf_counter(), time.process_time(), _cpu(self.client))
+        after = (time.perf_counter(), time.process_time(), redis_cpu(self.client))
         self.spent = (after[0] - self.before[0], after[1] - self.before[1], after[2] - self.before[2])
 
     def per(self, n: int) -> dict[str, float]:
